@@ -1,0 +1,40 @@
+"""smspanel: send SMS through the 1010/HKT gateway and track every recipient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from smspanel.config import ConfigError, default_instance_path, load_settings
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; settings come from the environment unless `test_config` overrides them."""
+    instance_path = default_instance_path()
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
+    settings = load_settings(instance_path)
+    if test_config:
+        settings.update(test_config)
+    app.config.update(settings)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable
+    if not app.config.get("SECRET_KEY"):
+        from smspanel.config import development_secret
+
+        app.config["SECRET_KEY"] = development_secret(instance_path)
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    from smspanel import cli, database, errors, hktime
+    from smspanel.api import bp as api_bp
+    from smspanel.health import bp as health_bp
+
+    database.init_app(app)
+    errors.init_app(app)
+    hktime.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)
+    return app

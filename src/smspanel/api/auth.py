@@ -1,0 +1,54 @@
+"""Token login and the bearer-token check every other API route uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import g, request
+
+from smspanel.api import bp
+from smspanel.api.schemas import LoginData, LoginRequest, UserOut, parse_body, respond
+from smspanel.errors import ApiError
+from smspanel.models import User, db
+from smspanel.services.users import authenticate, authenticate_token, issue_token
+
+
+def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Admit only requests carrying a live token of an active user (`g.api_user`)."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "UNAUTHORIZED", "send 'Authorization: Bearer <token>'")
+        user = authenticate_token(db.session, token.strip())
+        if user is None:
+            raise ApiError(
+                401, "INVALID_TOKEN", "token is invalid, revoked or expired, or its user is disabled"
+            )
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    guarded.auth_rule = "token"  # type: ignore[attr-defined]
+    return guarded
+
+
+def current_api_user() -> User:
+    return g.api_user  # type: ignore[no-any-return]
+
+
+@bp.post("/auth/login")
+def login():
+    """Exchange a username and password for a new bearer token."""
+    body = parse_body(LoginRequest)
+    user = authenticate(db.session, body.username, body.password)
+    if user is None:
+        raise ApiError(401, "INVALID_CREDENTIALS", "invalid username or password")
+    token = issue_token(db.session, user, name="api login")
+    data = LoginData(
+        access_token=token,
+        user=UserOut(id=user.id, username=user.username, is_admin=user.is_admin),
+    )
+    return respond(data, "logged in")

@@ -1,0 +1,171 @@
+"""Request and response schemas: they validate input and generate /api/openapi.json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from flask import request
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from smspanel.errors import ApiError
+from smspanel.models import MessageStatus, RecipientStatus
+from smspanel.services.content import MAX_CONTENT_LENGTH
+from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
+
+T = TypeVar("T")
+MessageStatusName = Literal["pending", "sent", "failed", "partial"]
+RecipientStatusName = Literal["pending", "sent", "failed"]
+assert set(MessageStatusName.__args__) == set(MessageStatus.ALL)  # type: ignore[attr-defined]
+assert set(RecipientStatusName.__args__) == set(RecipientStatus.ALL)  # type: ignore[attr-defined]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class LoginRequest(Request):
+    username: StrictStr = Field(min_length=1, max_length=64)
+    password: StrictStr = Field(min_length=1, max_length=1024)
+
+
+class SendRequest(Request):
+    recipient: StrictStr = Field(
+        min_length=1, max_length=64, description="Hong Kong number: 8 digits, e.g. '1234 5678'"
+    )
+    content: StrictStr = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+
+
+class BulkSendRequest(Request):
+    recipients: list[StrictStr] = Field(
+        min_length=1,
+        max_length=MAX_RECIPIENTS_PER_SEND,
+        description="Hong Kong numbers; repeats are sent once",
+    )
+    content: StrictStr = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    is_admin: bool
+
+
+class LoginData(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    user: UserOut
+
+
+class SendAccepted(BaseModel):
+    id: int
+    status: MessageStatusName
+    recipient_count: int
+    segments: int
+    created_at: datetime
+
+
+class MessageSummary(BaseModel):
+    id: int
+    content: str
+    status: MessageStatusName
+    created_at: datetime
+    recipient_count: int
+    success_count: int
+    failed_count: int
+
+
+class MessagePage(BaseModel):
+    messages: list[MessageSummary]
+    total: int
+    pages: int
+    current_page: int
+    per_page: int
+
+
+class MessageDetail(BaseModel):
+    id: int
+    content: str
+    status: MessageStatusName
+    created_at: datetime
+    sent_at: datetime | None = Field(description="when the last recipient was finished")
+    recipient_count: int
+    success_count: int
+    failed_count: int
+    pending_count: int
+    segments: int
+
+
+class RecipientOut(BaseModel):
+    id: int
+    phone: str = Field(description="the 8 digits")
+    status: RecipientStatusName
+    error_message: str | None
+    attempts: int
+    sent_at: datetime | None
+
+
+class RecipientList(BaseModel):
+    recipients: list[RecipientOut]
+    total: int
+
+
+class HealthData(BaseModel):
+    database: Literal["ok"]
+
+
+class Envelope(BaseModel, Generic[T]):
+    success: Literal[True] = True
+    data: T
+    message: str = ""
+
+
+class ErrorItem(BaseModel):
+    field: str | None = None
+    message: str
+    value: Any = None
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="UPPER_SNAKE error code")
+    message: str
+    details: list[ErrorItem] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+def field_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+RequestModel = TypeVar("RequestModel", bound=Request)
+
+
+def parse_body(model: type[RequestModel]) -> RequestModel:
+    """Validate the JSON body against `model`, or raise a 400 that names each bad field."""
+    payload = request.get_json(silent=True, force=True)
+    if payload is None:
+        raise ApiError(400, "INVALID_JSON", "request body must be a JSON object")
+    if not isinstance(payload, dict):
+        raise ApiError(400, "INVALID_JSON", "request body must be a JSON object, not a list or value")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        details = [
+            {"field": field_path(err["loc"]), "message": err["msg"]} for err in exc.errors()[:50]
+        ]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        raise ApiError(400, "VALIDATION_ERROR", summary, details) from None
+
+
+def respond(model: BaseModel, message: str = "", status: int = 200):
+    """Wrap `model` in the success envelope."""
+    from flask import current_app
+
+    body = {"success": True, "data": model.model_dump(mode="json"), "message": message}
+    return current_app.json.response(body), status

@@ -1,0 +1,75 @@
+"""Command-line tools: `flask --app smspanel <command>`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from smspanel.models import db
+from smspanel.services.users import (
+    UserError,
+    create_user,
+    find_user,
+    issue_token,
+    set_password,
+)
+
+
+@click.command("worker")
+def worker_command() -> None:
+    """Run a dedicated delivery dispatcher until SIGTERM/SIGINT."""
+    from smspanel.serving import run_worker
+
+    run_worker(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Give the user admin rights.")
+@click.password_option(help="Prompted for when not given.")
+def create_user_command(username: str, admin: bool, password: str) -> None:
+    """Create a user."""
+    try:
+        user = create_user(db.session, username, password, is_admin=admin)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {'admin' if user.is_admin else 'user'} {user.username} (id {user.id})")
+
+
+@click.command("reset-password")
+@click.argument("username")
+@click.password_option(help="Prompted for when not given.")
+def reset_password_command(username: str, password: str) -> None:
+    """Set a new password for a user, and re-enable the account (the way back in)."""
+    user = find_user(db.session, username)
+    if user is None:
+        raise click.ClickException(f"no user named {username!r}")
+    try:
+        set_password(db.session, user, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not user.is_active:
+        user.is_active = True
+        db.session.commit()
+    click.echo(f"password for {user.username} changed; the account is active")
+
+
+@click.command("create-token")
+@click.argument("username")
+@click.option("--name", default="cli", help="A label to recognise the token by.")
+def create_token_command(username: str, name: str) -> None:
+    """Issue an API token for a user and print it (it is shown only this once)."""
+    user = find_user(db.session, username)
+    if user is None:
+        raise click.ClickException(f"no user named {username!r}")
+    click.echo(issue_token(db.session, user, name=name))
+
+
+def init_app(app: Flask) -> None:
+    for command in (
+        worker_command,
+        create_user_command,
+        reset_password_command,
+        create_token_command,
+    ):
+        app.cli.add_command(command)

@@ -1,0 +1,171 @@
+"""Settings read from the environment (and an optional `.env`), checked loudly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WEAK_SECRETS = {
+    "change-me",
+    "changeme",
+    "secret",
+    "dev",
+    "your-secure-key-at-least-32-chars",
+    "<generate-strong-random-key>",
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unusable; the message names it."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def default_instance_path() -> Path:
+    """`instance/` under the project root, where the README says the database lives."""
+    configured = env_str("SMSPANEL_INSTANCE_PATH")
+    if configured:
+        return Path(configured).resolve()
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / "instance"
+    return Path.cwd() / "instance"
+
+
+def resolve_database_url(url: str | None, instance_path: Path) -> str:
+    """Anchor relative SQLite paths in the instance folder.
+
+    Both spellings the README uses, `sqlite:///sms.db` and `sqlite:///instance/sms.db`,
+    mean the same file: `instance/sms.db` under the project root.
+    """
+    if not url:
+        return f"sqlite:///{instance_path / 'sms.db'}"
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        relative = url[len(prefix) :]
+        if relative and relative != ":memory:" and not relative.startswith(":"):
+            relative = relative.removeprefix("instance/")
+            return f"{prefix}{instance_path / relative}"
+    return url
+
+
+def development_secret(instance_path: Path) -> str:
+    """A secret generated once and kept in the instance folder, so sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secret.encode())
+    finally:
+        os.close(fd)
+    return secret
+
+
+def load_settings(instance_path: Path) -> dict[str, Any]:
+    """Read every setting from the environment; raise ConfigError naming the first bad one."""
+    for candidate in (Path.cwd() / ".env", PROJECT_ROOT / ".env"):
+        if candidate.is_file():
+            load_dotenv(candidate)  # never overrides variables already set
+            break
+    env = (env_str("FLASK_ENV", "development") or "development").lower()
+    if env not in {"development", "production", "testing"}:
+        raise ConfigError(f"FLASK_ENV must be development or production, got {env!r}")
+    production = env == "production"
+
+    secret_key = env_str("SECRET_KEY")
+    if production:
+        if secret_key is None:
+            raise ConfigError("SECRET_KEY is not set (production needs at least 32 characters)")
+        if len(secret_key) < 32:
+            raise ConfigError(
+                f"SECRET_KEY is too short ({len(secret_key)} characters; at least 32 required)"
+            )
+        if secret_key.lower() in WEAK_SECRETS or len(set(secret_key)) < 8:
+            raise ConfigError("SECRET_KEY is a placeholder or weak value; generate a random one")
+        for name in ("SMS_BASE_URL", "SMS_APPLICATION_ID", "SMS_SENDER_NUMBER"):
+            if env_str(name) is None:
+                raise ConfigError(f"{name} is not set (production needs the real gateway settings)")
+    elif secret_key is not None and len(secret_key) < 32:
+        raise ConfigError(
+            f"SECRET_KEY is too short ({len(secret_key)} characters; at least 32 required)"
+        )
+
+    database_url = resolve_database_url(env_str("DATABASE_URL"), instance_path)
+    engine_options: dict[str, Any] = {}
+    if not database_url.startswith("sqlite"):
+        engine_options = {
+            "pool_size": env_int("SQLALCHEMY_POOL_SIZE", 10, minimum=1),
+            "max_overflow": env_int("SQLALCHEMY_POOL_MAX_OVERFLOW", 20),
+            "pool_recycle": env_int("SQLALCHEMY_POOL_RECYCLE", 3600, minimum=1),
+            "pool_pre_ping": env_bool("SQLALCHEMY_POOL_PRE_PING", True),
+        }
+
+    return {
+        "ENV_NAME": env,
+        "PRODUCTION": production,
+        "SECRET_KEY": secret_key,
+        "ADMIN_PASSWORD": env_str("ADMIN_PASSWORD"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SMS_BASE_URL": env_str("SMS_BASE_URL"),
+        "SMS_APPLICATION_ID": env_str("SMS_APPLICATION_ID", "") or "",
+        "SMS_SENDER_NUMBER": env_str("SMS_SENDER_NUMBER", "") or "",
+        "SMS_CONNECT_TIMEOUT": env_float("SMS_CONNECT_TIMEOUT", 5.0, minimum=0.1),
+        "SMS_READ_TIMEOUT": env_float("SMS_READ_TIMEOUT", 15.0, minimum=0.1),
+        "SMS_RATE_PER_SEC": env_float("SMS_RATE_PER_SEC", 0.0),
+        "SMS_WORKER_CONCURRENCY": env_int("SMS_WORKER_CONCURRENCY", 8, minimum=1),
+        "SMS_CLAIM_LEASE_SECONDS": env_int("SMS_CLAIM_LEASE_SECONDS", 60, minimum=1),
+        "SMS_POLL_INTERVAL": env_float("SMS_POLL_INTERVAL", 0.5, minimum=0.01),
+        "SMS_IN_APP_DISPATCHER": env_bool("SMS_IN_APP_DISPATCHER", True),
+        "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, minimum=1024),
+    }

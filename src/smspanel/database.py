@@ -1,0 +1,90 @@
+"""Database wiring: engine tuning, migrations, and first-run preparation."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_migrate import upgrade as alembic_upgrade
+from sqlalchemy import Engine, event, text
+
+from smspanel.models import db
+from smspanel.services.users import ensure_admin
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+migrate = Migrate()
+log = logging.getLogger(__name__)
+
+
+@event.listens_for(Engine, "connect")
+def _tune_sqlite(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
+    """WAL lets readers work during a write; the busy timeout makes writers queue, not fail."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def init_app(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        path = uri.removeprefix("sqlite:///")
+        if path and not path.startswith(":"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
+
+
+@contextlib.contextmanager
+def migration_lock(app: Flask) -> Iterator[None]:
+    """Let exactly one process of many (gunicorn -w 4) migrate and bootstrap at a time."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate-lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_lock(735720001)"))
+            release = "SELECT pg_advisory_unlock(735720001)"
+        else:
+            connection.execute(text("SELECT GET_LOCK('smspanel_migrate', 600)"))
+            release = "SELECT RELEASE_LOCK('smspanel_migrate')"
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text(release))
+            connection.commit()
+
+
+def prepare_database(app: Flask) -> None:
+    """Bring the schema to the newest revision and make sure the admin account exists."""
+    with app.app_context(), migration_lock(app):
+        alembic_upgrade(directory=MIGRATIONS_DIR)
+        generated = ensure_admin(db.session, app.config.get("ADMIN_PASSWORD"))
+        db.session.remove()
+    if generated:
+        if app.config["PRODUCTION"]:
+            log.warning("Generated admin password for SMSadmin: %s", generated)
+        else:
+            print(f"[DEV] Generated admin password: {generated}", flush=True)

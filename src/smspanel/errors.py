@@ -1,0 +1,91 @@
+"""Error answers: JSON under /api, plain pages elsewhere; never a traceback to a user."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def api_error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
+    """The API's one error shape: {"error": {"code", "message"[, "details"]}}."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    response = jsonify({"error": body})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="smspanel"'
+    return response
+
+
+class ApiError(Exception):
+    """Raised inside an API view to answer with the error shape."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_failure(exc: ApiError):  # type: ignore[no-untyped-def]
+        return api_error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if not wants_json():
+            return exc
+        status = exc.code or 500
+        messages = {
+            404: f"no such resource: {request.method} {request.path}",
+            405: f"method {request.method} is not allowed on {request.path}",
+            413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
+        }
+        response = api_error(
+            status, HTTP_CODES.get(status, "HTTP_ERROR"), messages.get(status, exc.description or "")
+        )
+        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):  # type: ignore[no-untyped-def]
+        log.warning("database unavailable: %s", str(exc.orig).replace("\n", " ")[:300])
+        from smspanel.models import db
+
+        db.session.rollback()
+        if wants_json():
+            return api_error(503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again")
+        return "Service temporarily unavailable: the database cannot be reached.", 503
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return api_error(500, "INTERNAL_ERROR", "an unexpected error occurred")
+        return "Internal server error.", 500

@@ -1,0 +1,230 @@
+"""Database models. Every timestamp is stored as naive UTC and read back as aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Naive UTC in the database on every dialect; aware UTC in Python."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):  # type: ignore[no-untyped-def]
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+# utf8mb4 with binary collation on MySQL/MariaDB: any Unicode, and the same comparisons
+# (case-sensitive, exact) as on SQLite and PostgreSQL.
+MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class MessageStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    PARTIAL = "partial"
+    ALL = (PENDING, SENT, FAILED, PARTIAL)
+
+
+class RecipientStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    ALL = (PENDING, SENT, FAILED)
+
+
+class DeadLetterStatus:
+    PENDING = "pending"
+    RETRIED = "retried"
+    ABANDONED = "abandoned"
+    ALL = (PENDING, RETRIED, ABANDONED)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Message(db.Model):  # type: ignore[name-defined,misc]
+    """One send: its content and counters kept in step with its recipients."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_user_id_created_at", "user_id", "created_at"),
+        Index("ix_messages_status_created_at", "status", "created_at"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Messages outlive their sender's account: deleting a user keeps the record.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    content: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.PENDING)
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def pending_count(self) -> int:
+        return self.recipient_count - self.sent_count - self.failed_count
+
+
+class Recipient(db.Model):  # type: ignore[name-defined,misc]
+    """One number of one message: the unit of delivery and the queue's job row."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (
+        Index("ix_recipients_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_recipients_message_id_status", "message_id", "status"),
+        Index("ix_recipients_phone_message_id", "phone", "message_id"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("messages.id", ondelete="CASCADE"),
+    )
+    phone: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(8), default=RecipientStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Due time; while claimed it is the lease's end, so an abandoned claim comes due again.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    gateway_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    gateway_response: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Set when an earlier attempt timed out after the request was sent: a retry may duplicate.
+    maybe_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[Message] = relationship()
+
+
+class DeadLetter(db.Model):  # type: ignore[name-defined,misc]
+    """A recipient whose delivery failed for good, kept for review and manual retry."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        Index("ix_dead_letters_status_created_at", "status", "created_at"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("recipients.id", ondelete="CASCADE"),
+        index=True,
+    )
+    message_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        index=True,
+    )
+    phone: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default=DeadLetterStatus.PENDING)
+    error_type: Mapped[str] = mapped_column(String(32))
+    error_message: Mapped[str] = mapped_column(String(500))
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    recipient: Mapped[Recipient] = relationship()
+    message: Mapped[Message] = relationship()

@@ -1,0 +1,46 @@
+"""SMS content: what may be sent and how many segments it costs."""
+
+from __future__ import annotations
+
+import math
+
+MAX_CONTENT_LENGTH = 1000
+
+# GSM 03.38 basic set (1 septet each) and extension set (2 septets: escape + char).
+_GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+class InvalidContent(ValueError):
+    """The content is empty, blank or too long."""
+
+
+def validate_content(content: str) -> str:
+    """Return the content unchanged if it may be sent; raise InvalidContent naming why not."""
+    if not content or not content.strip():
+        raise InvalidContent("content is required and cannot be only white space")
+    if len(content) > MAX_CONTENT_LENGTH:
+        raise InvalidContent(
+            f"content is {len(content)} characters; the maximum is {MAX_CONTENT_LENGTH}"
+        )
+    return content
+
+
+def is_gsm7(content: str) -> bool:
+    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENDED for ch in content)
+
+
+def count_segments(content: str) -> int:
+    """SMS parts the gateway will bill: GSM-7 160/153 septets, else UCS-2 70/67 units."""
+    if not content:
+        return 0
+    if is_gsm7(content):
+        length = sum(2 if ch in _GSM7_EXTENDED else 1 for ch in content)
+        single, part = 160, 153
+    else:
+        length = len(content.encode("utf-16-le")) // 2  # emoji take two UCS-2 units
+        single, part = 70, 67
+    return 1 if length <= single else math.ceil(length / part)

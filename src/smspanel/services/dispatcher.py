@@ -1,0 +1,156 @@
+"""The dispatcher: claims due recipients, sends them concurrently, records the outcomes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from smspanel.models import db
+from smspanel.services.delivery import attempt_delivery
+from smspanel.services.gateway import GatewayClient, gateway_from_config
+from smspanel.services.queue import (
+    ClaimedRecipient,
+    DeliveryOutcome,
+    claim_due_recipients,
+    record_outcomes,
+    release_claims,
+    work_available,
+)
+from smspanel.services.rate_limit import RateLimiter, rate_limiter_for
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY_SECONDS = 0.05
+FLUSH_AT_OUTCOMES = 200
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Dispatcher:
+    """Runs in one thread; only that thread touches the database, senders only do HTTP."""
+
+    def __init__(
+        self,
+        app: Any,
+        gateway: GatewayClient | None = None,
+        rate_limiter: RateLimiter | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        config = app.config
+        self.app = app
+        self.gateway = gateway or gateway_from_config(config)
+        self.rate_limiter = rate_limiter or rate_limiter_for(config["SMS_RATE_PER_SEC"])
+        self.worker_id = worker_id or new_worker_id()
+        self.concurrency: int = config["SMS_WORKER_CONCURRENCY"]
+        self.lease_seconds: float = config["SMS_CLAIM_LEASE_SECONDS"]
+        self.poll_interval: float = config["SMS_POLL_INTERVAL"]
+        self._stopping = threading.Event()
+        self._outcomes: list[DeliveryOutcome] = []
+        self._last_flush = time.monotonic()
+        self.delivered = 0
+
+    def stop(self) -> None:
+        """Stop claiming; `run` then finishes what it started and releases the rest."""
+        self._stopping.set()
+        work_available.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run(self) -> None:
+        with self.app.app_context():
+            executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms-send")
+            inflight: dict[Future[DeliveryOutcome], ClaimedRecipient] = {}
+            try:
+                self._loop(executor, inflight)
+            finally:
+                self._drain(executor, inflight)
+                db.session.remove()
+
+    def _loop(
+        self,
+        executor: ThreadPoolExecutor,
+        inflight: dict[Future[DeliveryOutcome], ClaimedRecipient],
+    ) -> None:
+        capacity = self.concurrency * 2  # a little prefetch keeps every sender busy
+        db_failures = 0
+        while not self._stopping.is_set():
+            claimed: list[ClaimedRecipient] = []
+            free = capacity - len(inflight)
+            if free >= max(1, self.concurrency // 2) or not inflight:
+                try:
+                    claimed = claim_due_recipients(
+                        db.session, self.worker_id, free, self.lease_seconds
+                    )
+                    db_failures = 0
+                except SQLAlchemyError as exc:
+                    db.session.rollback()
+                    db_failures += 1
+                    log.warning("dispatcher %s cannot claim: %s", self.worker_id, exc)
+                    self._stopping.wait(min(5.0, 0.2 * 2**db_failures))
+                for item in claimed:
+                    inflight[executor.submit(self._deliver, item)] = item
+            if inflight:
+                done, _ = wait(list(inflight), timeout=FLUSH_EVERY_SECONDS, return_when=FIRST_COMPLETED)
+                for future in done:
+                    inflight.pop(future)
+                    self._outcomes.append(future.result())
+            self._flush(force=not inflight)
+            if not inflight and not claimed:
+                work_available.wait(self.poll_interval)
+                work_available.clear()
+
+    def _deliver(self, item: ClaimedRecipient) -> DeliveryOutcome:
+        self.rate_limiter.acquire()
+        return attempt_delivery(self.gateway, item)
+
+    def _flush(self, force: bool = False) -> None:
+        if not self._outcomes:
+            return
+        due = time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
+        if not (force or due or len(self._outcomes) >= FLUSH_AT_OUTCOMES):
+            return
+        batch, self._outcomes = self._outcomes, []
+        try:
+            self.delivered += record_outcomes(db.session, self.worker_id, batch)
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            self._outcomes = batch + self._outcomes  # keep them; the database may come back
+            log.warning("dispatcher %s cannot record %d outcomes: %s", self.worker_id, len(batch), exc)
+            time.sleep(0.5)
+        self._last_flush = time.monotonic()
+
+    def _drain(
+        self,
+        executor: ThreadPoolExecutor,
+        inflight: dict[Future[DeliveryOutcome], ClaimedRecipient],
+    ) -> None:
+        """On shutdown: release claims not yet started, wait for those on the wire, record all."""
+        unstarted = [item.id for future, item in inflight.items() if future.cancel()]
+        running = [future for future in inflight if not future.cancelled()]
+        for future in running:
+            try:
+                self._outcomes.append(future.result())
+            except Exception:  # attempt_delivery returns outcomes; this is belt and braces
+                log.exception("sender crashed")
+        executor.shutdown(wait=True)
+        for _ in range(3):
+            try:
+                self._flush(force=True)
+                release_claims(db.session, self.worker_id, unstarted)
+                break
+            except SQLAlchemyError:
+                db.session.rollback()
+                time.sleep(0.5)
+        self.gateway.close()

@@ -1,0 +1,75 @@
+"""Hong Kong phone numbers: the one rule web, API and worker all apply."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# ASCII digits only: `\d` would also accept Arabic-Indic and full-width digits.
+_PHONE = re.compile(r"(?:\+?852 ?)?([0-9]{4}) ?([0-9]{4})")
+
+
+@dataclass(frozen=True)
+class InvalidEntry:
+    position: int  # 1-based, as a person counts lines
+    value: str
+
+
+class InvalidRecipients(ValueError):
+    """Some entries are not Hong Kong numbers; every one of them is listed."""
+
+    def __init__(self, invalid: list[InvalidEntry], total: int) -> None:
+        self.invalid = invalid
+        self.total = total
+        shown = ", ".join(f"#{e.position} {e.value!r}" for e in invalid[:10])
+        more = f" and {len(invalid) - 10} more" if len(invalid) > 10 else ""
+        super().__init__(
+            f"{len(invalid)} of {total} recipients are not valid Hong Kong numbers "
+            f"(8 digits, optionally as '1234 5678'): {shown}{more}"
+        )
+
+
+class NoRecipients(ValueError):
+    """A send needs at least one number."""
+
+
+def normalize_phone(raw: str) -> str | None:
+    """The 8 digits of a valid number (surrounding blanks ignored), or None."""
+    match = _PHONE.fullmatch(raw.strip())
+    if match is None:
+        return None
+    return match.group(1) + match.group(2)
+
+
+def parse_recipients(entries: Iterable[str]) -> list[str]:
+    """Normalise every entry, refusing all if any is invalid; repeats are kept once, in order."""
+    numbers: dict[str, None] = {}
+    invalid: list[InvalidEntry] = []
+    total = 0
+    for position, entry in enumerate(entries, start=1):
+        total += 1
+        phone = normalize_phone(entry) if isinstance(entry, str) else None
+        if phone is None:
+            invalid.append(InvalidEntry(position, str(entry)))
+        else:
+            numbers.setdefault(phone)
+    if invalid:
+        raise InvalidRecipients(invalid, total)
+    if not numbers:
+        raise NoRecipients("at least one recipient is required")
+    return list(numbers)
+
+
+def parse_recipient_lines(text: str) -> list[str]:
+    """The textarea form: one number per line, blank lines ignored."""
+    return parse_recipients(line for line in text.splitlines() if line.strip())
+
+
+def gateway_number(phone: str) -> str:
+    """The gateway's `mrt` form: country code and the 8 digits."""
+    return f"852{phone}"
+
+
+def display_phone(phone: str) -> str:
+    return f"{phone[:4]} {phone[4:]}"

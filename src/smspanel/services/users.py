@@ -1,0 +1,172 @@
+"""Accounts, passwords and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from smspanel.models import ApiToken, User, utcnow
+
+ADMIN_USERNAME = "SMSadmin"
+MIN_PASSWORD_LENGTH = 8
+TOKEN_PREFIX = "smsp_"
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
+# Verifying against this when a username is unknown keeps login timing uniform.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class UserError(ValueError):
+    """A user-management request that cannot be carried out; the message says why."""
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)  # scrypt, werkzeug's default KDF
+
+
+def check_password_policy(username: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if password.lower() == username.lower():
+        raise UserError("password must not be the username")
+
+
+def create_user(
+    session: Session, username: str, password: str, *, is_admin: bool = False
+) -> User:
+    username = username.strip()
+    if not _USERNAME.fullmatch(username):
+        raise UserError(
+            "username must be 3-64 characters: letters, digits, and . _ - @ only"
+        )
+    check_password_policy(username, password)
+    if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        raise UserError(f"username {username!r} is already taken")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+        is_active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise UserError(f"username {username!r} is already taken") from None
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    check_password_policy(user.username, password)
+    user.password_hash = hash_password(password)
+    session.commit()
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same answer for every failure)."""
+    user = find_user(session, username)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.is_active:
+        return None
+    user.last_login_at = utcnow()
+    session.commit()
+    return user
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    session: Session, user: User, name: str = "", expires_at: datetime | None = None
+) -> str:
+    """Create a token and return it; only its hash is kept, so this is the one time it shows."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=_token_digest(token),
+            name=name[:64],
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
+    )
+    session.commit()
+    return token
+
+
+def authenticate_token(session: Session, token: str) -> User | None:
+    """The active user holding this live token, or None."""
+    if not token or len(token) > 200:
+        return None
+    digest = _token_digest(token)
+    row = session.execute(
+        select(ApiToken, User).join(User).where(ApiToken.token_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    now = utcnow()
+    if not hmac.compare_digest(api_token.token_hash, digest):
+        return None
+    if api_token.revoked_at is not None or not user.is_active:
+        return None
+    if api_token.expires_at is not None and api_token.expires_at <= now:
+        return None
+    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
+        # Coarse on purpose: one write a minute per token, not one per request.
+        session.execute(
+            update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
+        )
+        session.commit()
+    return user
+
+
+def revoke_tokens(session: Session, user: User) -> int:
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    session.commit()
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def ensure_admin(session: Session, password: str | None) -> str | None:
+    """Create SMSadmin on first run; return the password only if it was generated here."""
+    if session.scalar(select(User.id).where(User.username == ADMIN_USERNAME)) is not None:
+        return None
+    generated = None
+    if not password:
+        password = generated = secrets.token_urlsafe(12)
+    session.add(
+        User(
+            username=ADMIN_USERNAME,
+            password_hash=hash_password(password),
+            is_admin=True,
+            is_active=True,
+            created_at=utcnow(),
+        )
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # another process created it first
+        session.rollback()
+        return None
+    return generated
