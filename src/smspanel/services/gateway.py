@@ -71,7 +71,7 @@ class GatewayClient(Protocol):
 # The queue, not a sleeping thread, does the waiting: see `retry_delay`.
 RETRY_POLICY = Retrying(
     stop=stop_after_attempt(3),
-    wait=wait_exponential(multiplier=1, min=2, max=10),
+    wait=wait_exponential(multiplier=2, min=2, max=10),  # 2 s, then 4 s
     retry=retry_if_exception_type(GatewayTransportError),
     reraise=True,
 )

@@ -208,11 +208,12 @@ def _write_dead_letters(session: Session, failed: Sequence[DeliveryOutcome]) -> 
             select(DeadLetter.recipient_id).where(DeadLetter.recipient_id.in_(by_recipient))
         )
     )
-    phones = dict(
-        session.execute(
+    phones = {
+        rid: phone
+        for rid, phone in session.execute(
             select(Recipient.id, Recipient.phone).where(Recipient.id.in_(by_recipient))
-        ).tuples()
-    )
+        )
+    }
     new_rows = [
         {
             "recipient_id": o.recipient_id,

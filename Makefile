@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: run test lint format worker mock bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP_RUN): $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(STAMP_TEST): $(STAMP_RUN) requirements-test.txt
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+run: $(STAMP_RUN)  ## start the app on SQLite with the simulated gateway
+	$(BIN)/python run.py
+
+worker: $(STAMP_RUN)  ## a dedicated delivery dispatcher
+	$(BIN)/flask --app smspanel worker
+
+mock: $(STAMP_RUN)  ## the mock 1010/HKT gateway on 127.0.0.1:5555
+	$(BIN)/python scripts/mock_sms_api.py
+
+test: $(STAMP_TEST)  ## lint, type-check and run the whole suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format: $(STAMP_TEST)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP_TEST)  ## accept time and delivery rate against the mock gateway
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

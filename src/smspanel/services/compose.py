@@ -1,0 +1,187 @@
+"""Composing a send from the web form: the enquiry-number rule and every problem at once.
+
+The rule: the enquiry number is required, is any number `normalize_phone` accepts (8 digits,
+optionally `1234 5678`), and is appended to the content as ` EN:<8 digits>` (for example
+` EN:12345678`), so the receiver knows whom to call. The whole text (content and suffix) must
+fit `MAX_CONTENT_LENGTH`. The live counter in `static/js/compose.js` mirrors this module and
+reads its numbers from `counter_rules()`.
+
+Validation itself is the core's (`phone`, `content`, `sending`); this module only gathers the
+answers for all three fields so a refused form can name every problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smspanel.services.content import (
+    _GSM7_BASIC,  # the core's character sets, shipped to the live counter unchanged
+    _GSM7_EXTENDED,
+    MAX_CONTENT_LENGTH,
+    InvalidContent,
+    count_segments,
+    is_gsm7,
+    validate_content,
+)
+from smspanel.services.phone import (
+    InvalidRecipients,
+    NoRecipients,
+    normalize_phone,
+    parse_recipient_lines,
+)
+from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
+
+ENQUIRY_PREFIX = " EN:"
+ENQUIRY_SUFFIX_LENGTH = len(ENQUIRY_PREFIX) + 8
+MAX_INVALID_LINES_SHOWN = 50
+
+
+class InvalidEnquiryNumber(ValueError):
+    """The enquiry number is missing or not a Hong Kong number."""
+
+
+@dataclass(frozen=True)
+class InvalidLine:
+    line_number: int  # the textarea's own line number, blank lines included
+    value: str
+
+
+class ComposeRefused(ValueError):
+    """Everything wrong with a compose form, by field; nothing was queued."""
+
+    def __init__(
+        self, errors: dict[str, list[str]], invalid_lines: list[InvalidLine] | None = None
+    ) -> None:
+        self.errors = errors
+        self.invalid_lines = invalid_lines or []
+        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+
+
+@dataclass(frozen=True)
+class ComposedSend:
+    phones: list[str]
+    content: str  # with the enquiry suffix, exactly as it will be sent
+
+
+@dataclass(frozen=True)
+class ContentStats:
+    characters: int
+    segments: int
+    encoding: str  # "GSM-7" or "UCS-2"
+
+
+def normalize_line_endings(text: str) -> str:
+    """Browsers submit textarea line breaks as CRLF; an SMS line break is one LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def enquiry_number(raw: str) -> str:
+    """The 8 digits of the enquiry number; raise InvalidEnquiryNumber naming the problem."""
+    if not raw or not raw.strip():
+        raise InvalidEnquiryNumber("enquiry number is required (8 digits, e.g. 1234 5678)")
+    digits = normalize_phone(raw)
+    if digits is None:
+        raise InvalidEnquiryNumber(
+            f"enquiry number {raw.strip()!r} is not a Hong Kong number "
+            "(8 digits, optionally as '1234 5678')"
+        )
+    return digits
+
+
+def compose_content(content: str, enquiry: str) -> str:
+    """The text that will be sent: the content, then ` EN:` and the enquiry number's digits.
+
+    Raises InvalidEnquiryNumber or InvalidContent (empty content, or too long with the suffix).
+    """
+    content = validate_content(normalize_line_endings(content))
+    full = f"{content}{ENQUIRY_PREFIX}{enquiry_number(enquiry)}"
+    if len(full) > MAX_CONTENT_LENGTH:
+        raise InvalidContent(
+            f"message is {len(full)} characters with the enquiry suffix "
+            f"'{ENQUIRY_PREFIX.strip()}…'; the maximum is {MAX_CONTENT_LENGTH}, so the content "
+            f"may be at most {MAX_CONTENT_LENGTH - ENQUIRY_SUFFIX_LENGTH} characters"
+        )
+    return full
+
+
+def invalid_lines(text: str, error: InvalidRecipients) -> list[InvalidLine]:
+    """Map the core's positions (among non-blank lines) back to the textarea's line numbers."""
+    non_blank = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    return [
+        InvalidLine(non_blank[e.position - 1] if e.position <= len(non_blank) else e.position,
+                    e.value.strip())
+        for e in error.invalid
+    ]
+
+
+def prepare_send(recipients_text: str, content: str, enquiry: str) -> ComposedSend:
+    """Check all three fields; return what to queue, or raise ComposeRefused listing it all."""
+    errors: dict[str, list[str]] = {}
+    bad_lines: list[InvalidLine] = []
+    phones: list[str] = []
+    try:
+        phones = parse_recipient_lines(recipients_text or "")
+    except InvalidRecipients as exc:
+        bad_lines = invalid_lines(recipients_text, exc)
+        errors["recipients"] = [
+            f"{len(exc.invalid)} of {exc.total} lines are not valid Hong Kong numbers "
+            "(8 digits, optionally as '1234 5678')"
+        ]
+    except NoRecipients:
+        errors["recipients"] = ["enter at least one recipient, one number per line"]
+    if len(phones) > MAX_RECIPIENTS_PER_SEND:
+        errors["recipients"] = [
+            f"{len(phones)} recipients; at most {MAX_RECIPIENTS_PER_SEND} per send"
+        ]
+
+    full_content = ""
+    try:
+        enquiry_number(enquiry)
+    except InvalidEnquiryNumber as exc:
+        errors["enquiry_number"] = [str(exc)]
+        try:
+            validate_content(normalize_line_endings(content or ""))
+        except InvalidContent as content_exc:
+            errors["content"] = [str(content_exc)]
+    else:
+        try:
+            full_content = compose_content(content or "", enquiry)
+        except InvalidContent as exc:
+            errors["content"] = [str(exc)]
+
+    if errors:
+        raise ComposeRefused(errors, bad_lines)
+    return ComposedSend(phones=phones, content=full_content)
+
+
+def content_stats(text: str) -> ContentStats:
+    """What the counter shows for `text`: characters, segments and encoding."""
+    return ContentStats(
+        characters=len(text),
+        segments=count_segments(text),
+        encoding="GSM-7" if is_gsm7(text) else "UCS-2",
+    )
+
+
+def preview_content(content: str, enquiry: str) -> str:
+    """The text as it would be sent, with a placeholder suffix while the number is not valid."""
+    content = normalize_line_endings(content or "")
+    try:
+        digits = enquiry_number(enquiry)
+    except InvalidEnquiryNumber:
+        digits = "XXXXXXXX"
+    return f"{content}{ENQUIRY_PREFIX}{digits}"
+
+
+def counter_rules() -> dict[str, object]:
+    """The numbers the browser's live counter needs, straight from the core."""
+    return {
+        "maxLength": MAX_CONTENT_LENGTH,
+        "enquiryPrefix": ENQUIRY_PREFIX,
+        "gsmBasic": "".join(sorted(_GSM7_BASIC)),
+        "gsmExtended": "".join(sorted(_GSM7_EXTENDED)),
+        "gsmSingle": 160,
+        "gsmPart": 153,
+        "ucsSingle": 70,
+        "ucsPart": 67,
+    }

@@ -1,0 +1,38 @@
+"""Who may see which page, and the pages people see when they may not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user, login_required
+
+ERROR_PAGES = {
+    403: ("Not allowed", "This page is for administrators only."),
+    404: ("Not found", "There is no such page, or it is not yours to see."),
+}
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Logged in and an admin; anyone else gets 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def register_error_pages(bp: Blueprint) -> None:
+    """Friendly 403/404 pages for this blueprint's views (the API keeps its JSON errors)."""
+    for code, (title, message) in ERROR_PAGES.items():
+
+        def handler(exc: Exception, title: str = title, message: str = message, code: int = code):
+            return render_template("error.html", title=title, message=message), code
+
+        bp.register_error_handler(code, handler)

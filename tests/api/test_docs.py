@@ -1,0 +1,47 @@
+"""The OpenAPI document and the health endpoints."""
+
+
+def test_openapi_document_describes_every_api_route(app, client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    api_rules = {
+        rule.rule.replace("<int:message_id>", "{message_id}")
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.endpoint not in ("api.openapi_json", "api.docs_page")
+    }
+    assert api_rules == set(spec["paths"])
+    schemas = spec["components"]["schemas"]
+    send = schemas["BulkSendRequest"]
+    assert send["properties"]["recipients"]["maxItems"] == 100_000
+    for path in spec["paths"].values():
+        for operation in path.values():
+            for response in operation["responses"].values():
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref.split("/")[-1] in schemas
+
+
+def test_docs_page_renders_the_document(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert b"/api/sms/send-bulk" in page.data and b"BulkSendRequest" in page.data
+
+
+def test_health_endpoints(client):
+    assert client.get("/api/health").get_json()["data"] == {"database": "ok"}
+    assert client.get("/health/live").status_code == 200
+    assert client.get("/health/ready").get_json()["database"] == "ok"
+
+
+def test_health_and_api_are_503_when_the_database_is_unreachable(tmp_path, monkeypatch):
+    from smspanel import create_app
+
+    monkeypatch.setenv("SMSPANEL_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40,
+                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://127.0.0.1:9/none"})
+    client = app.test_client()
+    assert client.get("/api/health").status_code == 503
+    assert client.get("/health/ready").status_code == 503
+    assert client.get("/health/live").status_code == 200
+    response = client.get("/api/sms", headers={"Authorization": "Bearer smsp_x"})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "SERVICE_UNAVAILABLE"

@@ -1,0 +1,75 @@
+"""Settings: development needs nothing; production refuses to start on missing or weak ones."""
+
+import os
+import stat
+
+import pytest
+
+from smspanel import ConfigError, create_app
+from smspanel.config import resolve_database_url
+
+GATEWAY = {
+    "SMS_BASE_URL": "https://gateway.example/gateway.jsp",
+    "SMS_APPLICATION_ID": "app",
+    "SMS_SENDER_NUMBER": "12345678",
+}
+STRONG = "k4J9-vQx2_Lm8Rt5Wz1Yb6Nc3Pd7Fg0Hs"
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("SMSPANEL_INSTANCE_PATH", str(tmp_path / "instance"))
+    for name in ("DATABASE_URL", "SECRET_KEY", "FLASK_ENV", *GATEWAY):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_development_runs_with_nothing_set(env, tmp_path):
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'instance' / 'sms.db'}"
+    secret_file = tmp_path / "instance" / "secret_key"
+    assert stat.S_IMODE(os.stat(secret_file).st_mode) == 0o600
+    assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]  # survives restarts
+    assert app.config["SMS_BASE_URL"] is None  # simulated gateway: no real texts
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({**GATEWAY}, "SECRET_KEY is not set"),
+        ({**GATEWAY, "SECRET_KEY": "short"}, "SECRET_KEY is too short"),
+        ({**GATEWAY, "SECRET_KEY": "a" * 40}, "SECRET_KEY is a placeholder or weak"),
+        ({"SECRET_KEY": STRONG}, "SMS_BASE_URL is not set"),
+        ({"SECRET_KEY": STRONG, "SMS_BASE_URL": "https://x"}, "SMS_APPLICATION_ID is not set"),
+        ({**GATEWAY, "SECRET_KEY": STRONG, "SMS_WORKER_CONCURRENCY": "many"},
+         "SMS_WORKER_CONCURRENCY must be a whole number"),
+    ],
+)
+def test_production_refuses_missing_or_weak_settings(env, settings, named):
+    env.setenv("FLASK_ENV", "production")
+    for name, value in settings.items():
+        env.setenv(name, value)
+    with pytest.raises(ConfigError, match=named):
+        create_app()
+
+
+def test_production_starts_with_everything_set(env):
+    env.setenv("FLASK_ENV", "production")
+    env.setenv("SECRET_KEY", STRONG)
+    for name, value in GATEWAY.items():
+        env.setenv(name, value)
+    assert create_app().config["PRODUCTION"] is True
+
+
+def test_pool_settings_apply_to_servers_only(env):
+    env.setenv("DATABASE_URL", "postgresql+psycopg://localhost/test")
+    env.setenv("SQLALCHEMY_POOL_SIZE", "5")
+    options = create_app().config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options == {"pool_size": 5, "max_overflow": 20, "pool_recycle": 3600,
+                       "pool_pre_ping": True}
+
+
+@pytest.mark.parametrize("url", ["sqlite:///sms.db", "sqlite:///instance/sms.db"])
+def test_both_readme_spellings_of_the_sqlite_url_mean_instance_sms_db(tmp_path, url):
+    assert resolve_database_url(url, tmp_path / "instance") == f"sqlite:///{tmp_path}/instance/sms.db"

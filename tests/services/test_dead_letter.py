@@ -1,0 +1,52 @@
+"""Dead letters: retry puts the recipient back in the queue; abandon closes the entry."""
+
+import pytest
+from sqlalchemy import select
+
+from smspanel.models import DeadLetter, Message, Recipient, db, utcnow
+from smspanel.services import dead_letter
+from smspanel.services.queue import DeliveryOutcome, claim_due_recipients, record_outcomes
+
+
+@pytest.fixture
+def failed_message(app, make):
+    message_id = make.message(make.user(), ["11112222", "33334444"])
+    with app.app_context():
+        a, b = claim_due_recipients(db.session, "w", 10, 60)
+        record_outcomes(db.session, "w", [
+            DeliveryOutcome(a.id, a.message_id, "sent", 1, utcnow()),
+            DeliveryOutcome(b.id, b.message_id, "failed", 1, utcnow(), error_kind="http_401",
+                            error_message="HTTP 401"),
+        ])
+    return message_id
+
+
+def test_retry_requeues_the_recipient_and_reopens_the_message(app, failed_message):
+    with app.app_context():
+        assert dead_letter.status_counts(db.session)["pending"] == 1
+        entry_id = db.session.scalar(select(DeadLetter.id))
+        assert dead_letter.retry(db.session, [entry_id]) == 1
+        entry = db.session.get(DeadLetter, entry_id)
+        assert (entry.status, entry.retry_count) == ("retried", 1)
+        recipient = db.session.get(Recipient, entry.recipient_id)
+        assert (recipient.status, recipient.attempts) == ("pending", 0)
+        message = db.session.get(Message, failed_message)
+        assert (message.status, message.failed_count, message.completed_at) == ("pending", 0, None)
+        [again] = claim_due_recipients(db.session, "w2", 10, 60)
+        record_outcomes(db.session, "w2", [
+            DeliveryOutcome(again.id, again.message_id, "failed", 1, utcnow(),
+                            error_kind="http_401", error_message="HTTP 401 again")])
+        entry = db.session.get(DeadLetter, entry_id)
+        db.session.refresh(entry)
+        assert entry.status == "pending" and entry.error_message == "HTTP 401 again"
+        assert db.session.scalar(select(DeadLetter.id).where(DeadLetter.id != entry_id)) is None
+
+
+def test_abandon_only_pending_entries(app, failed_message):
+    with app.app_context():
+        entry_id = db.session.scalar(select(DeadLetter.id))
+        dead_letter.abandon(db.session, entry_id)
+        assert db.session.get(DeadLetter, entry_id).status == "abandoned"
+        with pytest.raises(dead_letter.DeadLetterError):
+            dead_letter.retry(db.session, [entry_id])
+        assert db.session.get(Message, failed_message).status == "partial"
