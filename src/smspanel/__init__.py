@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Flask
 
-from smspanel.config import ConfigError, default_instance_path, load_settings
+from smspanel.config import ConfigError, default_instance_path, load_env_file, load_settings
 
 __all__ = ["ConfigError", "create_app"]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; settings come from the environment unless `test_config` overrides them."""
+    load_env_file()
     instance_path = default_instance_path()
     app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
     settings = load_settings(instance_path)

@@ -111,12 +111,16 @@ def development_secret(instance_path: Path) -> str:
     return secret
 
 
-def load_settings(instance_path: Path) -> dict[str, Any]:
-    """Read every setting from the environment; raise ConfigError naming the first bad one."""
+def load_env_file() -> None:
+    """Read `.env` from the working directory or the project root; set variables win."""
     for candidate in (Path.cwd() / ".env", PROJECT_ROOT / ".env"):
         if candidate.is_file():
-            load_dotenv(candidate)  # never overrides variables already set
-            break
+            load_dotenv(candidate)
+            return
+
+
+def load_settings(instance_path: Path) -> dict[str, Any]:
+    """Read every setting from the environment; raise ConfigError naming the first bad one."""
     env = (env_str("FLASK_ENV", "development") or "development").lower()
     if env not in {"development", "production", "testing"}:
         raise ConfigError(f"FLASK_ENV must be development or production, got {env!r}")

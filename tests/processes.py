@@ -1,0 +1,163 @@
+"""Real processes on loopback for end-to-end and browser tests: the app and the mock gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, body: Any = None, token: str | None = None,
+         timeout: float = 10.0) -> tuple[int, Any]:
+    """One JSON request; returns (status, parsed body or text)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def wait_until(condition, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Process:
+    """A child process whose output goes to a log file, always cleaned up."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path,
+                 cwd: Path = ROOT) -> None:
+        self.args, self.env, self.log_path, self.cwd = args, env, log_path, cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Process:
+        log = open(self.log_path, "ab")  # noqa: SIM115  (closed with the process)
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        return self
+
+    def signal(self, signum: int) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signum)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        if self.proc is None:
+            return None
+        self.signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            return self.proc.wait(5)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.proc:
+            self.proc.wait(5)
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class MockGateway(Process):
+    def __init__(self, tmp: Path, *options: str) -> None:
+        self.port = free_port()
+        super().__init__(
+            [sys.executable, str(ROOT / "scripts" / "mock_sms_api.py"), "--port", str(self.port),
+             *options],
+            dict(os.environ), tmp / f"mock-{self.port}.log")
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.base}/gateway/gateway.jsp"
+
+    def start(self) -> MockGateway:
+        super().start()
+        wait_until(lambda: http("GET", f"{self.base}/health")[0] == 200, 10, what="mock gateway")
+        return self
+
+    def received(self) -> dict[str, Any]:
+        return http("GET", f"{self.base}/received")[1]
+
+
+ADMIN_PASSWORD = "e2e admin password"
+
+
+class App(Process):
+    """`python run.py` (or gunicorn) on a free port with its own instance folder."""
+
+    def __init__(self, tmp: Path, gateway_url: str | None, command: list[str] | None = None,
+                 **settings: str) -> None:
+        self.port = free_port()
+        self.instance = tmp / "instance"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SMS_", "FLASK_"))}
+        env.pop("DATABASE_URL", None)
+        env.update({
+            "SMSPANEL_INSTANCE_PATH": str(self.instance),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "SMS_POLL_INTERVAL": "0.1",
+            "SMS_APPLICATION_ID": "e2e-app",
+            "SMS_SENDER_NUMBER": "18001234",
+            "PYTHONUNBUFFERED": "1",
+        })
+        if gateway_url:
+            env["SMS_BASE_URL"] = gateway_url
+        env.update(settings)
+        args = command or [sys.executable, str(ROOT / "run.py")]
+        args = [a.replace("{port}", str(self.port)) for a in args]
+        super().__init__(args, env, tmp / f"app-{self.port}.log", cwd=tmp)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> App:
+        super().start()
+        wait_until(lambda: self._ready(), timeout, what=f"app on port {self.port}")
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc and self.proc.poll() is not None:
+            raise RuntimeError(f"app exited early:\n{self.output}")
+        return http("GET", f"{self.base}/health/ready", timeout=2)[0] == 200
+
+    def token(self, username: str = "SMSadmin", password: str = ADMIN_PASSWORD) -> str:
+        status, body = http("POST", f"{self.base}/api/auth/login",
+                            {"username": username, "password": password})
+        assert status == 200, body
+        return body["data"]["access_token"]
+
+    def api(self, method: str, path: str, body: Any = None, token: str | None = None):
+        return http(method, f"{self.base}{path}", body, token)
