@@ -125,8 +125,13 @@ class MockGatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], latency: float = 0.0,
-                 failure_rate: float = 0.0, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        latency: float = 0.0,
+        failure_rate: float = 0.0,
+        verbose: bool = False,
+    ) -> None:
         super().__init__(address, GatewayHandler)
         self.latency = latency
         self.failure_rate = failure_rate
@@ -138,18 +143,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("MOCK_SMS_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("MOCK_SMS_PORT", "5555")))
-    parser.add_argument("--latency-ms", type=float, default=0.0,
-                        help="delay before answering each SMS")
-    parser.add_argument("--failure-rate", type=float, default=0.0,
-                        help="fraction (0-1) of SMS answered with HTTP 500")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay before answering each SMS"
+    )
+    parser.add_argument(
+        "--failure-rate",
+        type=float,
+        default=0.0,
+        help="fraction (0-1) of SMS answered with HTTP 500",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     if not 0.0 <= args.failure_rate <= 1.0:
         parser.error("--failure-rate must be between 0 and 1")
-    server = MockGatewayServer((args.host, args.port), args.latency_ms / 1000.0,
-                               args.failure_rate, args.verbose)
-    print(f"mock SMS gateway on http://{args.host}:{server.server_address[1]}{GATEWAY_PATH}",
-          flush=True)
+    server = MockGatewayServer(
+        (args.host, args.port), args.latency_ms / 1000.0, args.failure_rate, args.verbose
+    )
+    print(
+        f"mock SMS gateway on http://{args.host}:{server.server_address[1]}{GATEWAY_PATH}",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

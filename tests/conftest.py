@@ -58,12 +58,19 @@ class Factory:
         self.app = app
         self._count = 0
 
-    def user(self, username: str | None = None, *, is_admin: bool = False, active: bool = True,
-             password: str = PASSWORD) -> User:
+    def user(
+        self,
+        username: str | None = None,
+        *,
+        is_admin: bool = False,
+        active: bool = True,
+        password: str = PASSWORD,
+    ) -> User:
         self._count += 1
         with self.app.app_context():
-            user = create_user(db.session, username or f"user{self._count}", password,
-                               is_admin=is_admin)
+            user = create_user(
+                db.session, username or f"user{self._count}", password, is_admin=is_admin
+            )
             if not active:
                 user.is_active = False
                 db.session.commit()
@@ -79,8 +86,9 @@ class Factory:
         """Headers for an API call as `user` (a new user when not given)."""
         return {"Authorization": f"Bearer {self.token(user or self.user())}"}
 
-    def message(self, user: User, recipients: list[str] | None = None,
-                content: str = "Notice") -> int:
+    def message(
+        self, user: User, recipients: list[str] | None = None, content: str = "Notice"
+    ) -> int:
         with self.app.app_context():
             return accept_send(db.session, user.id, recipients or ["12345678"], content).id
 

@@ -23,8 +23,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http(method: str, url: str, body: Any = None, token: str | None = None,
-         timeout: float = 10.0) -> tuple[int, Any]:
+def http(
+    method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 10.0
+) -> tuple[int, Any]:
     """One JSON request; returns (status, parsed body or text)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
@@ -58,15 +59,22 @@ def wait_until(condition, timeout: float, interval: float = 0.1, what: str = "co
 class Process:
     """A child process whose output goes to a log file, always cleaned up."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path,
-                 cwd: Path = ROOT) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log_path: Path, cwd: Path = ROOT
+    ) -> None:
         self.args, self.env, self.log_path, self.cwd = args, env, log_path, cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Process:
         log = open(self.log_path, "ab")  # noqa: SIM115  (closed with the process)
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         return self
 
@@ -98,9 +106,16 @@ class MockGateway(Process):
     def __init__(self, tmp: Path, *options: str) -> None:
         self.port = free_port()
         super().__init__(
-            [sys.executable, str(ROOT / "scripts" / "mock_sms_api.py"), "--port", str(self.port),
-             *options],
-            dict(os.environ), tmp / f"mock-{self.port}.log")
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "mock_sms_api.py"),
+                "--port",
+                str(self.port),
+                *options,
+            ],
+            dict(os.environ),
+            tmp / f"mock-{self.port}.log",
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.base}/gateway/gateway.jsp"
 
@@ -119,22 +134,25 @@ ADMIN_PASSWORD = "e2e admin password"
 class App(Process):
     """`python run.py` (or gunicorn) on a free port with its own instance folder."""
 
-    def __init__(self, tmp: Path, gateway_url: str | None, command: list[str] | None = None,
-                 **settings: str) -> None:
+    def __init__(
+        self, tmp: Path, gateway_url: str | None, command: list[str] | None = None, **settings: str
+    ) -> None:
         self.port = free_port()
         self.instance = tmp / "instance"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SMS_", "FLASK_"))}
         env.pop("DATABASE_URL", None)
-        env.update({
-            "SMSPANEL_INSTANCE_PATH": str(self.instance),
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "SMS_POLL_INTERVAL": "0.1",
-            "SMS_APPLICATION_ID": "e2e-app",
-            "SMS_SENDER_NUMBER": "18001234",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "SMSPANEL_INSTANCE_PATH": str(self.instance),
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                "ADMIN_PASSWORD": ADMIN_PASSWORD,
+                "SMS_POLL_INTERVAL": "0.1",
+                "SMS_APPLICATION_ID": "e2e-app",
+                "SMS_SENDER_NUMBER": "18001234",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if gateway_url:
             env["SMS_BASE_URL"] = gateway_url
         env.update(settings)
@@ -154,8 +172,9 @@ class App(Process):
         return http("GET", f"{self.base}/health/ready", timeout=2)[0] == 200
 
     def token(self, username: str = "SMSadmin", password: str = ADMIN_PASSWORD) -> str:
-        status, body = http("POST", f"{self.base}/api/auth/login",
-                            {"username": username, "password": password})
+        status, body = http(
+            "POST", f"{self.base}/api/auth/login", {"username": username, "password": password}
+        )
         assert status == 200, body
         return body["data"]["access_token"]
 

@@ -28,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = development_secret(instance_path)
     instance_path.mkdir(parents=True, exist_ok=True)
 
-    from smspanel import cli, database, errors, hktime
+    from smspanel import cli, database, errors, hktime, web
     from smspanel.api import bp as api_bp
     from smspanel.health import bp as health_bp
 
@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     hktime.init_app(app)
     cli.init_app(app)
+    web.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
     return app

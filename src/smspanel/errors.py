@@ -67,7 +67,9 @@ def init_app(app: Flask) -> None:
             413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
         }
         response = api_error(
-            status, HTTP_CODES.get(status, "HTTP_ERROR"), messages.get(status, exc.description or "")
+            status,
+            HTTP_CODES.get(status, "HTTP_ERROR"),
+            messages.get(status, exc.description or ""),
         )
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

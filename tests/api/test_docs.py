@@ -7,7 +7,8 @@ def test_openapi_document_describes_every_api_route(app, client):
     api_rules = {
         rule.rule.replace("<int:message_id>", "{message_id}")
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/") and rule.endpoint not in ("api.openapi_json", "api.docs_page")
+        if rule.rule.startswith("/api/")
+        and rule.endpoint not in ("api.openapi_json", "api.docs_page")
     }
     assert api_rules == set(spec["paths"])
     schemas = spec["components"]["schemas"]
@@ -36,8 +37,13 @@ def test_health_and_api_are_503_when_the_database_is_unreachable(tmp_path, monke
     from smspanel import create_app
 
     monkeypatch.setenv("SMSPANEL_INSTANCE_PATH", str(tmp_path))
-    app = create_app({"TESTING": True, "SECRET_KEY": "s" * 40,
-                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://127.0.0.1:9/none"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "s" * 40,
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://127.0.0.1:9/none",
+        }
+    )
     client = app.test_client()
     assert client.get("/api/health").status_code == 503
     assert client.get("/health/ready").status_code == 503

@@ -19,8 +19,9 @@ def headers(make, alice):
 
 
 def test_single_send_is_accepted_for_delivery(client, headers):
-    response = client.post("/api/sms", json={"recipient": "1234 5678", "content": "Hello World"},
-                           headers=headers)
+    response = client.post(
+        "/api/sms", json={"recipient": "1234 5678", "content": "Hello World"}, headers=headers
+    )
     assert response.status_code == 202
     body = response.get_json()
     assert body["success"] is True and body["message"]
@@ -31,16 +32,20 @@ def test_single_send_is_accepted_for_delivery(client, headers):
 
 
 def test_bulk_send_counts_distinct_numbers_and_segments(client, headers):
-    response = client.post("/api/sms/send-bulk", headers=headers, json={
-        "recipients": ["1234 5678", "12345678", "8765 4321"], "content": "中" * 71})
+    response = client.post(
+        "/api/sms/send-bulk",
+        headers=headers,
+        json={"recipients": ["1234 5678", "12345678", "8765 4321"], "content": "中" * 71},
+    )
     assert response.status_code == 202
     data = response.get_json()["data"]
     assert (data["recipient_count"], data["segments"]) == (2, 2)
 
 
 def test_curl_style_json_without_content_type_works(client, headers):
-    response = client.post("/api/sms", data='{"recipient":"12345678","content":"Hi"}',
-                           headers=headers)
+    response = client.post(
+        "/api/sms", data='{"recipient":"12345678","content":"Hi"}', headers=headers
+    )
     assert response.status_code == 202
 
 
@@ -52,20 +57,43 @@ def test_curl_style_json_without_content_type_works(client, headers):
         ("/api/sms", {"recipient": 12345678, "content": "Hi"}, "VALIDATION_ERROR", "recipient"),
         ("/api/sms", {"recipient": "12345678", "content": ""}, "VALIDATION_ERROR", "content"),
         ("/api/sms", {"recipient": "12345678", "content": "   "}, "VALIDATION_ERROR", "content"),
-        ("/api/sms", {"recipient": "12345678", "content": "x" * 1001}, "VALIDATION_ERROR",
-         "content"),
-        ("/api/sms", {"recipient": "1234-5678", "content": "Hi"}, "INVALID_RECIPIENTS",
-         "recipient"),
-        ("/api/sms", {"recipient": "١٢٣٤٥٦٧٨", "content": "Hi"}, "INVALID_RECIPIENTS",
-         "recipient"),
-        ("/api/sms/send-bulk", {"recipients": [], "content": "Hi"}, "VALIDATION_ERROR",
-         "recipients"),
-        ("/api/sms/send-bulk", {"recipients": "12345678", "content": "Hi"}, "VALIDATION_ERROR",
-         "recipients"),
-        ("/api/sms/send-bulk", {"recipients": ["12345678", 5], "content": "Hi"},
-         "VALIDATION_ERROR", "recipients[1]"),
-        ("/api/sms/send-bulk", {"recipients": ["12345678", "123456789"], "content": "Hi"},
-         "INVALID_RECIPIENTS", "recipients[1]"),
+        (
+            "/api/sms",
+            {"recipient": "12345678", "content": "x" * 1001},
+            "VALIDATION_ERROR",
+            "content",
+        ),
+        (
+            "/api/sms",
+            {"recipient": "1234-5678", "content": "Hi"},
+            "INVALID_RECIPIENTS",
+            "recipient",
+        ),
+        ("/api/sms", {"recipient": "١٢٣٤٥٦٧٨", "content": "Hi"}, "INVALID_RECIPIENTS", "recipient"),
+        (
+            "/api/sms/send-bulk",
+            {"recipients": [], "content": "Hi"},
+            "VALIDATION_ERROR",
+            "recipients",
+        ),
+        (
+            "/api/sms/send-bulk",
+            {"recipients": "12345678", "content": "Hi"},
+            "VALIDATION_ERROR",
+            "recipients",
+        ),
+        (
+            "/api/sms/send-bulk",
+            {"recipients": ["12345678", 5], "content": "Hi"},
+            "VALIDATION_ERROR",
+            "recipients[1]",
+        ),
+        (
+            "/api/sms/send-bulk",
+            {"recipients": ["12345678", "123456789"], "content": "Hi"},
+            "INVALID_RECIPIENTS",
+            "recipients[1]",
+        ),
     ],
 )
 def test_bad_input_is_400_naming_the_field_and_stores_nothing(
@@ -81,17 +109,22 @@ def test_bad_input_is_400_naming_the_field_and_stores_nothing(
 
 
 def test_every_invalid_bulk_entry_is_listed(client, headers):
-    response = client.post("/api/sms/send-bulk", headers=headers, json={
-        "recipients": ["1234-5678", "12345678", "123456789", "12 3456"], "content": "Hi"})
+    response = client.post(
+        "/api/sms/send-bulk",
+        headers=headers,
+        json={"recipients": ["1234-5678", "12345678", "123456789", "12 3456"], "content": "Hi"},
+    )
     details = response.get_json()["error"]["details"]
     assert [(d["field"], d["value"]) for d in details] == [
-        ("recipients[0]", "1234-5678"), ("recipients[2]", "123456789"), ("recipients[3]", "12 3456")]
+        ("recipients[0]", "1234-5678"),
+        ("recipients[2]", "123456789"),
+        ("recipients[3]", "12 3456"),
+    ]
 
 
 @pytest.mark.parametrize("raw", ["not json", "[1, 2]", '"text"', "{", b"\xff\xfe"])
 def test_malformed_bodies_are_400(client, headers, raw):
-    response = client.post("/api/sms", data=raw, headers=headers,
-                           content_type="application/json")
+    response = client.post("/api/sms", data=raw, headers=headers, content_type="application/json")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "INVALID_JSON"
 
@@ -99,8 +132,9 @@ def test_malformed_bodies_are_400(client, headers, raw):
 def test_oversize_bodies_are_413_and_store_nothing(app, client, headers):
     app.config["MAX_CONTENT_LENGTH"] = 10_000
     recipients = ["12345678"] * 2000
-    response = client.post("/api/sms/send-bulk", json={"recipients": recipients, "content": "x"},
-                           headers=headers)
+    response = client.post(
+        "/api/sms/send-bulk", json={"recipients": recipients, "content": "x"}, headers=headers
+    )
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     with app.app_context():
@@ -109,8 +143,9 @@ def test_oversize_bodies_are_413_and_store_nothing(app, client, headers):
 
 def test_ten_thousand_recipients_in_one_request(app, client, headers):
     numbers = [f"{n:08d}" for n in range(30_000_000, 30_010_000)]
-    response = client.post("/api/sms/send-bulk", json={"recipients": numbers, "content": "x"},
-                           headers=headers)
+    response = client.post(
+        "/api/sms/send-bulk", json={"recipients": numbers, "content": "x"}, headers=headers
+    )
     assert response.status_code == 202
     assert response.get_json()["data"]["recipient_count"] == 10_000
     with app.app_context():
@@ -121,9 +156,17 @@ def test_message_detail_and_recipients(client, headers, make, alice):
     message_id = make.message(alice, ["11112222", "33334444"], "Water off tomorrow")
     detail = client.get(f"/api/sms/{message_id}", headers=headers).get_json()["data"]
     assert detail == {
-        "id": message_id, "content": "Water off tomorrow", "status": "pending",
-        "created_at": detail["created_at"], "sent_at": None, "recipient_count": 2,
-        "success_count": 0, "failed_count": 0, "pending_count": 2, "segments": 1}
+        "id": message_id,
+        "content": "Water off tomorrow",
+        "status": "pending",
+        "created_at": detail["created_at"],
+        "sent_at": None,
+        "recipient_count": 2,
+        "success_count": 0,
+        "failed_count": 0,
+        "pending_count": 2,
+        "segments": 1,
+    }
     recipients = client.get(f"/api/sms/{message_id}/recipients", headers=headers).get_json()
     rows = recipients["data"]["recipients"]
     assert [r["phone"] for r in rows] == ["11112222", "33334444"]
@@ -146,12 +189,21 @@ def test_list_shows_own_messages_newest_first_with_pagination(client, make, alic
     page = client.get("/api/sms?page=2&per_page=2", headers=headers).get_json()["data"]
     assert (page["total"], page["pages"], page["current_page"], page["per_page"]) == (5, 3, 2, 2)
     assert [m["id"] for m in page["messages"]] == [ids[2], ids[1]]
-    assert set(page["messages"][0]) == {"id", "content", "status", "created_at",
-                                        "recipient_count", "success_count", "failed_count"}
+    assert set(page["messages"][0]) == {
+        "id",
+        "content",
+        "status",
+        "created_at",
+        "recipient_count",
+        "success_count",
+        "failed_count",
+    }
 
 
 def test_per_page_is_capped_at_100(client, headers):
-    assert client.get("/api/sms?per_page=5000", headers=headers).get_json()["data"]["per_page"] == 100
+    assert (
+        client.get("/api/sms?per_page=5000", headers=headers).get_json()["data"]["per_page"] == 100
+    )
 
 
 @pytest.mark.parametrize("query", ["page=0", "page=abc", "per_page=0", "per_page=-3"])
@@ -161,9 +213,15 @@ def test_bad_paging_is_400(client, headers, query):
     assert response.get_json()["error"]["code"] == "VALIDATION_ERROR"
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("get", "/api/nothing-here", 404), ("delete", "/api/sms", 405), ("put", "/api/sms/1", 405),
-    ("get", "/api/sms/send-bulk", 405)])
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/api/nothing-here", 404),
+        ("delete", "/api/sms", 405),
+        ("put", "/api/sms/1", 405),
+        ("get", "/api/sms/send-bulk", 405),
+    ],
+)
 def test_unknown_routes_and_methods_answer_json(client, headers, method, path, status):
     response = getattr(client, method)(path, headers=headers)
     assert response.status_code == status

@@ -42,8 +42,10 @@ def test_development_runs_with_nothing_set(env, tmp_path):
         ({**GATEWAY, "SECRET_KEY": "a" * 40}, "SECRET_KEY is a placeholder or weak"),
         ({"SECRET_KEY": STRONG}, "SMS_BASE_URL is not set"),
         ({"SECRET_KEY": STRONG, "SMS_BASE_URL": "https://x"}, "SMS_APPLICATION_ID is not set"),
-        ({**GATEWAY, "SECRET_KEY": STRONG, "SMS_WORKER_CONCURRENCY": "many"},
-         "SMS_WORKER_CONCURRENCY must be a whole number"),
+        (
+            {**GATEWAY, "SECRET_KEY": STRONG, "SMS_WORKER_CONCURRENCY": "many"},
+            "SMS_WORKER_CONCURRENCY must be a whole number",
+        ),
     ],
 )
 def test_production_refuses_missing_or_weak_settings(env, settings, named):
@@ -66,10 +68,16 @@ def test_pool_settings_apply_to_servers_only(env):
     env.setenv("DATABASE_URL", "postgresql+psycopg://localhost/test")
     env.setenv("SQLALCHEMY_POOL_SIZE", "5")
     options = create_app().config["SQLALCHEMY_ENGINE_OPTIONS"]
-    assert options == {"pool_size": 5, "max_overflow": 20, "pool_recycle": 3600,
-                       "pool_pre_ping": True}
+    assert options == {
+        "pool_size": 5,
+        "max_overflow": 20,
+        "pool_recycle": 3600,
+        "pool_pre_ping": True,
+    }
 
 
 @pytest.mark.parametrize("url", ["sqlite:///sms.db", "sqlite:///instance/sms.db"])
 def test_both_readme_spellings_of_the_sqlite_url_mean_instance_sms_db(tmp_path, url):
-    assert resolve_database_url(url, tmp_path / "instance") == f"sqlite:///{tmp_path}/instance/sms.db"
+    assert (
+        resolve_database_url(url, tmp_path / "instance") == f"sqlite:///{tmp_path}/instance/sms.db"
+    )

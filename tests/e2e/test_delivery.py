@@ -30,23 +30,26 @@ def app_process(tmp_path, mock):
 
 def wait_final(app, token, message_id, timeout=30.0):
     def final():
-        status, body = app.api("GET", f"/api/sms/{message_id}", token=token)
+        _, body = app.api("GET", f"/api/sms/{message_id}", token=token)
         return body["data"] if body["data"]["status"] != "pending" else None
 
     return wait_until(final, timeout, what=f"message {message_id} to finish")
 
 
-def test_single_and_bulk_sends_reach_the_gateway_once_each_with_the_right_fields(
-    app_process, mock
-):
+def test_single_and_bulk_sends_reach_the_gateway_once_each_with_the_right_fields(app_process, mock):
     token = app_process.token()
     content = "停水通知 Water off 10:00–14:00 😀"
-    status, single = app_process.api("POST", "/api/sms",
-                                     {"recipient": "9123 4567", "content": content}, token)
+    status, single = app_process.api(
+        "POST", "/api/sms", {"recipient": "9123 4567", "content": content}, token
+    )
     assert status == 202
     numbers = [f"5{n:07d}" for n in range(200)]
-    status, bulk = app_process.api("POST", "/api/sms/send-bulk",
-                                   {"recipients": [*numbers, numbers[0]], "content": "Bulk"}, token)
+    status, bulk = app_process.api(
+        "POST",
+        "/api/sms/send-bulk",
+        {"recipients": [*numbers, numbers[0]], "content": "Bulk"},
+        token,
+    )
     assert status == 202 and bulk["data"]["recipient_count"] == 200
 
     assert wait_final(app_process, token, single["data"]["id"])["status"] == "sent"
@@ -57,10 +60,16 @@ def test_single_and_bulk_sends_reach_the_gateway_once_each_with_the_right_fields
     assert received["total"] == 201
     assert received["by_number"] == {"85291234567": 1, **{f"852{n}": 1 for n in numbers}}
     [first] = [m for m in received["messages"] if m["mrt"] == "85291234567"]
-    assert first == {"application": "e2e-app", "mrt": "85291234567", "sender": "18001234",
-                     "msg_utf8": content, "accepted": "true"}
-    status, recipients = app_process.api("GET", f"/api/sms/{single['data']['id']}/recipients",
-                                         token=token)
+    assert first == {
+        "application": "e2e-app",
+        "mrt": "85291234567",
+        "sender": "18001234",
+        "msg_utf8": content,
+        "accepted": "true",
+    }
+    status, recipients = app_process.api(
+        "GET", f"/api/sms/{single['data']['id']}/recipients", token=token
+    )
     [row] = recipients["data"]["recipients"]
     assert (row["phone"], row["status"], row["attempts"]) == ("91234567", "sent", 1)
     assert row["sent_at"].endswith("+08:00")
@@ -68,17 +77,18 @@ def test_single_and_bulk_sends_reach_the_gateway_once_each_with_the_right_fields
 
 def test_a_gateway_401_fails_the_recipient_and_writes_a_dead_letter(app_process):
     token = app_process.token()
-    _, sent = app_process.api("POST", "/api/sms", {"recipient": "91234567",
-                                                   "content": "this has an error"}, token)
+    _, sent = app_process.api(
+        "POST", "/api/sms", {"recipient": "91234567", "content": "this has an error"}, token
+    )
     done = wait_final(app_process, token, sent["data"]["id"])
     assert (done["status"], done["failed_count"]) == ("failed", 1)
-    _, recipients = app_process.api("GET", f"/api/sms/{sent['data']['id']}/recipients",
-                                    token=token)
+    _, recipients = app_process.api("GET", f"/api/sms/{sent['data']['id']}/recipients", token=token)
     [row] = recipients["data"]["recipients"]
     assert row["status"] == "failed" and "401" in row["error_message"] and row["attempts"] == 1
     with sqlite3.connect(app_process.instance / "sms.db") as conn:
         assert conn.execute("SELECT status, error_type FROM dead_letters").fetchall() == [
-            ("pending", "http_401")]
+            ("pending", "http_401")
+        ]
 
 
 def test_a_gateway_that_is_down_is_retried_then_failed(tmp_path):
@@ -103,8 +113,9 @@ def test_sigkill_during_a_bulk_send_loses_no_recipient(tmp_path):
     try:
         token = app.token()
         numbers = [f"6{n:07d}" for n in range(1000)]
-        _, sent = app.api("POST", "/api/sms/send-bulk",
-                          {"recipients": numbers, "content": "Kill test"}, token)
+        _, sent = app.api(
+            "POST", "/api/sms/send-bulk", {"recipients": numbers, "content": "Kill test"}, token
+        )
         message_id = sent["data"]["id"]
         wait_until(lambda: mock.received()["total"] >= 100, 30, what="some deliveries")
         app.kill()
@@ -125,13 +136,27 @@ def test_sigkill_during_a_bulk_send_loses_no_recipient(tmp_path):
 
 
 def test_gunicorn_with_four_workers_on_an_empty_database(tmp_path, mock):
-    command = [sys.executable, "-m", "gunicorn", "-w", "4", "-b", "127.0.0.1:{port}",
-               "--chdir", str(ROOT), "run:app"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        "4",
+        "-b",
+        "127.0.0.1:{port}",
+        "--chdir",
+        str(ROOT),
+        "run:app",
+    ]
     app = App(tmp_path, mock.url, command=command).start(timeout=60)
     try:
         token = app.token()
-        _, sent = app.api("POST", "/api/sms/send-bulk",
-                          {"recipients": [f"7{n:07d}" for n in range(100)], "content": "g"}, token)
+        _, sent = app.api(
+            "POST",
+            "/api/sms/send-bulk",
+            {"recipients": [f"7{n:07d}" for n in range(100)], "content": "g"},
+            token,
+        )
         assert wait_final(app, token, sent["data"]["id"])["status"] == "sent"
         assert mock.received()["total"] == 100
     finally:
@@ -140,24 +165,36 @@ def test_gunicorn_with_four_workers_on_an_empty_database(tmp_path, mock):
     assert "Traceback" not in log and "Error" not in log, log
     assert log.count("Running upgrade") == 1, log
     with sqlite3.connect(app.instance / "sms.db") as conn:
-        assert conn.execute("SELECT count(*) FROM users WHERE username='SMSadmin'").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM users WHERE username='SMSadmin'").fetchone() == (
+            1,
+        )
 
 
 def test_production_refuses_to_start_with_one_line_naming_the_setting(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "run.py")], cwd=tmp_path, capture_output=True, text=True,
-        timeout=30, env={"PATH": "/usr/bin:/bin", "FLASK_ENV": "production",
-                         "SMSPANEL_INSTANCE_PATH": str(tmp_path / "instance")})
+        [sys.executable, str(ROOT / "run.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "FLASK_ENV": "production",
+            "SMSPANEL_INSTANCE_PATH": str(tmp_path / "instance"),
+        },
+    )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "smspanel: configuration error: SECRET_KEY is not set (production needs at least 32 "
-        "characters)"]
+        "characters)"
+    ]
 
 
 def test_dedicated_worker_delivers_and_stops_cleanly_on_sigterm(tmp_path, mock):
     app = App(tmp_path, mock.url, SMS_IN_APP_DISPATCHER="false").start()
-    worker = App(tmp_path, mock.url, command=[sys.executable, "-m", "flask", "--app", "smspanel",
-                                              "worker"])
+    worker = App(
+        tmp_path, mock.url, command=[sys.executable, "-m", "flask", "--app", "smspanel", "worker"]
+    )
     worker.env = {**app.env}
     worker.log_path = tmp_path / "worker.log"
     try:

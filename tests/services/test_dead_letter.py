@@ -13,11 +13,22 @@ def failed_message(app, make):
     message_id = make.message(make.user(), ["11112222", "33334444"])
     with app.app_context():
         a, b = claim_due_recipients(db.session, "w", 10, 60)
-        record_outcomes(db.session, "w", [
-            DeliveryOutcome(a.id, a.message_id, "sent", 1, utcnow()),
-            DeliveryOutcome(b.id, b.message_id, "failed", 1, utcnow(), error_kind="http_401",
-                            error_message="HTTP 401"),
-        ])
+        record_outcomes(
+            db.session,
+            "w",
+            [
+                DeliveryOutcome(a.id, a.message_id, "sent", 1, utcnow()),
+                DeliveryOutcome(
+                    b.id,
+                    b.message_id,
+                    "failed",
+                    1,
+                    utcnow(),
+                    error_kind="http_401",
+                    error_message="HTTP 401",
+                ),
+            ],
+        )
     return message_id
 
 
@@ -33,9 +44,21 @@ def test_retry_requeues_the_recipient_and_reopens_the_message(app, failed_messag
         message = db.session.get(Message, failed_message)
         assert (message.status, message.failed_count, message.completed_at) == ("pending", 0, None)
         [again] = claim_due_recipients(db.session, "w2", 10, 60)
-        record_outcomes(db.session, "w2", [
-            DeliveryOutcome(again.id, again.message_id, "failed", 1, utcnow(),
-                            error_kind="http_401", error_message="HTTP 401 again")])
+        record_outcomes(
+            db.session,
+            "w2",
+            [
+                DeliveryOutcome(
+                    again.id,
+                    again.message_id,
+                    "failed",
+                    1,
+                    utcnow(),
+                    error_kind="http_401",
+                    error_message="HTTP 401 again",
+                )
+            ],
+        )
         entry = db.session.get(DeadLetter, entry_id)
         db.session.refresh(entry)
         assert entry.status == "pending" and entry.error_message == "HTTP 401 again"

@@ -63,8 +63,9 @@ def test_a_gateway_refusal_fails_at_once_with_a_dead_letter(app, make):
 
 
 def test_transport_errors_retry_three_times_then_fail(app, make, monkeypatch):
-    monkeypatch.setattr("smspanel.services.delivery.retry_delay",
-                        lambda n, e: None if n >= 3 else 0.05)
+    monkeypatch.setattr(
+        "smspanel.services.delivery.retry_delay", lambda n, e: None if n >= 3 else 0.05
+    )
 
     def unreachable(phone, content, n):
         raise GatewayUnreachable("ConnectError: refused")
@@ -76,7 +77,10 @@ def test_transport_errors_retry_three_times_then_fail(app, make, monkeypatch):
     with app.app_context():
         recipient = db.session.scalar(select(Recipient))
         assert (recipient.status, recipient.attempts, recipient.error_kind) == (
-            "failed", 3, "unreachable")
+            "failed",
+            3,
+            "unreachable",
+        )
         assert "gave up after 3 attempts" in recipient.error_message
         assert not recipient.maybe_duplicate
         assert db.session.scalar(select(DeadLetter.status)) == "pending"
@@ -95,7 +99,11 @@ def test_a_lost_answer_is_retried_and_flagged_as_a_possible_duplicate(app, make,
     run_until(app, gateway, lambda: message_status(message_id) != "pending")
     with app.app_context():
         recipient = db.session.scalar(select(Recipient))
-        assert (recipient.status, recipient.attempts, recipient.maybe_duplicate) == ("sent", 2, True)
+        assert (recipient.status, recipient.attempts, recipient.maybe_duplicate) == (
+            "sent",
+            2,
+            True,
+        )
 
 
 def test_a_backoff_does_not_hold_up_other_sends(app, make, monkeypatch):

@@ -59,7 +59,10 @@ def test_repeats_are_sent_once_in_first_seen_order():
 def test_every_invalid_entry_is_listed_with_its_position():
     with pytest.raises(InvalidRecipients) as caught:
         parse_recipients(["12345678", "1234-5678", "87654321", "12 3456"])
-    assert [(e.position, e.value) for e in caught.value.invalid] == [(2, "1234-5678"), (4, "12 3456")]
+    assert [(e.position, e.value) for e in caught.value.invalid] == [
+        (2, "1234-5678"),
+        (4, "12 3456"),
+    ]
     assert "1234-5678" in str(caught.value) and "12 3456" in str(caught.value)
 
 

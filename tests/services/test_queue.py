@@ -31,8 +31,9 @@ def test_message_status_follows_its_recipients(total, sent, failed, status):
 
 
 def outcome(claimed, status, **extra):
-    return DeliveryOutcome(claimed.id, claimed.message_id, status, claimed.attempts + 1,
-                           utcnow(), **extra)
+    return DeliveryOutcome(
+        claimed.id, claimed.message_id, status, claimed.attempts + 1, utcnow(), **extra
+    )
 
 
 def test_a_claimed_recipient_is_not_claimed_twice(app, make):
@@ -51,7 +52,9 @@ def test_an_expired_lease_is_claimed_again(app, make):
     make.message(make.user(), ["11112222"])
     with app.app_context():
         [claimed] = claim_due_recipients(db.session, "crashed", 10, 60)
-        db.session.execute(update(Recipient).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(Recipient).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
         [again] = claim_due_recipients(db.session, "rescuer", 10, 60)
         assert again.id == claimed.id
@@ -65,11 +68,20 @@ def test_outcomes_update_counts_status_and_dead_letters(app, make):
     message_id = make.message(make.user(), ["11112222", "33334444"])
     with app.app_context():
         a, b = claim_due_recipients(db.session, "w", 10, 60)
-        record_outcomes(db.session, "w", [
-            outcome(a, "sent", gateway_status=200, gateway_response="OK"),
-            outcome(b, "failed", gateway_status=401, error_kind="http_401",
-                    error_message="gateway answered HTTP 401: Unauthorized"),
-        ])
+        record_outcomes(
+            db.session,
+            "w",
+            [
+                outcome(a, "sent", gateway_status=200, gateway_response="OK"),
+                outcome(
+                    b,
+                    "failed",
+                    gateway_status=401,
+                    error_kind="http_401",
+                    error_message="gateway answered HTTP 401: Unauthorized",
+                ),
+            ],
+        )
         message = db.session.get(Message, message_id)
         assert (message.status, message.sent_count, message.failed_count) == ("partial", 1, 1)
         assert message.completed_at is not None
@@ -85,8 +97,9 @@ def test_a_retry_waits_until_its_time(app, make):
     with app.app_context():
         [claimed] = claim_due_recipients(db.session, "w", 10, 60)
         later = utcnow() + timedelta(seconds=30)
-        record_outcomes(db.session, "w", [outcome(claimed, "pending", retry_at=later,
-                                                    error_kind="unreachable")])
+        record_outcomes(
+            db.session, "w", [outcome(claimed, "pending", retry_at=later, error_kind="unreachable")]
+        )
         assert claim_due_recipients(db.session, "w", 10, 60) == []
         recipient = db.session.get(Recipient, claimed.id)
         assert recipient.status == "pending" and recipient.attempts == 1

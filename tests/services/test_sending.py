@@ -10,8 +10,10 @@ from smspanel.services.sending import accept_send
 
 
 def counts():
-    return (db.session.scalar(select(func.count()).select_from(Message)),
-            db.session.scalar(select(func.count()).select_from(Recipient)))
+    return (
+        db.session.scalar(select(func.count()).select_from(Message)),
+        db.session.scalar(select(func.count()).select_from(Recipient)),
+    )
 
 
 def test_a_send_stores_the_message_and_each_distinct_number(app, make):

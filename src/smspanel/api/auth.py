@@ -26,7 +26,9 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
         user = authenticate_token(db.session, token.strip())
         if user is None:
             raise ApiError(
-                401, "INVALID_TOKEN", "token is invalid, revoked or expired, or its user is disabled"
+                401,
+                "INVALID_TOKEN",
+                "token is invalid, revoked or expired, or its user is disabled",
             )
         g.api_user = user
         return view(*args, **kwargs)

@@ -78,7 +78,15 @@ def openapi_document() -> dict[str, Any]:
         *envelopes.values(),
     ]
     _, schema = models_json_schema(
-        [(m, "validation" if m in (LoginRequest, SendRequest, BulkSendRequest) else "serialization") for m in models],
+        [
+            (
+                m,
+                "validation"
+                if m in (LoginRequest, SendRequest, BulkSendRequest)
+                else "serialization",
+            )
+            for m in models
+        ],
         ref_template=REF,
     )
     components = schema.get("$defs", {})

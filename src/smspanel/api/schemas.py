@@ -152,7 +152,9 @@ def parse_body(model: type[RequestModel]) -> RequestModel:
     if payload is None:
         raise ApiError(400, "INVALID_JSON", "request body must be a JSON object")
     if not isinstance(payload, dict):
-        raise ApiError(400, "INVALID_JSON", "request body must be a JSON object, not a list or value")
+        raise ApiError(
+            400, "INVALID_JSON", "request body must be a JSON object, not a list or value"
+        )
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

@@ -39,11 +39,19 @@ def query_int(name: str, default: int, minimum: int = 1) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, "VALIDATION_ERROR", f"{name} must be a whole number, got {raw!r}",
-                       [{"field": name, "message": "must be a whole number"}]) from None
+        raise ApiError(
+            400,
+            "VALIDATION_ERROR",
+            f"{name} must be a whole number, got {raw!r}",
+            [{"field": name, "message": "must be a whole number"}],
+        ) from None
     if value < minimum:
-        raise ApiError(400, "VALIDATION_ERROR", f"{name} must be at least {minimum}",
-                       [{"field": name, "message": f"must be at least {minimum}"}])
+        raise ApiError(
+            400,
+            "VALIDATION_ERROR",
+            f"{name} must be at least {minimum}",
+            [{"field": name, "message": f"must be at least {minimum}"}],
+        )
     return value
 
 
@@ -61,10 +69,14 @@ def queue_send(recipients: list[str], content: str, field: str):
         ]
         raise ApiError(400, "INVALID_RECIPIENTS", str(exc), details) from None
     except NoRecipients as exc:
-        raise ApiError(400, "VALIDATION_ERROR", f"{field}: {exc}", [{"field": field, "message": str(exc)}]) from None
+        raise ApiError(
+            400, "VALIDATION_ERROR", f"{field}: {exc}", [{"field": field, "message": str(exc)}]
+        ) from None
     except (InvalidContent, TooManyRecipients) as exc:
         name = "content" if isinstance(exc, InvalidContent) else field
-        raise ApiError(400, "VALIDATION_ERROR", f"{name}: {exc}", [{"field": name, "message": str(exc)}]) from None
+        raise ApiError(
+            400, "VALIDATION_ERROR", f"{name}: {exc}", [{"field": name, "message": str(exc)}]
+        ) from None
     accepted = SendAccepted(
         id=message.id,
         status=message.status,

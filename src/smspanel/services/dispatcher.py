@@ -12,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from smspanel.models import db
 from smspanel.services.delivery import attempt_delivery
@@ -58,6 +59,7 @@ class Dispatcher:
         self._outcomes: list[DeliveryOutcome] = []
         self._last_flush = time.monotonic()
         self.delivered = 0
+        self._session: Session
 
     def stop(self) -> None:
         """Stop claiming; `run` then finishes what it started and releases the rest."""
@@ -70,6 +72,7 @@ class Dispatcher:
 
     def run(self) -> None:
         with self.app.app_context():
+            self._session = db.session()  # this thread's own session, used for every query
             executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms-send")
             inflight: dict[Future[DeliveryOutcome], ClaimedRecipient] = {}
             try:
@@ -91,18 +94,20 @@ class Dispatcher:
             if free >= max(1, self.concurrency // 2) or not inflight:
                 try:
                     claimed = claim_due_recipients(
-                        db.session, self.worker_id, free, self.lease_seconds
+                        self._session, self.worker_id, free, self.lease_seconds
                     )
                     db_failures = 0
                 except SQLAlchemyError as exc:
-                    db.session.rollback()
+                    self._session.rollback()
                     db_failures += 1
                     log.warning("dispatcher %s cannot claim: %s", self.worker_id, exc)
                     self._stopping.wait(min(5.0, 0.2 * 2**db_failures))
                 for item in claimed:
                     inflight[executor.submit(self._deliver, item)] = item
             if inflight:
-                done, _ = wait(list(inflight), timeout=FLUSH_EVERY_SECONDS, return_when=FIRST_COMPLETED)
+                done, _ = wait(
+                    list(inflight), timeout=FLUSH_EVERY_SECONDS, return_when=FIRST_COMPLETED
+                )
                 for future in done:
                     inflight.pop(future)
                     self._outcomes.append(future.result())
@@ -123,11 +128,13 @@ class Dispatcher:
             return
         batch, self._outcomes = self._outcomes, []
         try:
-            self.delivered += record_outcomes(db.session, self.worker_id, batch)
+            self.delivered += record_outcomes(self._session, self.worker_id, batch)
         except SQLAlchemyError as exc:
-            db.session.rollback()
+            self._session.rollback()
             self._outcomes = batch + self._outcomes  # keep them; the database may come back
-            log.warning("dispatcher %s cannot record %d outcomes: %s", self.worker_id, len(batch), exc)
+            log.warning(
+                "dispatcher %s cannot record %d outcomes: %s", self.worker_id, len(batch), exc
+            )
             time.sleep(0.5)
         self._last_flush = time.monotonic()
 
@@ -148,9 +155,9 @@ class Dispatcher:
         for _ in range(3):
             try:
                 self._flush(force=True)
-                release_claims(db.session, self.worker_id, unstarted)
+                release_claims(self._session, self.worker_id, unstarted)
                 break
             except SQLAlchemyError:
-                db.session.rollback()
+                self._session.rollback()
                 time.sleep(0.5)
         self.gateway.close()

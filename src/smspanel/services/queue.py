@@ -320,8 +320,11 @@ def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int
 
 def queued_count(session: Session) -> int:
     """Recipients still waiting for a final result, across all messages."""
-    return session.scalar(
-        select(func.count()).select_from(Recipient).where(
-            Recipient.status == RecipientStatus.PENDING
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Recipient)
+            .where(Recipient.status == RecipientStatus.PENDING)
         )
-    ) or 0
+        or 0
+    )

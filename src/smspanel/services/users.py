@@ -39,14 +39,10 @@ def check_password_policy(username: str, password: str) -> None:
         raise UserError("password must not be the username")
 
 
-def create_user(
-    session: Session, username: str, password: str, *, is_admin: bool = False
-) -> User:
+def create_user(session: Session, username: str, password: str, *, is_admin: bool = False) -> User:
     username = username.strip()
     if not _USERNAME.fullmatch(username):
-        raise UserError(
-            "username must be 3-64 characters: letters, digits, and . _ - @ only"
-        )
+        raise UserError("username must be 3-64 characters: letters, digits, and . _ - @ only")
     check_password_policy(username, password)
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise UserError(f"username {username!r} is already taken")
@@ -145,7 +141,7 @@ def revoke_tokens(session: Session, user: User) -> int:
         .values(revoked_at=utcnow())
     )
     session.commit()
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+    return result.rowcount  # type: ignore[attr-defined]
 
 
 def ensure_admin(session: Session, password: str | None) -> str | None:

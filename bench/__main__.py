@@ -1,0 +1,150 @@
+"""Benchmarks against real processes on loopback; one JSON line per figure.
+
+    python -m bench [--scenario accept|delivery|all] [--recipients N]
+
+accept:   POST /api/sms/send-bulk with 10,000 recipients under gunicorn (2 workers),
+          dispatchers off, so only accepting is measured.
+delivery: one dedicated `flask --app smspanel worker` (concurrency 32) against the mock
+          gateway at 0 ms and at 50 ms latency; recipients delivered per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.processes import ROOT, App, MockGateway, http, wait_until
+
+
+def emit(name: str, value: float, unit: str, **extra: object) -> None:
+    print(json.dumps({"figure": name, "value": round(value, 2), "unit": unit, **extra}), flush=True)
+
+
+def gunicorn_app(tmp: Path, gateway_url: str, **settings: str) -> App:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        "2",
+        "-b",
+        "127.0.0.1:{port}",
+        "--chdir",
+        str(ROOT),
+        "run:app",
+    ]
+    return App(tmp, gateway_url, command=command, **settings)
+
+
+def numbers(count: int, first: int = 20_000_000) -> list[str]:
+    return [str(first + n) for n in range(count)]
+
+
+def bench_accept(tmp: Path, count: int, rounds: int = 7) -> None:
+    mock = MockGateway(tmp).start()
+    app = gunicorn_app(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
+    try:
+        token = app.token()
+        timings = []
+        for round_ in range(rounds):
+            body = {"recipients": numbers(count, 20_000_000 + round_ * count), "content": "bench"}
+            started = time.perf_counter()
+            status, answer = http("POST", f"{app.base}/api/sms/send-bulk", body, token, timeout=60)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert status == 202, answer
+        emit(
+            "accept_bulk_ms_median",
+            statistics.median(timings),
+            "ms",
+            recipients=count,
+            rounds=rounds,
+            best=round(min(timings), 1),
+            worst=round(max(timings), 1),
+        )
+    finally:
+        app.stop()
+        mock.stop()
+
+
+def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32) -> None:
+    run = tmp / f"delivery-{latency_ms}"
+    run.mkdir()
+    mock = MockGateway(run, "--latency-ms", str(latency_ms)).start()
+    settings = {"SMS_IN_APP_DISPATCHER": "false", "SMS_WORKER_CONCURRENCY": str(concurrency)}
+    app = gunicorn_app(run, mock.url, **settings).start(60)
+    worker = App(
+        run,
+        mock.url,
+        command=[sys.executable, "-m", "flask", "--app", "smspanel", "worker"],
+        **settings,
+    )
+    worker.env = dict(app.env)
+    worker.log_path = run / "worker.log"
+    try:
+        token = app.token()
+        status, answer = http(
+            "POST",
+            f"{app.base}/api/sms/send-bulk",
+            {"recipients": numbers(count), "content": "bench"},
+            token,
+            60,
+        )
+        assert status == 202, answer
+        message_id = answer["data"]["id"]
+        started = time.perf_counter()
+        super(App, worker).start()
+        wait_until(lambda: mock.received()["total"] >= count, 600, 0.05, "gateway to receive all")
+        at_gateway = time.perf_counter() - started
+
+        def final() -> bool:
+            return (
+                http("GET", f"{app.base}/api/sms/{message_id}", token=token)[1]["data"]["status"]
+                != "pending"
+            )
+
+        wait_until(final, 600, 0.05, "all statuses final")
+        all_final = time.perf_counter() - started
+        emit(
+            f"delivery_at_gateway_s_{latency_ms}ms",
+            at_gateway,
+            "s",
+            recipients=count,
+            concurrency=concurrency,
+            note="includes worker start-up",
+        )
+        emit(f"delivery_all_final_s_{latency_ms}ms", all_final, "s", recipients=count)
+        emit(
+            f"delivery_rate_{latency_ms}ms",
+            count / all_final,
+            "recipients/s",
+            concurrency=concurrency,
+        )
+    finally:
+        worker.stop()
+        app.stop()
+        mock.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", choices=["accept", "delivery", "all"], default="all")
+    parser.add_argument("--recipients", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="smspanel-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        if args.scenario in ("accept", "all"):
+            (tmp / "accept").mkdir()
+            bench_accept(tmp / "accept", args.recipients)
+        if args.scenario in ("delivery", "all"):
+            bench_delivery(tmp, args.recipients, 0)
+            bench_delivery(tmp, args.recipients, 50)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
