@@ -29,8 +29,7 @@ from smspanel.services.rate_limit import RateLimiter, rate_limiter_for
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY_SECONDS = 0.05
-FLUSH_AT_OUTCOMES = 200
+WAIT_SLICE_SECONDS = 0.05
 
 
 def new_worker_id() -> str:
@@ -57,7 +56,6 @@ class Dispatcher:
         self.poll_interval: float = config["SMS_POLL_INTERVAL"]
         self._stopping = threading.Event()
         self._outcomes: list[DeliveryOutcome] = []
-        self._last_flush = time.monotonic()
         self.delivered = 0
         self._session: Session
 
@@ -106,12 +104,12 @@ class Dispatcher:
                     inflight[executor.submit(self._deliver, item)] = item
             if inflight:
                 done, _ = wait(
-                    list(inflight), timeout=FLUSH_EVERY_SECONDS, return_when=FIRST_COMPLETED
+                    list(inflight), timeout=WAIT_SLICE_SECONDS, return_when=FIRST_COMPLETED
                 )
                 for future in done:
                     inflight.pop(future)
                     self._outcomes.append(future.result())
-            self._flush(force=not inflight)
+            self._flush()
             if not inflight and not claimed:
                 work_available.wait(self.poll_interval)
                 work_available.clear()
@@ -120,11 +118,13 @@ class Dispatcher:
         self.rate_limiter.acquire()
         return attempt_delivery(self.gateway, item)
 
-    def _flush(self, force: bool = False) -> None:
+    def _flush(self) -> None:
+        """Record every finished attempt now: batches form while the previous write runs.
+
+        Writing at once keeps the window small in which a crash forgets a delivered SMS
+        (and so sends it again); under load the batches still grow to hundreds of rows.
+        """
         if not self._outcomes:
-            return
-        due = time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
-        if not (force or due or len(self._outcomes) >= FLUSH_AT_OUTCOMES):
             return
         batch, self._outcomes = self._outcomes, []
         try:
@@ -136,7 +136,6 @@ class Dispatcher:
                 "dispatcher %s cannot record %d outcomes: %s", self.worker_id, len(batch), exc
             )
             time.sleep(0.5)
-        self._last_flush = time.monotonic()
 
     def _drain(
         self,
@@ -154,7 +153,7 @@ class Dispatcher:
         executor.shutdown(wait=True)
         for _ in range(3):
             try:
-                self._flush(force=True)
+                self._flush()
                 release_claims(self._session, self.worker_id, unstarted)
                 break
             except SQLAlchemyError:
