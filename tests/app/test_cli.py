@@ -1,0 +1,33 @@
+"""Command-line tools: the way back in for a locked-out admin."""
+
+from smspanel.models import User, db
+from smspanel.services.users import authenticate, authenticate_token
+
+
+def test_create_user_and_token(runner, app):
+    result = runner.invoke(args=["create-user", "ops", "--admin", "--password", "ops password 1"])
+    assert result.exit_code == 0, result.output
+    assert "created admin ops" in result.output
+    token = runner.invoke(args=["create-token", "ops"]).output.strip()
+    with app.app_context():
+        assert authenticate_token(db.session, token).username == "ops"
+
+
+def test_create_user_refuses_bad_input_with_a_reason(runner, make):
+    make.user("taken")
+    result = runner.invoke(args=["create-user", "taken", "--password", "some password"])
+    assert result.exit_code != 0 and "already taken" in result.output
+
+
+def test_reset_password_also_re_enables_the_account(runner, app, make):
+    make.user("locked", active=False)
+    result = runner.invoke(args=["reset-password", "locked", "--password", "brand new pass"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert authenticate(db.session, "locked", "brand new pass") is not None
+        assert db.session.scalar(db.select(User.is_active).where(User.username == "locked"))
+
+
+def test_reset_password_of_unknown_user_fails(runner):
+    result = runner.invoke(args=["reset-password", "ghost", "--password", "whatever pass"])
+    assert result.exit_code != 0 and "no user named 'ghost'" in result.output
