@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from smspanel.models import db
 from smspanel.services.users import (
@@ -16,6 +17,7 @@ from smspanel.services.users import (
 
 
 @click.command("worker")
+@with_appcontext
 def worker_command() -> None:
     """Run a dedicated delivery dispatcher until SIGTERM/SIGINT."""
     from smspanel.serving import run_worker
@@ -24,6 +26,7 @@ def worker_command() -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--admin", is_flag=True, help="Give the user admin rights.")
 @click.password_option(help="Prompted for when not given.")
@@ -37,6 +40,7 @@ def create_user_command(username: str, admin: bool, password: str) -> None:
 
 
 @click.command("reset-password")
+@with_appcontext
 @click.argument("username")
 @click.password_option(help="Prompted for when not given.")
 def reset_password_command(username: str, password: str) -> None:
@@ -55,6 +59,7 @@ def reset_password_command(username: str, password: str) -> None:
 
 
 @click.command("create-token")
+@with_appcontext
 @click.argument("username")
 @click.option("--name", default="cli", help="A label to recognise the token by.")
 def create_token_command(username: str, name: str) -> None:
