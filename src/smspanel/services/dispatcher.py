@@ -29,7 +29,9 @@ from smspanel.services.rate_limit import RateLimiter, rate_limiter_for
 
 log = logging.getLogger(__name__)
 
-WAIT_SLICE_SECONDS = 0.05
+WAIT_SLICE_SECONDS = 0.01
+FLUSH_WITHIN_SECONDS = 0.01
+FLUSH_AT_OUTCOMES = 256
 
 
 def new_worker_id() -> str:
@@ -56,6 +58,7 @@ class Dispatcher:
         self.poll_interval: float = config["SMS_POLL_INTERVAL"]
         self._stopping = threading.Event()
         self._outcomes: list[DeliveryOutcome] = []
+        self._first_outcome_at = 0.0
         self.delivered = 0
         self._session: Session
 
@@ -106,10 +109,12 @@ class Dispatcher:
                 done, _ = wait(
                     list(inflight), timeout=WAIT_SLICE_SECONDS, return_when=FIRST_COMPLETED
                 )
+                if done and not self._outcomes:
+                    self._first_outcome_at = time.monotonic()
                 for future in done:
                     inflight.pop(future)
                     self._outcomes.append(future.result())
-            self._flush()
+            self._flush(force=not inflight)
             if not inflight and not claimed:
                 work_available.wait(self.poll_interval)
                 work_available.clear()
@@ -118,13 +123,18 @@ class Dispatcher:
         self.rate_limiter.acquire()
         return attempt_delivery(self.gateway, item)
 
-    def _flush(self) -> None:
-        """Record every finished attempt now: batches form while the previous write runs.
+    def _flush(self, force: bool = False) -> None:
+        """Record finished attempts within FLUSH_WITHIN_SECONDS, in one transaction per batch.
 
-        Writing at once keeps the window small in which a crash forgets a delivered SMS
-        (and so sends it again); under load the batches still grow to hundreds of rows.
+        The delay is kept short because a crash forgets unrecorded results, and those SMS
+        are sent again; it is long enough that busy dispatchers write hundreds per batch.
         """
         if not self._outcomes:
+            return
+        waited = time.monotonic() - self._first_outcome_at
+        if not (
+            force or waited >= FLUSH_WITHIN_SECONDS or len(self._outcomes) >= FLUSH_AT_OUTCOMES
+        ):
             return
         batch, self._outcomes = self._outcomes, []
         try:
@@ -153,7 +163,7 @@ class Dispatcher:
         executor.shutdown(wait=True)
         for _ in range(3):
             try:
-                self._flush()
+                self._flush(force=True)
                 release_claims(self._session, self.worker_id, unstarted)
                 break
             except SQLAlchemyError:
