@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint format worker mock bench clean
+.PHONY: run test lint format worker mock bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ format: $(STAMP_TEST)
 
 bench: $(STAMP_TEST)  ## accept time and delivery rate against the mock gateway
 	$(BIN)/python -m bench
+
+screenshots: $(STAMP_TEST)  ## refresh docs/screenshots/ from the browser tests
+	SMSPANEL_SCREENSHOTS=1 $(BIN)/pytest tests/browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -172,4 +172,6 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "SMS_POLL_INTERVAL": env_float("SMS_POLL_INTERVAL", 0.5, minimum=0.01),
         "SMS_IN_APP_DISPATCHER": env_bool("SMS_IN_APP_DISPATCHER", True),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, minimum=1024),
+        # A compose textarea of 100,000 numbers is about 1 MB; Flask's default is 500 kB.
+        "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
     }

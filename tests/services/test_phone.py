@@ -77,3 +77,9 @@ def test_textarea_lines_skip_blank_lines():
 
 def test_gateway_form_has_country_code():
     assert gateway_number("12345678") == "85212345678"
+
+
+def test_textarea_errors_name_the_line_a_person_sees():
+    with pytest.raises(InvalidRecipients) as caught:
+        parse_recipient_lines("12345678\n\nbad\n87654321\n12-34")
+    assert [(e.position, e.value) for e in caught.value.invalid] == [(3, "bad"), (5, "12-34")]

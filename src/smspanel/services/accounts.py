@@ -29,9 +29,7 @@ def list_users(session: Session, page: int, per_page: int = USERS_PER_PAGE) -> P
 
 def active_admin_count(session: Session) -> int:
     return int(
-        session.scalar(
-            select(func.count()).select_from(User).where(User.is_admin, User.is_active)
-        )
+        session.scalar(select(func.count()).select_from(User).where(User.is_admin, User.is_active))
         or 0
     )
 

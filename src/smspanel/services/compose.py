@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smspanel.services.content import (
-    _GSM7_BASIC,  # the core's character sets, shipped to the live counter unchanged
-    _GSM7_EXTENDED,
+    GSM7_BASIC,  # the core's character sets, shipped to the live counter unchanged
+    GSM7_EXTENDED,
     MAX_CONTENT_LENGTH,
     InvalidContent,
     count_segments,
@@ -104,16 +104,6 @@ def compose_content(content: str, enquiry: str) -> str:
     return full
 
 
-def invalid_lines(text: str, error: InvalidRecipients) -> list[InvalidLine]:
-    """Map the core's positions (among non-blank lines) back to the textarea's line numbers."""
-    non_blank = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    return [
-        InvalidLine(non_blank[e.position - 1] if e.position <= len(non_blank) else e.position,
-                    e.value.strip())
-        for e in error.invalid
-    ]
-
-
 def prepare_send(recipients_text: str, content: str, enquiry: str) -> ComposedSend:
     """Check all three fields; return what to queue, or raise ComposeRefused listing it all."""
     errors: dict[str, list[str]] = {}
@@ -122,7 +112,7 @@ def prepare_send(recipients_text: str, content: str, enquiry: str) -> ComposedSe
     try:
         phones = parse_recipient_lines(recipients_text or "")
     except InvalidRecipients as exc:
-        bad_lines = invalid_lines(recipients_text, exc)
+        bad_lines = [InvalidLine(e.position, e.value.strip()) for e in exc.invalid]
         errors["recipients"] = [
             f"{len(exc.invalid)} of {exc.total} lines are not valid Hong Kong numbers "
             "(8 digits, optionally as '1234 5678')"
@@ -178,8 +168,8 @@ def counter_rules() -> dict[str, object]:
     return {
         "maxLength": MAX_CONTENT_LENGTH,
         "enquiryPrefix": ENQUIRY_PREFIX,
-        "gsmBasic": "".join(sorted(_GSM7_BASIC)),
-        "gsmExtended": "".join(sorted(_GSM7_EXTENDED)),
+        "gsmBasic": "".join(sorted(GSM7_BASIC)),
+        "gsmExtended": "".join(sorted(GSM7_EXTENDED)),
         "gsmSingle": 160,
         "gsmPart": 153,
         "ucsSingle": 70,

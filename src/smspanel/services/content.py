@@ -7,11 +7,11 @@ import math
 MAX_CONTENT_LENGTH = 1000
 
 # GSM 03.38 basic set (1 septet each) and extension set (2 septets: escape + char).
-_GSM7_BASIC = set(
+GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-_GSM7_EXTENDED = set("^{}\\[~]|€\f")
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
 
 
 class InvalidContent(ValueError):
@@ -30,7 +30,7 @@ def validate_content(content: str) -> str:
 
 
 def is_gsm7(content: str) -> bool:
-    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENDED for ch in content)
+    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in content)
 
 
 def count_segments(content: str) -> int:
@@ -38,7 +38,7 @@ def count_segments(content: str) -> int:
     if not content:
         return 0
     if is_gsm7(content):
-        length = sum(2 if ch in _GSM7_EXTENDED else 1 for ch in content)
+        length = sum(2 if ch in GSM7_EXTENDED else 1 for ch in content)
         single, part = 160, 153
     else:
         length = len(content.encode("utf-16-le")) // 2  # emoji take two UCS-2 units

@@ -80,7 +80,7 @@ def parse_page(raw: str | None) -> int:
         return 1
 
 
-def paginate(session: Session, query: Select[Any], page: int, per_page: int) -> Page[Any]:
+def paginate(session: Session, query: Select, page: int, per_page: int) -> Page[Any]:
     """Run `query` for one page (clamped to the last page) and count all its rows."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     pages = max(1, math.ceil(total / per_page))
@@ -151,7 +151,7 @@ def _phone_digits(search: str) -> str | None:
     return compact if compact.isdigit() else None
 
 
-def message_query(filters: HistoryFilters, user_id: int | None) -> Select[Any]:
+def message_query(filters: HistoryFilters, user_id: int | None) -> Select:
     """Messages (with the sender's username) matching `filters`, newest first.
 
     `user_id` None means every user's messages (the admin view).
@@ -260,7 +260,7 @@ class Dashboard:
         return max([1, *(max(d.sent, d.failed) for d in self.days)])
 
 
-def _owned(query: Select[Any], user_id: int | None) -> Select[Any]:
+def _owned(query: Select, user_id: int | None) -> Select:
     return query if user_id is None else query.where(Message.user_id == user_id)
 
 
@@ -290,9 +290,7 @@ def daily_totals(
         user_id,
     ).group_by(bucket)
     found = {row[0]: (int(row[1]), int(row[2])) for row in session.execute(query).all()}
-    return [
-        DayTotals(day, *found.get(index, (0, 0))) for index, day in enumerate(day_list)
-    ]
+    return [DayTotals(day, *found.get(index, (0, 0))) for index, day in enumerate(day_list)]
 
 
 def dashboard(
@@ -367,4 +365,3 @@ def list_dead_letters(
     return paginate(
         session, query.order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc()), page, per_page
     )
-

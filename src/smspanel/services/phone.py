@@ -12,7 +12,7 @@ _PHONE = re.compile(r"(?:\+?852 ?)?([0-9]{4}) ?([0-9]{4})")
 
 @dataclass(frozen=True)
 class InvalidEntry:
-    position: int  # 1-based, as a person counts lines
+    position: int  # 1-based: the list index + 1, or the textarea line number
     value: str
 
 
@@ -44,10 +44,21 @@ def normalize_phone(raw: str) -> str | None:
 
 def parse_recipients(entries: Iterable[str]) -> list[str]:
     """Normalise every entry, refusing all if any is invalid; repeats are kept once, in order."""
+    return _parse_numbered(enumerate(entries, start=1))
+
+
+def parse_recipient_lines(text: str) -> list[str]:
+    """The textarea form: one number per line; blank lines are skipped but keep their count,
+    so an error names the line a person sees."""
+    lines = enumerate(text.splitlines(), start=1)
+    return _parse_numbered((n, line) for n, line in lines if line.strip())
+
+
+def _parse_numbered(entries: Iterable[tuple[int, str]]) -> list[str]:
     numbers: dict[str, None] = {}
     invalid: list[InvalidEntry] = []
     total = 0
-    for position, entry in enumerate(entries, start=1):
+    for position, entry in entries:
         total += 1
         phone = normalize_phone(entry) if isinstance(entry, str) else None
         if phone is None:
@@ -59,11 +70,6 @@ def parse_recipients(entries: Iterable[str]) -> list[str]:
     if not numbers:
         raise NoRecipients("at least one recipient is required")
     return list(numbers)
-
-
-def parse_recipient_lines(text: str) -> list[str]:
-    """The textarea form: one number per line, blank lines ignored."""
-    return parse_recipients(line for line in text.splitlines() if line.strip())
 
 
 def gateway_number(phone: str) -> str:

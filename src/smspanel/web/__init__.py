@@ -14,9 +14,6 @@ login_manager.login_message = "Please log in to continue."
 login_manager.login_message_category = "info"
 csrf = CSRFProtect()
 
-# A compose textarea may hold up to 100,000 numbers (about 1 MB); Flask's default is 500 kB.
-MIN_FORM_MEMORY_SIZE = 2 * 1024 * 1024
-
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
@@ -36,8 +33,6 @@ def init_app(app: Flask) -> None:
 
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    current = app.config.get("MAX_FORM_MEMORY_SIZE") or 0
-    app.config["MAX_FORM_MEMORY_SIZE"] = max(current, MIN_FORM_MEMORY_SIZE)
 
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -1,0 +1,56 @@
+// Small progressive enhancements; every page works without JavaScript.
+(function () {
+  "use strict";
+
+  // Forms with data-confirm ask before submitting (retry all, abandon, new token).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
+  // Copy buttons for the one-time API token.
+  document.querySelectorAll("[data-copy-target]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var input = document.getElementById(button.getAttribute("data-copy-target"));
+      if (!input) return;
+      input.select();
+      var done = function () { button.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          document.execCommand("copy"); done();
+        });
+      } else {
+        document.execCommand("copy"); done();
+      }
+    });
+  });
+  document.querySelectorAll("[data-select-on-focus]").forEach(function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+  });
+
+  // A message detail page refreshes itself while recipients are pending.
+  var refresh = document.querySelector("[data-auto-refresh]");
+  if (refresh) {
+    var seconds = parseInt(refresh.getAttribute("data-auto-refresh"), 10) || 3;
+    window.setTimeout(function () {
+      // Keep the reader's place on the page across the reload.
+      try { sessionStorage.setItem("smspanel-scroll:" + location.href, String(window.scrollY)); } catch (e) {}
+      window.location.reload();
+    }, seconds * 1000);
+  }
+  try {
+    var key = "smspanel-scroll:" + location.href;
+    var saved = sessionStorage.getItem(key);
+    if (saved !== null) {
+      sessionStorage.removeItem(key);
+      window.scrollTo(0, parseInt(saved, 10) || 0);
+    }
+  } catch (e) {}
+
+  // Move focus to an error summary so keyboard and screen-reader users hear it first.
+  var summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+})();

@@ -1,0 +1,141 @@
+"""Administration: user accounts and every user's messages. Admins only."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from smspanel.models import User, db
+from smspanel.services import accounts
+from smspanel.services.history import parse_page
+from smspanel.services.users import UserError, create_user, set_password
+from smspanel.web.access import admin_required, register_error_pages
+from smspanel.web.forms import CreateUserForm, PasswordForm
+from smspanel.web.sms import history_page
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+register_error_pages(bp)
+
+# Session key holding a just-issued API token until the users page has shown it once.
+NEW_TOKEN_KEY = "admin_new_token"
+
+
+def target_user(user_id: int) -> User:
+    user = accounts.get_user(db.session, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users")
+@admin_required
+def users():
+    page = accounts.list_users(db.session, parse_page(request.args.get("page")))
+    new_token = session.pop(NEW_TOKEN_KEY, None)
+    response = render_template("admin/users.html", page=page, new_token=new_token)
+    headers = {"Cache-Control": "no-store"} if new_token else {}
+    return response, 200, headers
+
+
+@bp.route("/users/create", methods=["GET", "POST"])
+@admin_required
+def create():
+    form = CreateUserForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(
+                db.session,
+                form.username.data or "",
+                form.password.data or "",
+                is_admin=bool(form.is_admin.data),
+            )
+        except UserError as exc:
+            # The core's messages name their field first ("password must ...", "username ...").
+            field = form.password if str(exc).startswith("password") else form.username
+            field.errors = [*field.errors, str(exc)]
+        else:
+            role = "administrator" if user.is_admin else "user"
+            flash(f"Created {role} {user.username}.", "success")
+            return redirect(url_for("admin.users"))
+    if request.method == "POST":
+        flash("The user was not created. Please correct the problems shown below.", "error")
+        return render_template("admin/user_create.html", form=form), 422
+    return render_template("admin/user_create.html", form=form)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@admin_required
+def password(user_id: int):
+    user = target_user(user_id)
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            set_password(db.session, user, form.password.data or "")
+        except UserError as exc:
+            form.password.errors = [*form.password.errors, str(exc)]
+        else:
+            flash(f"Password changed for {user.username}.", "success")
+            return redirect(url_for("admin.users"))
+    if request.method == "POST":
+        flash("The password was not changed. Please correct the problems shown below.", "error")
+        return render_template("admin/user_password.html", form=form, user=user), 422
+    return render_template("admin/user_password.html", form=form, user=user)
+
+
+@bp.post("/users/<int:user_id>/toggle")
+@admin_required
+def toggle(user_id: int):
+    user = target_user(user_id)
+    try:
+        accounts.toggle_active(db.session, current_user, user)
+    except UserError as exc:
+        flash(f"Not changed: {exc}.", "error")
+    else:
+        state = "enabled" if user.is_active else "disabled"
+        flash(f"{user.username} is now {state}.", "success")
+    return redirect(url_for("admin.users", page=request.args.get("page") or None))
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
+@admin_required
+def delete(user_id: int):
+    user = target_user(user_id)
+    if request.method == "POST":
+        username = user.username
+        try:
+            kept = accounts.delete_user(db.session, current_user, user)
+        except UserError as exc:
+            flash(f"Not deleted: {exc}.", "error")
+        else:
+            flash(
+                f"Deleted {username}. Their {kept} message{'s' if kept != 1 else ''} "
+                "stay in the history without a sender.",
+                "success",
+            )
+        return redirect(url_for("admin.users"))
+    return render_template(
+        "admin/user_delete.html",
+        user=user,
+        message_count=accounts.message_count(db.session, user.id),
+        is_self=user.id == current_user.id,
+    )
+
+
+@bp.post("/users/<int:user_id>/regenerate_token")
+@admin_required
+def regenerate_token(user_id: int):
+    user = target_user(user_id)
+    token = accounts.regenerate_token(db.session, user)
+    session[NEW_TOKEN_KEY] = {"username": user.username, "token": token}
+    flash(
+        f"New API token issued for {user.username}; their earlier tokens no longer work. "
+        "Copy it now: it is shown only once.",
+        "success",
+    )
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/messages")
+@admin_required
+def messages():
+    return history_page("admin/messages.html", None)

@@ -1,0 +1,54 @@
+"""Logging in and out of the web interface (Flask-Login sessions)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from smspanel.models import db
+from smspanel.services.users import authenticate
+from smspanel.web.access import register_error_pages
+from smspanel.web.forms import LoginForm
+
+bp = Blueprint("auth", __name__)
+register_error_pages(bp)
+
+LOGIN_FAILED = "invalid username or password"
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an open redirect to somewhere else."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("sms.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(db.session, form.username.data or "", form.password.data or "")
+        if user is None or not login_user(user):
+            flash(LOGIN_FAILED, "error")
+            form.password.data = ""
+            return render_template("login.html", form=form), 401
+        flash(f"Welcome, {user.username}.", "success")
+        return redirect(safe_next(request.args.get("next")) or url_for("sms.dashboard"))
+    return render_template("login.html", form=form)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    if current_user.is_authenticated:
+        logout_user()
+        flash("You have been logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,36 @@
+"""The web forms: field names are the contract's; the rules behind them live in services."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms.validators import EqualTo, InputRequired
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username")
+    password = PasswordField("Password")
+
+
+class ComposeForm(FlaskForm):
+    """Checked by services.compose.prepare_send, which names every problem."""
+
+    recipients = TextAreaField("Recipients")
+    content = TextAreaField("Message")
+    enquiry_number = StringField("Enquiry number")
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[InputRequired("enter a password")])
+    confirm_password = PasswordField(
+        "Confirm new password",
+        validators=[
+            InputRequired("enter the password again"),
+            EqualTo("password", "the two passwords do not match"),
+        ],
+    )
+
+
+class CreateUserForm(PasswordForm):
+    username = StringField("Username", validators=[InputRequired("enter a username")])
+    is_admin = BooleanField("Administrator (can manage users and see every message)")

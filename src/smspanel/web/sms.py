@@ -1,0 +1,139 @@
+"""Sending and following messages: dashboard, compose, history and message detail."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from smspanel.models import MessageStatus, RecipientStatus, db
+from smspanel.services.compose import (
+    ComposeRefused,
+    content_stats,
+    counter_rules,
+    prepare_send,
+    preview_content,
+)
+from smspanel.services.content import InvalidContent
+from smspanel.services.history import (
+    TIME_FILTERS,
+    HistoryFilters,
+    find_message,
+    list_messages,
+    list_recipients,
+    parse_page,
+    sender_name,
+)
+from smspanel.services.history import (
+    dashboard as dashboard_figures,
+)
+from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
+from smspanel.services.sending import TooManyRecipients, accept_send
+from smspanel.web.access import register_error_pages
+from smspanel.web.forms import ComposeForm
+
+bp = Blueprint("sms", __name__)
+register_error_pages(bp)
+
+REFRESH_SECONDS = 3
+
+
+@bp.app_template_filter("phone")
+def phone_filter(phone: str) -> str:
+    return display_phone(phone) if phone and len(phone) == 8 else phone
+
+
+def own_scope() -> int | None:
+    """Whose messages the dashboard shows: an admin sees everyone's, a user their own."""
+    return None if current_user.is_admin else current_user.id
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    figures = dashboard_figures(db.session, own_scope(), request.args.get("time_filter"))
+    return render_template("dashboard.html", figures=figures, time_filters=TIME_FILTERS)
+
+
+@bp.route("/compose", methods=["GET", "POST"])
+@login_required
+def compose():
+    form = ComposeForm()
+    errors: dict[str, list[str]] = {}
+    bad_lines = []
+    status = 200
+    if form.validate_on_submit():
+        try:
+            prepared = prepare_send(
+                form.recipients.data or "", form.content.data or "", form.enquiry_number.data or ""
+            )
+            message = accept_send(db.session, current_user.id, prepared.phones, prepared.content)
+        except ComposeRefused as exc:
+            errors, bad_lines = exc.errors, exc.invalid_lines
+        except (InvalidContent, InvalidRecipients, NoRecipients, TooManyRecipients) as exc:
+            errors = {"content": [str(exc)]}
+        else:
+            count = message.recipient_count
+            flash(
+                f"Message #{message.id} queued for {count} recipient{'s' if count != 1 else ''}. "
+                "This page updates as they are sent.",
+                "success",
+            )
+            return redirect(url_for("sms.message_detail", message_id=message.id))
+        status = 422
+        flash("The message was not sent. Please correct the problems shown below.", "error")
+    preview = preview_content(form.content.data or "", form.enquiry_number.data or "")
+    return (
+        render_template(
+            "compose.html",
+            form=form,
+            errors=errors,
+            bad_lines=bad_lines,
+            preview=preview,
+            stats=content_stats(preview),
+            recipient_lines=sum(
+                1 for line in (form.recipients.data or "").splitlines() if line.strip()
+            ),
+            rules=counter_rules(),
+        ),
+        status,
+    )
+
+
+def history_page(template: str, user_id: int | None):
+    filters = HistoryFilters.from_args(request.args)
+    for problem in filters.errors:
+        flash(f"Filter ignored: {problem}.", "warning")
+    page = list_messages(db.session, filters, user_id)
+    return render_template(
+        template, page=page, filters=filters, statuses=MessageStatus.ALL, endpoint=request.endpoint
+    )
+
+
+@bp.get("/history")
+@login_required
+def history():
+    return history_page("history.html", current_user.id)
+
+
+@bp.get("/history/<int:message_id>")
+@login_required
+def message_detail(message_id: int):
+    message = find_message(db.session, message_id, own_scope())
+    if message is None:
+        abort(404)
+    recipient_status = request.args.get("recipient_status", "")
+    if recipient_status not in RecipientStatus.ALL:
+        recipient_status = ""
+    recipients = list_recipients(
+        db.session, message.id, parse_page(request.args.get("page")), recipient_status
+    )
+    pending = message.status == MessageStatus.PENDING
+    return render_template(
+        "message_detail.html",
+        message=message,
+        sender=sender_name(db.session, message),
+        recipients=recipients,
+        recipient_status=recipient_status,
+        recipient_statuses=RecipientStatus.ALL,
+        refresh_seconds=REFRESH_SECONDS if pending else None,
+    )

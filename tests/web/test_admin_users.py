@@ -1,0 +1,251 @@
+"""User administration: the whole lifecycle, and the refusals that keep an admin in charge."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from smspanel.models import ApiToken, Message, User, db
+from smspanel.services.users import authenticate_token
+from tests.conftest import PASSWORD
+from tests.web.conftest import login, page_text
+
+ADMIN_PAGES = [
+    ("get", "/admin/users"),
+    ("get", "/admin/users/create"),
+    ("post", "/admin/users/create"),
+    ("get", "/admin/users/{id}/password"),
+    ("post", "/admin/users/{id}/password"),
+    ("post", "/admin/users/{id}/toggle"),
+    ("get", "/admin/users/{id}/delete"),
+    ("post", "/admin/users/{id}/delete"),
+    ("post", "/admin/users/{id}/regenerate_token"),
+    ("get", "/admin/messages"),
+    ("get", "/admin/dead-letter"),
+    ("post", "/admin/dead-letter/retry-all"),
+    ("post", "/admin/dead-letter/1/retry"),
+    ("post", "/admin/dead-letter/1/abandon"),
+]
+
+
+def get_user(app, username: str) -> User | None:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is not None:
+            db.session.expunge(user)
+        return user
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_PAGES)
+def test_admin_pages_are_forbidden_to_other_users(app, user_client, user, method, path):
+    response = getattr(user_client, method)(path.format(id=user.id))
+    assert response.status_code == 403
+    assert "administrators only" in page_text(response)
+    assert get_user(app, user.username).is_active
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_PAGES[:3])
+def test_admin_pages_need_a_login(client, method, path):
+    response = getattr(client, method)(path)
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_users_list_shows_status_role_dates_and_row_actions(admin_client, admin, make):
+    bob = make.user("bob")
+    html = admin_client.get("/admin/users").get_data(as_text=True)
+    row = html[html.index(f'id="user-{bob.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Active" in row and "User" in row and "HKT" in row and "Never" in row
+    for action in (
+        f"/admin/users/{bob.id}/password",
+        f"/admin/users/{bob.id}/toggle",
+        f"/admin/users/{bob.id}/regenerate_token",
+        f"/admin/users/{bob.id}/delete",
+    ):
+        assert action in row
+    assert row.count('name="csrf_token"') == 2  # the toggle and token forms
+    own = html[html.index(f'id="user-{admin.id}"') :]
+    own = own[: own.index("</tr>")]
+    assert "/toggle" not in own and "/delete" not in own  # no buttons that would be refused
+
+
+def test_create_user(app, admin_client):
+    response = admin_client.post(
+        "/admin/users/create",
+        data={
+            "username": "dora",
+            "password": "a long password",
+            "confirm_password": "a long password",
+            "is_admin": "y",
+        },
+    )
+    assert response.status_code == 302 and response.location == "/admin/users"
+    dora = get_user(app, "dora")
+    assert dora.is_admin and dora.is_active
+    assert "Created administrator dora." in page_text(admin_client.get("/admin/users"))
+
+
+@pytest.mark.parametrize(
+    ("form", "problem"),
+    [
+        (
+            {"username": "", "password": "a long password", "confirm_password": "a long password"},
+            "enter a username",
+        ),
+        (
+            {
+                "username": "x!",
+                "password": "a long password",
+                "confirm_password": "a long password",
+            },
+            "username must be 3-64 characters",
+        ),
+        (
+            {"username": "dora", "password": "short", "confirm_password": "short"},
+            "password must be at least 8 characters",
+        ),
+        (
+            {"username": "dora", "password": "a long password", "confirm_password": "different"},
+            "the two passwords do not match",
+        ),
+        (
+            {
+                "username": "boss",
+                "password": "a long password",
+                "confirm_password": "a long password",
+            },
+            "username 'boss' is already taken",
+        ),
+    ],
+)
+def test_create_user_refusals_name_the_problem_and_keep_the_username(
+    app, admin_client, form, problem
+):
+    response = admin_client.post("/admin/users/create", data=form)
+    assert response.status_code == 422
+    assert problem in page_text(response)
+    if form["username"]:
+        assert f'value="{form["username"]}"' in response.get_data(as_text=True)
+    assert get_user(app, "dora") is None
+
+
+def test_change_password(app, admin_client, client, make):
+    bob = make.user("bob")
+    response = admin_client.post(
+        f"/admin/users/{bob.id}/password",
+        data={"password": "new password 1", "confirm_password": "new password 1"},
+    )
+    assert response.location == "/admin/users"
+    assert "Password changed for bob." in page_text(admin_client.get("/admin/users"))
+    admin_client.post("/logout")
+    assert login(client, "bob", PASSWORD).status_code == 401
+    assert login(client, "bob", "new password 1").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("password", "confirm", "problem"),
+    [
+        ("short", "short", "at least 8 characters"),
+        ("long enough 1", "long enough 2", "do not match"),
+        ("", "", "enter a password"),
+    ],
+)
+def test_change_password_refusals(admin_client, make, password, confirm, problem):
+    bob = make.user("bob")
+    response = admin_client.post(
+        f"/admin/users/{bob.id}/password", data={"password": password, "confirm_password": confirm}
+    )
+    assert response.status_code == 422 and problem in page_text(response)
+
+
+def test_disable_and_enable(app, admin_client, make):
+    bob = make.user("bob")
+    admin_client.post(f"/admin/users/{bob.id}/toggle")
+    assert not get_user(app, "bob").is_active
+    assert "bob is now disabled." in page_text(admin_client.get("/admin/users"))
+    admin_client.post(f"/admin/users/{bob.id}/toggle")
+    assert get_user(app, "bob").is_active
+    assert "bob is now enabled." in page_text(admin_client.get("/admin/users"))
+
+
+def test_an_admin_cannot_disable_or_delete_themself(app, admin_client, admin):
+    admin_client.post(f"/admin/users/{admin.id}/toggle")
+    assert "you cannot disable your own account" in page_text(admin_client.get("/admin/users"))
+    admin_client.post(f"/admin/users/{admin.id}/delete")
+    assert "you cannot delete your own account" in page_text(admin_client.get("/admin/users"))
+    assert get_user(app, admin.username).is_active
+    confirm = page_text(admin_client.get(f"/admin/users/{admin.id}/delete"))
+    assert "You cannot delete your own account" in confirm
+
+
+def test_the_last_active_admin_cannot_be_disabled_or_deleted(app, client, make):
+    """Even by another admin whose own account is the one disabled mid-session."""
+    first = make.user("first", is_admin=True)
+    second = make.user("second", is_admin=True)
+    login(client, "second")
+    client.post(f"/admin/users/{first.id}/toggle")  # first is disabled: second is the last one
+    assert not get_user(app, "first").is_active
+    from smspanel.services import accounts
+
+    with app.app_context():
+        actor = db.session.get(User, first.id)
+        target = db.session.get(User, second.id)
+        for action in (
+            lambda: accounts.set_active(db.session, actor, target, False),
+            lambda: accounts.delete_user(db.session, actor, target),
+        ):
+            with pytest.raises(accounts.UserError, match="last active admin"):
+                action()
+    assert get_user(app, "second").is_active
+
+
+def test_regenerating_a_token_revokes_the_old_ones_and_shows_the_new_one_once(
+    app, admin_client, make
+):
+    bob = make.user("bob")
+    old = make.token(bob)
+    response = admin_client.post(f"/admin/users/{bob.id}/regenerate_token")
+    assert response.location == "/admin/users"
+    shown = admin_client.get("/admin/users")
+    assert shown.headers["Cache-Control"] == "no-store"
+    token = re.search(
+        r'id="new-token" type="text" value="(smsp_[^"]+)"', shown.get_data(as_text=True)
+    ).group(1)
+    assert "shown only once" in page_text(shown)
+    with app.app_context():
+        assert authenticate_token(db.session, old) is None
+        assert authenticate_token(db.session, token).id == bob.id
+        live = db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == bob.id, ApiToken.revoked_at.is_(None))
+        ).all()
+        assert len(live) == 1
+    again = admin_client.get("/admin/users").get_data(as_text=True)
+    assert token not in again and "new-token" not in again
+
+
+def test_delete_confirmation_says_the_messages_are_kept_then_deletes(app, admin_client, make):
+    bob = make.user("bob")
+    kept = [make.message(bob, content=f"Bob's notice {n}") for n in range(3)]
+    page = admin_client.get(f"/admin/users/{bob.id}/delete")
+    text = page_text(page)
+    assert "Their 3 messages will be kept in the history" in text
+    assert 'name="csrf_token"' in page.get_data(as_text=True)
+    assert get_user(app, "bob") is not None  # GET changes nothing
+
+    response = admin_client.post(f"/admin/users/{bob.id}/delete")
+    assert response.location == "/admin/users"
+    assert "Deleted bob. Their 3 messages stay in the history" in page_text(
+        admin_client.get("/admin/users")
+    )
+    assert get_user(app, "bob") is None
+    with app.app_context():
+        assert [db.session.get(Message, m).user_id for m in kept] == [None, None, None]
+    listing = page_text(admin_client.get("/admin/messages"))
+    assert "(deleted user)" in listing
+
+
+def test_unknown_user_is_not_found(admin_client):
+    assert admin_client.get("/admin/users/9999/password").status_code == 404
+    assert admin_client.post("/admin/users/9999/toggle").status_code == 404

@@ -1,0 +1,176 @@
+"""History and message detail: filters, search, pagination, and every recipient's fate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import update
+
+from smspanel.models import Message, db
+from smspanel.services.history import HistoryFilters
+from tests.web.conftest import deliver, page_text
+
+
+def set_created(app, message_id: int, moment: datetime) -> None:
+    with app.app_context():
+        db.session.execute(
+            update(Message).where(Message.id == message_id).values(created_at=moment)
+        )
+        db.session.commit()
+
+
+@pytest.fixture
+def three_messages(app, make, user):
+    """A sent, a failed and a pending message of alice's, and one of another user's."""
+    sent = make.message(user, ["11112222"], "Road closure notice")
+    failed = make.message(user, ["33334444"], "Typhoon signal update")
+    deliver(app, failing={"33334444"})
+    pending = make.message(user, ["55556666", "77778888"], "Vaccination reminder")
+    other = make.message(make.user("bob"), ["99990000"], "Bob's private notice")
+    return {"sent": sent, "failed": failed, "pending": pending, "other": other}
+
+
+def listed_ids(response) -> set[int]:
+    import re
+
+    return {int(n) for n in re.findall(r'href="/history/(\d+)"', response.get_data(as_text=True))}
+
+
+def test_history_lists_only_the_users_own_messages_with_status_words(user_client, three_messages):
+    response = user_client.get("/history")
+    assert listed_ids(response) == {three_messages[k] for k in ("sent", "failed", "pending")}
+    text = page_text(response)
+    assert "Sent" in text and "Failed" in text and "Pending" in text
+    assert "HKT" in text
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"status": "sent"}, {"sent"}),
+        ({"status": "failed"}, {"failed"}),
+        ({"status": "pending"}, {"pending"}),
+        ({"status": "partial"}, set()),
+        ({"search": "typhoon"}, {"failed"}),
+        ({"search": "NOTICE"}, {"sent"}),
+        ({"search": "5555 6666"}, {"pending"}),
+        ({"search": "7778"}, {"pending"}),
+        ({"search": "+852 1111 2222"}, {"sent"}),
+        ({"search": "%"}, set()),
+        ({"search": "Bob"}, set()),
+    ],
+)
+def test_history_filters(user_client, three_messages, query, expected):
+    response = user_client.get("/history", query_string=query)
+    assert response.status_code == 200
+    assert listed_ids(response) == {three_messages[k] for k in expected}
+
+
+def test_date_filters_use_hong_kong_days(app, user_client, make, user):
+    late_evening_utc = make.message(user, content="HKT 2026-03-02 early morning")
+    set_created(app, late_evening_utc, datetime(2026, 3, 1, 17, 30, tzinfo=UTC))  # 01:30 HKT 2 Mar
+    day_before = make.message(user, content="HKT 2026-03-01 evening")
+    set_created(app, day_before, datetime(2026, 3, 1, 15, 30, tzinfo=UTC))  # 23:30 HKT 1 Mar
+    on_second = {"date_from": "2026-03-02", "date_to": "2026-03-02"}
+    assert listed_ids(user_client.get("/history", query_string=on_second)) == {late_evening_utc}
+    until_first = {"date_to": "2026-03-01"}
+    assert listed_ids(user_client.get("/history", query_string=until_first)) == {day_before}
+    detail = page_text(user_client.get(f"/history/{late_evening_utc}"))
+    assert "2026-03-02 01:30:00 HKT" in detail
+
+
+@pytest.mark.parametrize(
+    ("query", "warning"),
+    [
+        ({"date_from": "02/03/2026"}, "is not a date (YYYY-MM-DD)"),
+        ({"status": "lost"}, "unknown status 'lost'"),
+        ({"date_from": "2026-03-05", "date_to": "2026-03-01"}, "after the 'to' date"),
+    ],
+)
+def test_unusable_filters_are_named_not_crashed_on(user_client, query, warning):
+    response = user_client.get("/history", query_string=query)
+    assert response.status_code == 200
+    assert warning in page_text(response)
+
+
+def test_history_is_paginated_and_pages_keep_the_filters(user_client, make, user):
+    ids = [make.message(user, content=f"Paged notice {n}") for n in range(45)]
+    first = user_client.get("/history", query_string={"search": "paged"})
+    assert len(listed_ids(first)) == 20
+    html = first.get_data(as_text=True)
+    assert "Showing 1–20 of 45" in page_text(first)
+    assert 'href="/history?page=2&amp;search=paged"' in html
+    third = user_client.get("/history", query_string={"search": "paged", "page": 3})
+    assert listed_ids(third) == set(ids[:5])  # newest first: the oldest five are last
+    beyond = user_client.get("/history", query_string={"page": 99})
+    assert listed_ids(beyond) == set(ids[:5])
+    assert user_client.get("/history?page=abc").status_code == 200
+
+
+def test_filters_parse_from_a_plain_mapping():
+    filters = HistoryFilters.from_args(
+        {"search": "  x ", "status": "SENT", "page": "-3", "date_from": "2026-01-02"}
+    )
+    assert (filters.search, filters.status, filters.page) == ("x", "sent", 1)
+    assert filters.query_args() == {"search": "x", "status": "sent", "date_from": "2026-01-02"}
+
+
+def test_detail_shows_every_recipient_with_status_error_attempts_and_time(
+    app, user_client, make, user
+):
+    message_id = make.message(user, ["11112222", "33334444", "55556666"], "Mixed")
+    deliver(app, failing={"33334444"})
+    response = user_client.get(f"/history/{message_id}")
+    text = page_text(response)
+    assert "Partial" in text
+    assert "1111 2222 ✓ Sent — 1" in text
+    assert "3333 4444 ✕ Failed HTTP 401 Unauthorized 1" in text
+    assert "HKT" in text
+    assert "data-auto-refresh" not in response.get_data(as_text=True)
+
+
+def test_detail_refreshes_itself_while_anything_is_pending(app, user_client, make, user):
+    message_id = make.message(user, ["11112222"])
+    html = user_client.get(f"/history/{message_id}").get_data(as_text=True)
+    assert 'data-auto-refresh="3"' in html
+    assert '<meta http-equiv="refresh" content="3">' in html  # inside <noscript>
+    deliver(app)
+    html = user_client.get(f"/history/{message_id}").get_data(as_text=True)
+    assert "data-auto-refresh" not in html and "http-equiv" not in html
+
+
+def test_recipients_of_a_big_message_are_paginated(app, user_client, make, user):
+    numbers = [f"6{n:07d}" for n in range(120)]
+    message_id = make.message(user, numbers)
+    first = page_text(user_client.get(f"/history/{message_id}"))
+    assert "6000 0000" in first and "6000 0049" in first and "6000 0050" not in first
+    assert "Showing 1–50 of 120" in first
+    last = page_text(user_client.get(f"/history/{message_id}?page=3"))
+    assert "6000 0119" in last and "6000 0099" not in last
+
+
+def test_detail_filters_recipients_by_status(app, user_client, make, user):
+    message_id = make.message(user, ["11112222", "33334444"])
+    deliver(app, failing={"33334444"})
+    text = page_text(user_client.get(f"/history/{message_id}?recipient_status=failed"))
+    assert "3333 4444" in text and "1111 2222" not in text
+
+
+def test_someone_elses_message_is_not_found(user_client, make):
+    other = make.message(make.user("bob"), content="not yours")
+    assert user_client.get(f"/history/{other}").status_code == 404
+    assert user_client.get("/history/999999").status_code == 404
+
+
+def test_admin_sees_any_message_and_all_messages_with_the_same_filters(
+    admin_client, three_messages
+):
+    assert admin_client.get(f"/history/{three_messages['other']}").status_code == 200
+    everything = admin_client.get("/admin/messages")
+    assert listed_ids(everything) == set(three_messages.values())
+    assert "bob" in page_text(everything)
+    only_bob = admin_client.get("/admin/messages", query_string={"search": "private"})
+    assert listed_ids(only_bob) == {three_messages["other"]}
+    sent = admin_client.get("/admin/messages", query_string={"status": "sent"})
+    assert listed_ids(sent) == {three_messages["sent"]}

@@ -1,0 +1,90 @@
+"""Every page: no CDN, a label for every input, a token in every POST form, HKT times, and a
+fixed number of queries however many rows are shown."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event
+
+from smspanel.models import db
+from tests.web.conftest import deliver
+
+PAGES = [
+    "/",
+    "/?time_filter=7d",
+    "/compose",
+    "/history",
+    "/history/{message}",
+    "/admin/users",
+    "/admin/users/create",
+    "/admin/users/{user}/password",
+    "/admin/users/{user}/delete",
+    "/admin/messages",
+    "/admin/dead-letter",
+]
+
+
+@pytest.fixture
+def filled(app, make, admin):
+    """A few users and messages, one partly failed, so every page has rows to show."""
+    other = make.user("bob")
+    message = make.message(other, ["11112222", "33334444"], "Sample")
+    deliver(app, failing={"33334444"})
+    return {"message": message, "user": other.id}
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_are_self_contained_labelled_and_protected(admin_client, filled, path):
+    response = admin_client.get(path.format(**filled))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html), "nothing loads from elsewhere"
+    ids_with_labels = set(re.findall(r'<label for="([^"]+)"', html))
+    for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html):
+        if 'type="hidden"' in tag:
+            continue
+        input_id = re.search(r'id="([^"]+)"', tag)
+        assert input_id and input_id.group(1) in ids_with_labels, f"unlabelled: {tag}"
+    for form in re.findall(r'<form[^>]*method="post".*?</form>', html, flags=re.S):
+        assert 'name="csrf_token"' in form
+
+
+@pytest.mark.parametrize("path", ["/", "/history/{message}", "/admin/messages", "/admin/users"])
+def test_times_are_shown_in_hkt(admin_client, filled, path):
+    html = admin_client.get(path.format(**filled)).get_data(as_text=True)
+    times = re.findall(r"<time [^>]*>([^<]+)</time>", html)
+    assert times and all(t.endswith(" HKT") for t in times)
+
+
+def count_queries(app, client, path: str) -> int:
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(statements)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/admin/messages", "/history/{message}", "/admin/dead-letter", "/admin/users"]
+)
+def test_no_query_per_row(app, admin_client, make, path):
+    """Growing from 1 to 15 rows adds no queries: listings join and aggregate."""
+    senders = [make.user(f"sender{n}") for n in range(15)]
+    first = make.message(senders[0], [f"5000{n:04d}" for n in range(15)])
+    deliver(app, failing={"50000000"})
+    few = count_queries(app, admin_client, path.format(message=first))
+    for n, sender in enumerate(senders):
+        make.message(sender, [f"6000{n:04d}"])
+    deliver(app, failing={f"6000{n:04d}" for n in range(15)})
+    many = count_queries(app, admin_client, path.format(message=first))
+    assert many == few
