@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint format worker mock bench screenshots clean
+.PHONY: run test test-mariadb test-postgres lint format worker mock bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ test: $(STAMP_TEST)  ## lint, type-check and run the whole suite
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+MARIADB_TEST_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
+POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+test-mariadb: $(STAMP_TEST)  ## the suite against MariaDB/MySQL (each run in its own database)
+	TEST_DATABASE_URL=$(MARIADB_TEST_URL) $(BIN)/pytest
+
+test-postgres: $(STAMP_TEST)  ## the suite against PostgreSQL (each run in its own database)
+	TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .

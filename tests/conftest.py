@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +13,34 @@ from smspanel import create_app
 from smspanel.models import User, db
 from smspanel.services.sending import accept_send
 from smspanel.services.users import create_user, issue_token
+from tests.databases import SERVER_URL, create_database, drop_database
 
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(scope="session")
+def server_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """With TEST_DATABASE_URL: one database on that server for this run, dropped at the end."""
+    if SERVER_URL is None:
+        yield None
+        return
+    url = create_database(tmp_path_factory.mktemp("db"))
+    yield url
+    drop_database(url)
+
+
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+def fresh_database(tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of the kind under test (no tables), for migrations and processes."""
+    url = create_database(tmp_path)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_database: str | None
+) -> Iterator[Flask]:
     monkeypatch.setenv("SMSPANEL_INSTANCE_PATH", str(tmp_path / "instance"))
     for name in ("DATABASE_URL", "SMS_BASE_URL", "FLASK_ENV", "SECRET_KEY", "ADMIN_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
@@ -27,8 +48,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
         {
             "TESTING": True,
             "SECRET_KEY": "test-secret-key-that-is-long-enough-000",
-            "SQLALCHEMY_DATABASE_URI": os.environ.get("TEST_DATABASE_URL")
-            or f"sqlite:///{tmp_path / 'test.db'}",
+            "SQLALCHEMY_DATABASE_URI": server_database or f"sqlite:///{tmp_path / 'test.db'}",
             "SMS_IN_APP_DISPATCHER": False,
         }
     )
@@ -37,7 +57,10 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     yield app
     with app.app_context():
         db.session.remove()
-        db.drop_all()
+        if server_database:  # the next test starts from empty tables
+            with db.engine.begin() as connection:
+                for table in reversed(db.metadata.sorted_tables):
+                    connection.execute(table.delete())
         db.engine.dispose()
 
 

@@ -156,6 +156,7 @@ class App(Process):
         if gateway_url:
             env["SMS_BASE_URL"] = gateway_url
         env.update(settings)
+        self.database_url = env.get("DATABASE_URL") or f"sqlite:///{self.instance / 'sms.db'}"
         args = command or [sys.executable, str(ROOT / "run.py")]
         args = [a.replace("{port}", str(self.port)) for a in args]
         super().__init__(args, env, tmp / f"app-{self.port}.log", cwd=tmp)

@@ -153,6 +153,9 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
             "pool_recycle": env_int("SQLALCHEMY_POOL_RECYCLE", 3600, minimum=1),
             "pool_pre_ping": env_bool("SQLALCHEMY_POOL_PRE_PING", True),
         }
+        if database_url.startswith(("mysql", "mariadb")):
+            # As job queues on InnoDB do: no gap locks, so claims and updates don't deadlock.
+            engine_options["isolation_level"] = "READ COMMITTED"
 
     return {
         "ENV_NAME": env,

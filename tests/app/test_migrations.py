@@ -1,36 +1,67 @@
-"""Migrations: one head, `db upgrade` from empty builds exactly what the models describe."""
+"""Migrations: one head, and `db upgrade` from empty or from any earlier revision builds
+exactly what the models describe."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
+from smspanel import create_app
 from smspanel.database import MIGRATIONS_DIR, migrate
 from smspanel.models import db
 
 
-def test_there_is_a_single_head(app):
+@pytest.fixture
+def empty_app(fresh_database, tmp_path, monkeypatch):
+    monkeypatch.setenv("SMSPANEL_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "m" * 40, "SQLALCHEMY_DATABASE_URI": fresh_database}
+    )
+    yield app
     with app.app_context():
-        config = migrate.get_config(MIGRATIONS_DIR)
-        assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+        db.engine.dispose()
 
 
-def test_upgrade_from_empty_matches_the_models(app):
+def revisions(app):
     with app.app_context():
-        db.drop_all()
+        script = ScriptDirectory.from_config(migrate.get_config(MIGRATIONS_DIR))
+        return script, [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def assert_schema_matches_models():
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_there_is_a_single_head(empty_app):
+    script, _ = revisions(empty_app)
+    assert len(script.get_heads()) == 1
+
+
+def test_upgrade_from_empty_matches_the_models(empty_app):
+    with empty_app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
         tables = set(inspect(db.engine).get_table_names())
         assert {"users", "api_tokens", "messages", "recipients", "dead_letters"} <= tables
-        with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            assert compare_metadata(context, db.metadata) == []
+        assert_schema_matches_models()
 
 
-def test_db_upgrade_command_is_available(runner, app):
-    with app.app_context():
-        db.drop_all()
-    result = runner.invoke(args=["db", "upgrade"])
+def test_upgrade_from_every_earlier_revision(empty_app):
+    _, history = revisions(empty_app)
+    with empty_app.app_context():
+        for revision in history:
+            upgrade(directory=MIGRATIONS_DIR, revision=revision)
+            upgrade(directory=MIGRATIONS_DIR)
+            assert_schema_matches_models()
+            downgrade(directory=MIGRATIONS_DIR, revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_db_upgrade_command(empty_app):
+    result = empty_app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    with app.app_context():
+    with empty_app.app_context():
         assert "recipients" in inspect(db.engine).get_table_names()

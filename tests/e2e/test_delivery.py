@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
+from tests.databases import query
 from tests.processes import ROOT, App, MockGateway, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +22,8 @@ def mock(tmp_path):
 
 
 @pytest.fixture
-def app_process(tmp_path, mock):
-    app = App(tmp_path, mock.url).start()
+def app_process(tmp_path, mock, fresh_database):
+    app = App(tmp_path, mock.url, DATABASE_URL=fresh_database).start()
     yield app
     app.stop()
 
@@ -85,15 +85,14 @@ def test_a_gateway_401_fails_the_recipient_and_writes_a_dead_letter(app_process)
     _, recipients = app_process.api("GET", f"/api/sms/{sent['data']['id']}/recipients", token=token)
     [row] = recipients["data"]["recipients"]
     assert row["status"] == "failed" and "401" in row["error_message"] and row["attempts"] == 1
-    with sqlite3.connect(app_process.instance / "sms.db") as conn:
-        assert conn.execute("SELECT status, error_type FROM dead_letters").fetchall() == [
-            ("pending", "http_401")
-        ]
+    assert query(app_process.database_url, "SELECT status, error_type FROM dead_letters") == [
+        ("pending", "http_401")
+    ]
 
 
-def test_a_gateway_that_is_down_is_retried_then_failed(tmp_path):
+def test_a_gateway_that_is_down_is_retried_then_failed(tmp_path, fresh_database):
     closed_port_url = "http://127.0.0.1:9/gateway/gateway.jsp"
-    app = App(tmp_path, closed_port_url).start()
+    app = App(tmp_path, closed_port_url, DATABASE_URL=fresh_database).start()
     try:
         token = app.token()
         _, sent = app.api("POST", "/api/sms", {"recipient": "91234567", "content": "Hi"}, token)
@@ -106,9 +105,13 @@ def test_a_gateway_that_is_down_is_retried_then_failed(tmp_path):
         app.stop()
 
 
-def test_sigkill_during_a_bulk_send_loses_no_recipient(tmp_path):
+def test_sigkill_during_a_bulk_send_loses_no_recipient(tmp_path, fresh_database):
     mock = MockGateway(tmp_path, "--latency-ms", "20").start()
-    settings = {"SMS_CLAIM_LEASE_SECONDS": "2", "SMS_WORKER_CONCURRENCY": "4"}
+    settings = {
+        "SMS_CLAIM_LEASE_SECONDS": "2",
+        "SMS_WORKER_CONCURRENCY": "4",
+        "DATABASE_URL": fresh_database,
+    }
     app = App(tmp_path, mock.url, **settings).start()
     try:
         token = app.token()
@@ -137,7 +140,7 @@ def test_sigkill_during_a_bulk_send_loses_no_recipient(tmp_path):
         mock.stop()
 
 
-def test_gunicorn_with_four_workers_on_an_empty_database(tmp_path, mock):
+def test_gunicorn_with_four_workers_on_an_empty_database(tmp_path, mock, fresh_database):
     command = [
         sys.executable,
         "-m",
@@ -150,7 +153,7 @@ def test_gunicorn_with_four_workers_on_an_empty_database(tmp_path, mock):
         str(ROOT),
         "run:app",
     ]
-    app = App(tmp_path, mock.url, command=command).start(timeout=60)
+    app = App(tmp_path, mock.url, command=command, DATABASE_URL=fresh_database).start(timeout=60)
     try:
         token = app.token()
         _, sent = app.api(
@@ -166,10 +169,7 @@ def test_gunicorn_with_four_workers_on_an_empty_database(tmp_path, mock):
     log = app.output
     assert "Traceback" not in log and "Error" not in log, log
     assert log.count("Running upgrade") == 1, log
-    with sqlite3.connect(app.instance / "sms.db") as conn:
-        assert conn.execute("SELECT count(*) FROM users WHERE username='SMSadmin'").fetchone() == (
-            1,
-        )
+    assert query(fresh_database, "SELECT count(*) FROM users WHERE username='SMSadmin'") == [(1,)]
 
 
 def test_production_refuses_to_start_with_one_line_naming_the_setting(tmp_path):
@@ -192,8 +192,9 @@ def test_production_refuses_to_start_with_one_line_naming_the_setting(tmp_path):
     ]
 
 
-def test_dedicated_worker_delivers_and_stops_cleanly_on_sigterm(tmp_path, mock):
-    app = App(tmp_path, mock.url, SMS_IN_APP_DISPATCHER="false").start()
+def test_dedicated_worker_delivers_and_stops_cleanly_on_sigterm(tmp_path, mock, fresh_database):
+    app = App(tmp_path, mock.url, SMS_IN_APP_DISPATCHER="false", DATABASE_URL=fresh_database)
+    app.start()
     worker = App(
         tmp_path, mock.url, command=[sys.executable, "-m", "flask", "--app", "smspanel", "worker"]
     )

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +27,7 @@ from smspanel.services.queue import (
     work_available,
 )
 from smspanel.services.rate_limit import RateLimiter, rate_limiter_for
+from smspanel.services.transactions import with_conflict_retry
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +96,15 @@ class Dispatcher:
             free = capacity - len(inflight)
             if free >= max(1, self.concurrency // 2) or not inflight:
                 try:
-                    claimed = claim_due_recipients(
-                        self._session, self.worker_id, free, self.lease_seconds
+                    claimed = with_conflict_retry(
+                        self._session,
+                        partial(
+                            claim_due_recipients,
+                            self._session,
+                            self.worker_id,
+                            free,
+                            self.lease_seconds,
+                        ),
                     )
                     db_failures = 0
                 except SQLAlchemyError as exc:
@@ -138,7 +147,9 @@ class Dispatcher:
             return
         batch, self._outcomes = self._outcomes, []
         try:
-            self.delivered += record_outcomes(self._session, self.worker_id, batch)
+            self.delivered += with_conflict_retry(
+                self._session, lambda: record_outcomes(self._session, self.worker_id, batch)
+            )
         except SQLAlchemyError as exc:
             self._session.rollback()
             self._outcomes = batch + self._outcomes  # keep them; the database may come back

@@ -142,6 +142,15 @@ def record_outcomes(session: Session, worker_id: str, outcomes: Sequence[Deliver
     if not kept:
         session.commit()
         return 0
+    if _locks_rows(session):
+        # Lock the counters' rows up front, in id order, rather than on first update.
+        message_ids = sorted({o.message_id for o in kept})
+        session.execute(
+            select(Message.id)
+            .where(Message.id.in_(message_ids))
+            .order_by(Message.id)
+            .with_for_update()
+        ).all()
 
     session.execute(
         update(Recipient.__table__)

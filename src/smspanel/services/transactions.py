@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 
 def dialect_name(session: Session) -> str:
@@ -23,3 +28,41 @@ def begin_write(session: Session) -> None:
     dbapi_connection = session.connection().connection.dbapi_connection
     if dbapi_connection is not None and not dbapi_connection.in_transaction:
         session.execute(text("BEGIN IMMEDIATE"))
+
+
+_CONFLICT_CODES = {
+    1213,  # MySQL/MariaDB: deadlock found
+    1205,  # MySQL/MariaDB: lock wait timeout
+}
+_CONFLICT_SQLSTATES = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadlock
+
+
+def is_transient_conflict(error: BaseException) -> bool:
+    """A deadlock or serialization failure: the database rolled back; running again is safe."""
+    if not isinstance(error, DBAPIError):
+        return False
+    original = error.orig
+    code = getattr(original, "args", (None,))[0] if original is not None else None
+    sqlstate = getattr(original, "sqlstate", None)
+    return code in _CONFLICT_CODES or sqlstate in _CONFLICT_SQLSTATES
+
+
+T = TypeVar("T")
+
+
+def with_conflict_retry(session: Session, work: Callable[[], T], attempts: int = 5) -> T:
+    """Run a whole transaction, again after a rollback if it lost a deadlock, with jitter."""
+
+    def rollback_before_retry(state: RetryCallState) -> None:
+        session.rollback()
+
+    for attempt in Retrying(
+        retry=retry_if_exception(is_transient_conflict),
+        stop=stop_after_attempt(attempts),
+        wait=wait_random(0.005, 0.05),
+        before_sleep=rollback_before_retry,
+        reraise=True,
+    ):
+        with attempt:
+            return work()
+    raise AssertionError("unreachable")  # pragma: no cover

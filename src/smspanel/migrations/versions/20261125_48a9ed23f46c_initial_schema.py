@@ -120,26 +120,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('dead_letters', schema=None) as batch_op:
-        batch_op.drop_index('ix_dead_letters_status_created_at')
-        batch_op.drop_index(batch_op.f('ix_dead_letters_recipient_id'))
-        batch_op.drop_index(batch_op.f('ix_dead_letters_message_id'))
-
-    op.drop_table('dead_letters')
-    with op.batch_alter_table('recipients', schema=None) as batch_op:
-        batch_op.drop_index('ix_recipients_status_next_attempt_at')
-        batch_op.drop_index('ix_recipients_phone_message_id')
-        batch_op.drop_index('ix_recipients_message_id_status')
-
-    op.drop_table('recipients')
-    with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_messages_user_id_created_at')
-        batch_op.drop_index('ix_messages_status_created_at')
-        batch_op.drop_index(batch_op.f('ix_messages_created_at'))
-
-    op.drop_table('messages')
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
-
-    op.drop_table('api_tokens')
-    op.drop_table('users')
+    # Dropping a table drops its indexes; dropping them first fails on MySQL (FK needs them).
+    for table in ("dead_letters", "recipients", "messages", "api_tokens", "users"):
+        op.drop_table(table)
