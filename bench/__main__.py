@@ -77,14 +77,7 @@ def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32
     mock = MockGateway(run, "--latency-ms", str(latency_ms)).start()
     settings = {"SMS_IN_APP_DISPATCHER": "false", "SMS_WORKER_CONCURRENCY": str(concurrency)}
     app = gunicorn_app(run, mock.url, **settings).start(60)
-    worker = App(
-        run,
-        mock.url,
-        command=[sys.executable, "-m", "flask", "--app", "smspanel", "worker"],
-        **settings,
-    )
-    worker.env = dict(app.env)
-    worker.log_path = run / "worker.log"
+    worker = app.worker()
     try:
         token = app.token()
         status, answer = http(
@@ -97,7 +90,7 @@ def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32
         assert status == 202, answer
         message_id = answer["data"]["id"]
         started = time.perf_counter()
-        super(App, worker).start()
+        worker.start()
         wait_until(lambda: mock.received()["total"] >= count, 600, 0.05, "gateway to receive all")
         at_gateway = time.perf_counter() - started
 

@@ -31,7 +31,7 @@ REQUIRED_FIELDS = ("application", "mrt", "sender", "msg_utf8")
 class Received:
     """What the mock has accepted so far; counts stay exact, the message log is bounded."""
 
-    def __init__(self, keep: int = 1000) -> None:
+    def __init__(self, keep: int = 100_000) -> None:
         self.lock = threading.Lock()
         self.by_number: Counter[str] = Counter()
         self.total = 0
@@ -45,7 +45,9 @@ class Received:
                 self.by_number[form["mrt"]] += 1
             else:
                 self.rejected += 1
-            self.messages.append({**form, "accepted": str(accepted).lower()})
+            self.messages.append(
+                {**form, "accepted": str(accepted).lower(), "received_at": f"{time.time():.6f}"}
+            )
 
     def snapshot(self) -> dict[str, object]:
         with self.lock:

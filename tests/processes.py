@@ -172,6 +172,15 @@ class App(Process):
             raise RuntimeError(f"app exited early:\n{self.output}")
         return http("GET", f"{self.base}/health/ready", timeout=2)[0] == 200
 
+    def worker(self, name: str = "worker") -> Process:
+        """A dedicated `flask --app smspanel worker` on the same settings and database."""
+        return Process(
+            [sys.executable, "-m", "flask", "--app", "smspanel", "worker"],
+            dict(self.env),
+            self.log_path.with_name(f"{name}-{self.port}.log"),
+            cwd=self.cwd,
+        )
+
     def token(self, username: str = "SMSadmin", password: str = ADMIN_PASSWORD) -> str:
         status, body = http(
             "POST", f"{self.base}/api/auth/login", {"username": username, "password": password}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -97,18 +99,23 @@ def resolve_database_url(url: str | None, instance_path: Path) -> str:
 
 
 def development_secret(instance_path: Path) -> str:
-    """A secret generated once and kept in the instance folder, so sessions survive restarts."""
+    """A secret generated once and kept in the instance folder, so sessions survive restarts.
+
+    Several processes (gunicorn -w 4) may start at once: each writes a private temporary file
+    and links it into place; the first link wins and everyone reads the winner's secret.
+    """
     path = instance_path / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, secret.encode())
-    finally:
-        os.close(fd)
-    return secret
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
+        try:
+            os.write(fd, secrets.token_urlsafe(48).encode())  # mkstemp makes it 0600
+            os.close(fd)
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
 
 
 def load_env_file() -> None:

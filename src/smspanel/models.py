@@ -228,3 +228,13 @@ class DeadLetter(db.Model):  # type: ignore[name-defined,misc]
 
     recipient: Mapped[Recipient] = relationship()
     message: Mapped[Message] = relationship()
+
+
+class GatewayPacing(db.Model):  # type: ignore[name-defined,misc]
+    """The gateway's shared send schedule: one row, so `SMS_RATE_PER_SEC` holds across processes."""
+
+    __tablename__ = "gateway_pacing"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_slot_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -81,3 +81,15 @@ def test_both_readme_spellings_of_the_sqlite_url_mean_instance_sms_db(tmp_path, 
     assert (
         resolve_database_url(url, tmp_path / "instance") == f"sqlite:///{tmp_path}/instance/sms.db"
     )
+
+
+def test_processes_starting_together_agree_on_one_development_secret(env, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smspanel.config import development_secret
+
+    folder = tmp_path / "race"
+    with ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: development_secret(folder), range(32)))
+    assert len(secrets) == 1 and len(secrets.pop()) >= 32
+    assert [p.name for p in folder.iterdir()] == ["secret_key"]

@@ -53,7 +53,7 @@ class Dispatcher:
         config = app.config
         self.app = app
         self.gateway = gateway or gateway_from_config(config)
-        self.rate_limiter = rate_limiter or rate_limiter_for(config["SMS_RATE_PER_SEC"])
+        self._rate_limiter = rate_limiter
         self.worker_id = worker_id or new_worker_id()
         self.concurrency: int = config["SMS_WORKER_CONCURRENCY"]
         self.lease_seconds: float = config["SMS_CLAIM_LEASE_SECONDS"]
@@ -63,6 +63,7 @@ class Dispatcher:
         self._first_outcome_at = 0.0
         self.delivered = 0
         self._session: Session
+        self.rate_limiter: RateLimiter
 
     def stop(self) -> None:
         """Stop claiming; `run` then finishes what it started and releases the rest."""
@@ -76,6 +77,9 @@ class Dispatcher:
     def run(self) -> None:
         with self.app.app_context():
             self._session = db.session()  # this thread's own session, used for every query
+            self.rate_limiter = self._rate_limiter or rate_limiter_for(
+                self.app.config["SMS_RATE_PER_SEC"], db.engine
+            )
             executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms-send")
             inflight: dict[Future[DeliveryOutcome], ClaimedRecipient] = {}
             try:

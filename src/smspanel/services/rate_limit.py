@@ -1,10 +1,29 @@
-"""Pacing of gateway requests (`SMS_RATE_PER_SEC`)."""
+"""Pacing of gateway requests (`SMS_RATE_PER_SEC`), shared by every dispatcher on a database.
+
+The schedule lives in one row (`gateway_pacing.next_slot_at`). A dispatcher reserves a short
+block of evenly spaced send times under a row lock, hands them to its sending threads, and
+throws away any it did not use in time, so the rate holds across all processes together.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
+from datetime import datetime, timedelta
 from typing import Protocol
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smspanel.models import GatewayPacing, utcnow
+from smspanel.services.transactions import begin_write, dialect_name, with_conflict_retry
+
+PACING_ROW_ID = 1
+BLOCK_SECONDS = 0.2  # how far ahead one reservation reaches
+STALE_SLOT = timedelta(milliseconds=50)
 
 
 class RateLimiter(Protocol):
@@ -18,23 +37,56 @@ class Unlimited:
         return None
 
 
-class EvenPacer:
-    """Spaces requests evenly at `rate` per second across all threads of this process."""
+class SharedPacer:
+    """At most `rate` requests per second across every process sharing the database."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, engine: Engine, rate: float, max_block: int = 64) -> None:
+        self.engine = engine
         self.interval = 1.0 / rate
-        self._next = time.monotonic()
+        self.block = max(1, min(max_block, math.ceil(rate * BLOCK_SECONDS)))
+        self._slots: deque[datetime] = deque()
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
         with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        delay = slot - now
+            now = utcnow()
+            while self._slots and self._slots[0] < now - STALE_SLOT:
+                self._slots.popleft()  # unused in time: sending now would bunch up
+            if not self._slots:
+                self._slots.extend(self._reserve(self.block))
+            slot = self._slots.popleft()
+        delay = (slot - utcnow()).total_seconds()
         if delay > 0:
             time.sleep(delay)
 
+    def _reserve(self, count: int) -> list[datetime]:
+        with Session(self.engine) as session:
+            first = with_conflict_retry(session, lambda: self._reserve_in(session, count))
+        return [first + timedelta(seconds=i * self.interval) for i in range(count)]
 
-def rate_limiter_for(rate_per_sec: float) -> RateLimiter:
-    return EvenPacer(rate_per_sec) if rate_per_sec > 0 else Unlimited()
+    def _reserve_in(self, session: Session, count: int) -> datetime:
+        now = utcnow()
+        begin_write(session)
+        query = select(GatewayPacing.next_slot_at).where(GatewayPacing.id == PACING_ROW_ID)
+        if dialect_name(session) != "sqlite":
+            query = query.with_for_update()
+        next_slot = session.scalar(query)
+        if next_slot is None:
+            try:
+                session.execute(insert(GatewayPacing).values(id=PACING_ROW_ID, next_slot_at=now))
+                session.commit()
+            except IntegrityError:  # another process made it first
+                session.rollback()
+            return self._reserve_in(session, count)
+        first = max(now, next_slot)
+        session.execute(
+            update(GatewayPacing)
+            .where(GatewayPacing.id == PACING_ROW_ID)
+            .values(next_slot_at=first + timedelta(seconds=count * self.interval))
+        )
+        session.commit()
+        return first
+
+
+def rate_limiter_for(rate_per_sec: float, engine: Engine) -> RateLimiter:
+    return SharedPacer(engine, rate_per_sec) if rate_per_sec > 0 else Unlimited()
