@@ -152,25 +152,16 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         )
 
     database_url = resolve_database_url(env_str("DATABASE_URL"), instance_path)
-    engine_options: dict[str, Any] = {}
-    if not database_url.startswith("sqlite"):
-        engine_options = {
-            "pool_size": env_int("SQLALCHEMY_POOL_SIZE", 10, minimum=1),
-            "max_overflow": env_int("SQLALCHEMY_POOL_MAX_OVERFLOW", 20),
-            "pool_recycle": env_int("SQLALCHEMY_POOL_RECYCLE", 3600, minimum=1),
-            "pool_pre_ping": env_bool("SQLALCHEMY_POOL_PRE_PING", True),
-        }
-        if database_url.startswith(("mysql", "mariadb")):
-            # As job queues on InnoDB do: no gap locks, so claims and updates don't deadlock.
-            engine_options["isolation_level"] = "READ COMMITTED"
-
     return {
         "ENV_NAME": env,
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,
         "ADMIN_PASSWORD": env_str("ADMIN_PASSWORD"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SQLALCHEMY_POOL_SIZE": env_int("SQLALCHEMY_POOL_SIZE", 10, minimum=1),
+        "SQLALCHEMY_POOL_MAX_OVERFLOW": env_int("SQLALCHEMY_POOL_MAX_OVERFLOW", 20),
+        "SQLALCHEMY_POOL_RECYCLE": env_int("SQLALCHEMY_POOL_RECYCLE", 3600, minimum=1),
+        "SQLALCHEMY_POOL_PRE_PING": env_bool("SQLALCHEMY_POOL_PRE_PING", True),
         "SMS_BASE_URL": env_str("SMS_BASE_URL"),
         "SMS_APPLICATION_ID": env_str("SMS_APPLICATION_ID", "") or "",
         "SMS_SENDER_NUMBER": env_str("SMS_SENDER_NUMBER", "") or "",

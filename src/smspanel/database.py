@@ -8,11 +8,12 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
 from flask_migrate import upgrade as alembic_upgrade
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 
 from smspanel.models import db
 from smspanel.services.users import ensure_admin
@@ -34,11 +35,31 @@ def _tune_sqlite(dbapi_connection, connection_record) -> None:  # type: ignore[n
         cursor.close()
 
 
+def engine_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Pool settings for MySQL/PostgreSQL; a long busy timeout for SQLite."""
+    dialect = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_dialect().name
+    if dialect == "sqlite":
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    options: dict[str, Any] = {
+        "pool_size": config["SQLALCHEMY_POOL_SIZE"],
+        "max_overflow": config["SQLALCHEMY_POOL_MAX_OVERFLOW"],
+        "pool_recycle": config["SQLALCHEMY_POOL_RECYCLE"],
+        "pool_pre_ping": config["SQLALCHEMY_POOL_PRE_PING"],
+        # A database that is down must fail requests quickly (503), not hang them.
+        "connect_args": {"connect_timeout": 5},
+    }
+    if dialect in ("mysql", "mariadb"):
+        # As job queues on InnoDB do: no gap locks, so claims and updates don't deadlock.
+        options["isolation_level"] = "READ COMMITTED"
+    return options
+
+
 def init_app(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = engine_options(app.config)
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if uri.startswith("sqlite"):
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         path = uri.removeprefix("sqlite:///")
         if path and not path.startswith(":"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)

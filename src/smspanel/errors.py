@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError):  # type: ignore[no-untyped-def]
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc: DBAPIError):  # type: ignore[no-untyped-def]
         log.warning("database unavailable: %s", str(exc.orig).replace("\n", " ")[:300])
         from smspanel.models import db
 

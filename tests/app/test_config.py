@@ -65,15 +65,15 @@ def test_production_starts_with_everything_set(env):
 
 
 def test_pool_settings_apply_to_servers_only(env):
+    from smspanel.database import engine_options
+
     env.setenv("DATABASE_URL", "postgresql+psycopg://localhost/test")
     env.setenv("SQLALCHEMY_POOL_SIZE", "5")
-    options = create_app().config["SQLALCHEMY_ENGINE_OPTIONS"]
-    assert options == {
-        "pool_size": 5,
-        "max_overflow": 20,
-        "pool_recycle": 3600,
-        "pool_pre_ping": True,
-    }
+    options = engine_options(create_app().config)
+    assert options["pool_size"] == 5 and options["max_overflow"] == 20
+    assert options["pool_recycle"] == 3600 and options["pool_pre_ping"] is True
+    env.delenv("DATABASE_URL")
+    assert "pool_size" not in engine_options(create_app().config)
 
 
 @pytest.mark.parametrize("url", ["sqlite:///sms.db", "sqlite:///instance/sms.db"])

@@ -1,0 +1,39 @@
+"""The database connection: pool settings take effect and connections always go back."""
+
+import pytest
+from sqlalchemy import text
+
+from smspanel.models import db
+from tests.databases import server_dialect
+
+on_server = pytest.mark.skipif(server_dialect() == "sqlite", reason="pools are for servers")
+on_sqlite = pytest.mark.skipif(server_dialect() != "sqlite", reason="SQLite tuning")
+
+
+@on_server
+def test_pool_settings_from_the_spec_take_effect(app):
+    with app.app_context():
+        pool = db.engine.pool
+        assert pool.size() == 10
+        assert pool._max_overflow == 20
+        assert pool._recycle == 3600
+        assert pool._pre_ping is True
+
+
+@on_sqlite
+def test_sqlite_waits_for_writers_instead_of_failing(app):
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_connections_are_returned_after_ten_thousand_requests(app, client, make):
+    user = make.user()
+    headers = make.auth(user)
+    message_id = make.message(user)
+    paths = ["/api/health", f"/api/sms/{message_id}", "/api/sms?per_page=5", "/api/sms/999999"]
+    for n in range(10_000):
+        client.get(paths[n % len(paths)], headers=headers)
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
