@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
@@ -70,8 +72,23 @@ def create_token_command(username: str, name: str) -> None:
     click.echo(issue_token(db.session, user, name=name))
 
 
+@click.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(destination: Path) -> None:
+    """Copy the SQLite database to DESTINATION safely while the app is running."""
+    from smspanel.database import backup_sqlite
+
+    try:
+        size = backup_sqlite(destination)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up to {destination} ({size} bytes)")
+
+
 def init_app(app: Flask) -> None:
     for command in (
+        backup_command,
         worker_command,
         create_user_command,
         reset_password_command,

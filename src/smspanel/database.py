@@ -109,3 +109,24 @@ def prepare_database(app: Flask) -> None:
             log.warning("Generated admin password for SMSadmin: %s", generated)
         else:
             print(f"[DEV] Generated admin password: {generated}", flush=True)
+
+
+def backup_sqlite(destination: Path) -> int:
+    """Copy the live SQLite database with its online-backup API (safe while writers run,
+    unlike `cp`); return the copy's size in bytes."""
+    url = db.engine.url
+    if url.get_dialect().name != "sqlite" or not url.database:
+        raise ValueError(
+            "backup copies SQLite databases; for MySQL/MariaDB use "
+            "`mysqldump --single-transaction`, for PostgreSQL `pg_dump` (see README)"
+        )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(url.database)
+    target = sqlite3.connect(destination)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return destination.stat().st_size

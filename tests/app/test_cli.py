@@ -1,7 +1,12 @@
-"""Command-line tools: the way back in for a locked-out admin."""
+"""Command-line tools: the way back in for a locked-out admin, and safe backups."""
+
+import sqlite3
+
+import pytest
 
 from smspanel.models import User, db
 from smspanel.services.users import authenticate, authenticate_token
+from tests.databases import server_dialect
 
 
 def test_create_user_and_token(runner, app):
@@ -31,3 +36,20 @@ def test_reset_password_also_re_enables_the_account(runner, app, make):
 def test_reset_password_of_unknown_user_fails(runner):
     result = runner.invoke(args=["reset-password", "ghost", "--password", "whatever pass"])
     assert result.exit_code != 0 and "no user named 'ghost'" in result.output
+
+
+@pytest.mark.skipif(server_dialect() != "sqlite", reason="backup copies SQLite databases")
+def test_backup_copies_the_live_sqlite_database(runner, make, tmp_path):
+    make.message(make.user(), ["11112222", "33334444"])
+    target = tmp_path / "backups" / "sms.db"
+    result = runner.invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("SELECT count(*) FROM recipients").fetchone() == (2,)
+
+
+@pytest.mark.skipif(server_dialect() == "sqlite", reason="servers have their own dump tools")
+def test_backup_on_a_server_points_to_its_dump_tool(runner, tmp_path):
+    result = runner.invoke(args=["backup", str(tmp_path / "x.db")])
+    assert result.exit_code != 0
+    assert "mysqldump --single-transaction" in result.output and "pg_dump" in result.output
