@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from smspanel.config import ConfigError, default_instance_path, load_env_file, load_settings
 
 __all__ = ["ConfigError", "create_app"]
+
+
+class DatabaseIdConverter(IntegerConverter):
+    def __init__(self, map, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -28,12 +35,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = development_secret(instance_path)
     instance_path.mkdir(parents=True, exist_ok=True)
 
-    from smspanel import cli, database, errors, hktime, web
+    from smspanel import (
+        cli,
+        database,
+        errors,
+        hktime,
+        request_context,
+        security_headers,
+        throttling,
+        web,
+    )
     from smspanel.api import bp as api_bp
     from smspanel.health import bp as health_bp
 
+    # Ids in URLs fit a 64-bit column; a larger number is simply no such page (404).
+    app.url_map.converters["int"] = DatabaseIdConverter
     database.init_app(app)
     errors.init_app(app)
+    request_context.init_app(app)
+    throttling.init_app(app)
+    security_headers.init_app(app)
     hktime.init_app(app)
     cli.init_app(app)
     web.init_app(app)

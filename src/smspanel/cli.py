@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import getpass
+from datetime import timedelta
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from smspanel.models import db
+from smspanel.models import db, utcnow
+from smspanel.services.audit import Actor, set_actor
 from smspanel.services.users import (
     UserError,
     create_user,
@@ -16,6 +19,11 @@ from smspanel.services.users import (
     issue_token,
     set_password,
 )
+
+
+def act_from_command_line() -> None:
+    """Audit records name the operating-system account that ran the command."""
+    set_actor(Actor(username=f"cli:{getpass.getuser()}"[:64], channel="cli"))
 
 
 @click.command("worker")
@@ -34,6 +42,7 @@ def worker_command() -> None:
 @click.password_option(help="Prompted for when not given.")
 def create_user_command(username: str, admin: bool, password: str) -> None:
     """Create a user."""
+    act_from_command_line()
     try:
         user = create_user(db.session, username, password, is_admin=admin)
     except UserError as exc:
@@ -47,6 +56,7 @@ def create_user_command(username: str, admin: bool, password: str) -> None:
 @click.password_option(help="Prompted for when not given.")
 def reset_password_command(username: str, password: str) -> None:
     """Set a new password for a user, and re-enable the account (the way back in)."""
+    act_from_command_line()
     user = find_user(db.session, username)
     if user is None:
         raise click.ClickException(f"no user named {username!r}")
@@ -64,12 +74,17 @@ def reset_password_command(username: str, password: str) -> None:
 @with_appcontext
 @click.argument("username")
 @click.option("--name", default="cli", help="A label to recognise the token by.")
-def create_token_command(username: str, name: str) -> None:
+@click.option(
+    "--expires-days", type=click.IntRange(min=1), default=None, help="Stop working after N days."
+)
+def create_token_command(username: str, name: str, expires_days: int | None) -> None:
     """Issue an API token for a user and print it (it is shown only this once)."""
+    act_from_command_line()
     user = find_user(db.session, username)
     if user is None:
         raise click.ClickException(f"no user named {username!r}")
-    click.echo(issue_token(db.session, user, name=name))
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    click.echo(issue_token(db.session, user, name=name, expires_at=expires_at))
 
 
 @click.command("backup")

@@ -152,11 +152,19 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         )
 
     database_url = resolve_database_url(env_str("DATABASE_URL"), instance_path)
+    admin_password = env_str("ADMIN_PASSWORD")
+    if admin_password is not None:
+        from smspanel.services.users import ADMIN_USERNAME, UserError, check_password_policy
+
+        try:
+            check_password_policy(ADMIN_USERNAME, admin_password)
+        except UserError as exc:
+            raise ConfigError(f"ADMIN_PASSWORD is too weak: {exc}") from None
     return {
         "ENV_NAME": env,
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,
-        "ADMIN_PASSWORD": env_str("ADMIN_PASSWORD"),
+        "ADMIN_PASSWORD": admin_password,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_POOL_SIZE": env_int("SQLALCHEMY_POOL_SIZE", 10, minimum=1),
         "SQLALCHEMY_POOL_MAX_OVERFLOW": env_int("SQLALCHEMY_POOL_MAX_OVERFLOW", 20),
@@ -172,6 +180,13 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "SMS_CLAIM_LEASE_SECONDS": env_int("SMS_CLAIM_LEASE_SECONDS", 60, minimum=1),
         "SMS_POLL_INTERVAL": env_float("SMS_POLL_INTERVAL", 0.5, minimum=0.01),
         "SMS_IN_APP_DISPATCHER": env_bool("SMS_IN_APP_DISPATCHER", True),
+        "TRUSTED_PROXY_HOPS": env_int("TRUSTED_PROXY_HOPS", 0),
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "RATELIMIT_STORAGE_URI": env_str("RATELIMIT_STORAGE_URI", "memory://"),
+        "LOGIN_LIMIT_PER_ACCOUNT": env_str("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": env_str("LOGIN_LIMIT_PER_ADDRESS", "30 per minute"),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, minimum=1024),
         # A compose textarea of 100,000 numbers is about 1 MB; Flask's default is 500 kB.
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,7 +107,16 @@ def prepare_database(app: Flask) -> None:
         db.session.remove()
     if generated:
         if app.config["PRODUCTION"]:
-            log.warning("Generated admin password for SMSadmin: %s", generated)
+            # Never the secret itself in a production log: it goes to a private file.
+            path = Path(app.instance_path) / "initial_admin_password"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as secret_file:
+                secret_file.write(generated + "\n")
+            log.warning(
+                "Created SMSadmin with a generated password, written to %s (mode 0600). "
+                "Log in, change it, then delete the file.",
+                path,
+            )
         else:
             print(f"[DEV] Generated admin password: {generated}", flush=True)
 

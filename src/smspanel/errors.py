@@ -59,12 +59,15 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if not wants_json():
+            if exc.code == 429:
+                return "Too many failed attempts. Please wait and try again.", 429
             return exc
         status = exc.code or 500
         messages = {
             404: f"no such resource: {request.method} {request.path}",
             405: f"method {request.method} is not allowed on {request.path}",
             413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
+            429: "too many failed attempts; retry after the time in the Retry-After header",
         }
         response = api_error(
             status,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from smspanel.authz import public
 from smspanel.models import db
 
 bp = Blueprint("health", __name__)
@@ -21,12 +22,14 @@ def database_reachable() -> bool:
 
 
 @bp.get("/health/live")
+@public
 def live():
     """The process is up and answering."""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/health/ready")
+@public
 def ready():
     """Ready to serve: the database answers."""
     if database_reachable():

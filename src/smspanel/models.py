@@ -110,6 +110,17 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    sessions: Mapped[list[UserSession]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # The web login this object was loaded for (not stored): Flask-Login keeps it in the
+    # session cookie as "<user id>:<session token>", so the server can end that login.
+    __allow_unmapped__ = True  # for session_token, which is not a column
+    session_token: str | None = None  # set per login by the session loader
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}" if self.session_token else str(self.id)
 
 
 class ApiToken(db.Model):  # type: ignore[name-defined,misc]
@@ -238,3 +249,40 @@ class GatewayPacing(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     next_slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UserSession(db.Model):  # type: ignore[name-defined,misc]
+    """One web login; only a hash of its token is kept, so a stolen database opens no session."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ip_address: Mapped[str | None] = mapped_column(String(45), nullable=True)
+
+
+class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+    """Who did what and when. Append-only: the app never updates or deletes a row."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_action_created_at", "action", "created_at"),
+        Index("ix_audit_events_actor_name_created_at", "actor_name", "created_at"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # No foreign key: the record outlives the account it names.
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(120), default="")
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    channel: Mapped[str] = mapped_column(String(8), default="")
+    ip_address: Mapped[str | None] = mapped_column(String(45), nullable=True)

@@ -21,10 +21,14 @@ SHUTDOWN_GRACE_SECONDS = 25.0
 
 
 def configure_logging() -> None:
+    """Log to stderr one line per record, so typed input cannot forge lines; werkzeug's request
+    log propagates here too, as it adds its own handler only when none exists yet."""
+    from smspanel.log_format import SingleLineFormatter
+
     if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        handler = logging.StreamHandler()
+        handler.setFormatter(SingleLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def create_serving_app() -> Flask:

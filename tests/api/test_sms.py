@@ -206,7 +206,9 @@ def test_per_page_is_capped_at_100(client, headers):
     )
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=abc", "per_page=0", "per_page=-3"])
+@pytest.mark.parametrize(
+    "query", ["page=0", "page=abc", "per_page=0", "per_page=-3", f"page={10**20}"]
+)
 def test_bad_paging_is_400(client, headers, query):
     response = client.get(f"/api/sms?{query}", headers=headers)
     assert response.status_code == 400
@@ -226,3 +228,10 @@ def test_unknown_routes_and_methods_answer_json(client, headers, method, path, s
     response = getattr(client, method)(path, headers=headers)
     assert response.status_code == status
     assert response.get_json()["error"]["code"] in {"NOT_FOUND", "METHOD_NOT_ALLOWED"}
+
+
+@pytest.mark.parametrize("path", [f"/api/sms/{10**20}", f"/api/sms/{2**63}/recipients"])
+def test_ids_beyond_any_database_column_are_404(client, headers, path):
+    response = client.get(path, headers=headers)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "NOT_FOUND"

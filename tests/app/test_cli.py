@@ -18,6 +18,18 @@ def test_create_user_and_token(runner, app):
         assert authenticate_token(db.session, token).username == "ops"
 
 
+def test_create_token_can_expire(runner, app, make):
+    from smspanel.models import ApiToken
+
+    make.user("temp")
+    result = runner.invoke(args=["create-token", "temp", "--expires-days", "7"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        expires = db.session.scalar(db.select(ApiToken.expires_at))
+        created = db.session.scalar(db.select(ApiToken.created_at))
+        assert 6.9 < (expires - created).total_seconds() / 86400 < 7.1
+
+
 def test_create_user_refuses_bad_input_with_a_reason(runner, make):
     make.user("taken")
     result = runner.invoke(args=["create-user", "taken", "--password", "some password"])

@@ -43,6 +43,10 @@ def test_development_runs_with_nothing_set(env, tmp_path):
         ({"SECRET_KEY": STRONG}, "SMS_BASE_URL is not set"),
         ({"SECRET_KEY": STRONG, "SMS_BASE_URL": "https://x"}, "SMS_APPLICATION_ID is not set"),
         (
+            {**GATEWAY, "SECRET_KEY": STRONG, "ADMIN_PASSWORD": "short"},
+            "ADMIN_PASSWORD is too weak: password must be at least 12",
+        ),
+        (
             {**GATEWAY, "SECRET_KEY": STRONG, "SMS_WORKER_CONCURRENCY": "many"},
             "SMS_WORKER_CONCURRENCY must be a whole number",
         ),

@@ -124,7 +124,7 @@ def test_admin_user_lifecycle(page, browser, live_app):
     page.locator("#password").fill("short")
     page.locator("#confirm_password").fill("short")
     page.get_by_role("button", name="Create user").click()
-    expect()(page.locator("#password-errors")).to_contain_text("at least 8 characters")
+    expect()(page.locator("#password-errors")).to_contain_text("at least 12 characters")
     expect()(page.get_by_label("Username")).to_have_value("officer1")
     screenshot(page, "admin-user-create")
     page.locator("#password").fill("first password 1")

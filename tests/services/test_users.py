@@ -29,8 +29,11 @@ def test_passwords_are_stored_as_kdf_hashes(app, make):
     [
         ("ab", "long enough pw", "username"),
         ("has space", "long enough pw", "username"),
-        ("bob", "short", "at least"),
-        ("bobby123", "BOBBY123", "username"),
+        ("bob", "short", "at least 12"),
+        ("bob", "elevenchars", "at least 12"),
+        ("bobby1234567", "BOBBY1234567", "username"),
+        ("bob", "Password1234", "too common"),
+        ("bob", "correcthorsebatterystaple", "too common"),
     ],
 )
 def test_bad_accounts_are_refused_with_a_reason(app, username, password, message):

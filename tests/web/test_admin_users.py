@@ -104,7 +104,7 @@ def test_create_user(app, admin_client):
         ),
         (
             {"username": "dora", "password": "short", "confirm_password": "short"},
-            "password must be at least 8 characters",
+            "password must be at least 12 characters",
         ),
         (
             {"username": "dora", "password": "a long password", "confirm_password": "different"},
@@ -147,7 +147,7 @@ def test_change_password(app, admin_client, client, make):
 @pytest.mark.parametrize(
     ("password", "confirm", "problem"),
     [
-        ("short", "short", "at least 8 characters"),
+        ("short", "short", "at least 12 characters"),
         ("long enough 1", "long enough 2", "do not match"),
         ("", "", "enter a password"),
     ],

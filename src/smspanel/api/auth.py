@@ -10,9 +10,12 @@ from flask import g, request
 
 from smspanel.api import bp
 from smspanel.api.schemas import LoginData, LoginRequest, UserOut, parse_body, respond
+from smspanel.authz import TOKEN, access_rule, public
 from smspanel.errors import ApiError
 from smspanel.models import User, db
+from smspanel.services import audit
 from smspanel.services.users import authenticate, authenticate_token, issue_token
+from smspanel.throttling import limit_logins
 
 
 def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -31,10 +34,10 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
                 "token is invalid, revoked or expired, or its user is disabled",
             )
         g.api_user = user
+        audit.identify(user)
         return view(*args, **kwargs)
 
-    guarded.auth_rule = "token"  # type: ignore[attr-defined]
-    return guarded
+    return access_rule(TOKEN)(guarded)
 
 
 def current_api_user() -> User:
@@ -42,6 +45,8 @@ def current_api_user() -> User:
 
 
 @bp.post("/auth/login")
+@public
+@limit_logins
 def login():
     """Exchange a username and password for a new bearer token."""
     body = parse_body(LoginRequest)

@@ -23,6 +23,8 @@ from smspanel.api.schemas import (
     SendAccepted,
     SendRequest,
 )
+from smspanel.api.sms import MAX_PAGE
+from smspanel.authz import public
 from smspanel.errors import api_error
 from smspanel.health import database_reachable
 
@@ -43,6 +45,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "Missing, invalid, revoked or expired token",
         404: "No such message among the caller's",
         413: "Request body too large",
+        429: "Too many failed logins for this account or address; wait `Retry-After` seconds",
         503: "Database unavailable",
     }
     return {str(s): _json(ErrorEnvelope, text[s]) for s in statuses}
@@ -50,7 +53,11 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 def _page_params(default: int, maximum: int) -> list[dict[str, Any]]:
     return [
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+        {
+            "name": "page",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+        },
         {
             "name": "per_page",
             "in": "query",
@@ -61,7 +68,12 @@ def _page_params(default: int, maximum: int) -> list[dict[str, Any]]:
 
 
 def _id_param() -> dict[str, Any]:
-    return {"name": "message_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {
+        "name": "message_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
 
 
 @cache
@@ -102,7 +114,7 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": body(LoginRequest),
                 "responses": {
                     "200": _json(envelopes[LoginData], "Logged in"),
-                    **_errors(400, 401, 413, 503),
+                    **_errors(400, 401, 413, 429, 503),
                 },
             }
         },
@@ -186,18 +198,21 @@ def openapi_document() -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
+@public
 def openapi_json():
     """The API's OpenAPI 3 description."""
     return jsonify(openapi_document())
 
 
 @bp.get("/docs")
+@public
 def docs_page():
     """A readable page rendered from the OpenAPI document."""
     return render_template("api_docs.html", spec=openapi_document())
 
 
 @bp.get("/health")
+@public
 def health():
     """200 when the database answers, 503 when it does not."""
     if not database_reachable():

@@ -32,7 +32,10 @@ MAX_PER_PAGE = 100
 MAX_RECIPIENTS_PER_PAGE = 1000
 
 
-def query_int(name: str, default: int, minimum: int = 1) -> int:
+MAX_PAGE = 1_000_000
+
+
+def query_int(name: str, default: int, minimum: int = 1, maximum: int = MAX_PAGE) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -45,6 +48,13 @@ def query_int(name: str, default: int, minimum: int = 1) -> int:
             f"{name} must be a whole number, got {raw!r}",
             [{"field": name, "message": "must be a whole number"}],
         ) from None
+    if value > maximum:
+        raise ApiError(
+            400,
+            "VALIDATION_ERROR",
+            f"{name} must be at most {maximum}",
+            [{"field": name, "message": f"must be at most {maximum}"}],
+        )
     if value < minimum:
         raise ApiError(
             400,
@@ -108,7 +118,7 @@ def send_bulk():
 def list_messages():
     """The caller's messages, newest first, a page at a time."""
     page = query_int("page", 1)
-    per_page = min(query_int("per_page", 20), MAX_PER_PAGE)
+    per_page = min(query_int("per_page", 20, maximum=2**31), MAX_PER_PAGE)
     owner = Message.user_id == current_api_user().id
     total = db.session.scalar(select(func.count()).select_from(Message).where(owner)) or 0
     rows = db.session.scalars(
@@ -174,7 +184,7 @@ def get_recipients(message_id: int):
     query = select(Recipient).where(Recipient.message_id == m.id).order_by(Recipient.id)
     if "page" in request.args or "per_page" in request.args:
         page = query_int("page", 1)
-        per_page = min(query_int("per_page", 100), MAX_RECIPIENTS_PER_PAGE)
+        per_page = min(query_int("per_page", 100, maximum=2**31), MAX_RECIPIENTS_PER_PAGE)
         query = query.limit(per_page).offset((page - 1) * per_page)
     rows = db.session.scalars(query).all()
     data = RecipientList(

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import DeadLetter, DeadLetterStatus, Recipient, RecipientStatus, utcnow
+from smspanel.services import audit
 from smspanel.services.queue import adjust_message_counts, work_available
 from smspanel.services.transactions import begin_write
 
@@ -68,6 +69,8 @@ def retry(session: Session, entry_ids: list[int] | None = None) -> int:
         failed_back[entry.message_id] -= 1
     if requeued.rowcount:  # type: ignore[attr-defined]
         adjust_message_counts(session, {m: (0, d) for m, d in failed_back.items()}, now)
+    target = f"dead_letter:{entries[0].id}" if entry_ids else "all pending"
+    audit.record(session, "dead_letter.retry", target, f"{len(entries)} entr(y/ies)")
     session.commit()
     work_available.set()
     return len(entries)
@@ -82,4 +85,5 @@ def abandon(session: Session, entry_id: int) -> None:
     entry.status = DeadLetterStatus.ABANDONED
     entry.abandoned_at = now
     entry.updated_at = now
+    audit.record(session, "dead_letter.abandon", f"dead_letter:{entry.id}", f"phone {entry.phone}")
     session.commit()

@@ -8,6 +8,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
+from smspanel.services import audit
 from smspanel.services.content import count_segments, validate_content
 from smspanel.services.phone import parse_recipients
 from smspanel.services.queue import work_available
@@ -61,6 +62,12 @@ def accept_send(
                 }
                 for phone in phones
             ],
+        )
+        audit.record(
+            session,
+            "sms.send",
+            f"message:{message.id}",
+            f"{len(phones)} recipient(s), {message.segments} segment(s)",
         )
         session.commit()
     except BaseException:

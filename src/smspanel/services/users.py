@@ -7,6 +7,8 @@ import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,9 +16,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from smspanel.models import ApiToken, User, utcnow
+from smspanel.services import audit
 
 ADMIN_USERNAME = "SMSadmin"
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "smsp_"
 _USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
 # Verifying against this when a username is unknown keeps login timing uniform.
@@ -32,11 +35,22 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)  # scrypt, werkzeug's default KDF
 
 
+@cache
+def common_passwords() -> frozenset[str]:
+    text = (Path(__file__).parent / "common_passwords.txt").read_text()
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
 def check_password_policy(username: str, password: str) -> None:
+    """At least 12 characters, not the username, not a well-known password."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    if password.lower() == username.lower():
+    if password.strip().lower() == username.strip().lower():
         raise UserError("password must not be the username")
+    if password.strip().lower() in common_passwords():
+        raise UserError("password is too common; choose another")
 
 
 def create_user(session: Session, username: str, password: str, *, is_admin: bool = False) -> User:
@@ -55,6 +69,8 @@ def create_user(session: Session, username: str, password: str, *, is_admin: boo
     )
     session.add(user)
     try:
+        session.flush()
+        audit.record(session, "user.create", describe(user), "admin" if is_admin else "user")
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -62,10 +78,21 @@ def create_user(session: Session, username: str, password: str, *, is_admin: boo
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
+def describe(user: User) -> str:
+    return f"user:{user.id} {user.username}"
+
+
+def set_password(
+    session: Session, user: User, password: str, keep_session_token: str | None = None
+) -> None:
+    """Change the password and end the user's other web logins (all but `keep_session_token`)."""
+    from smspanel.services.sessions import end_sessions
+
     check_password_policy(user.username, password)
     user.password_hash = hash_password(password)
+    audit.record(session, "user.password", describe(user))
     session.commit()
+    end_sessions(session, user, keep_token=keep_session_token)
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -77,10 +104,14 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     user = find_user(session, username)
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.is_active:
+    if user is None or not check_password_hash(user.password_hash, password) or not user.is_active:
+        reason = "unknown user" if user is None else "disabled" if not user.is_active else ""
+        audit.record(session, "login.failure", f"username {username}", reason or "bad password")
+        session.commit()
         return None
     user.last_login_at = utcnow()
+    audit.identify(user)
+    audit.record(session, "login.success", describe(user))
     session.commit()
     return user
 
@@ -94,6 +125,7 @@ def issue_token(
 ) -> str:
     """Create a token and return it; only its hash is kept, so this is the one time it shows."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    audit.record(session, "token.issue", describe(user), name)
     session.add(
         ApiToken(
             user_id=user.id,
@@ -140,6 +172,7 @@ def revoke_tokens(session: Session, user: User) -> int:
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    audit.record(session, "token.revoke", describe(user), f"{result.rowcount} token(s)")  # type: ignore[attr-defined]
     session.commit()
     return result.rowcount  # type: ignore[attr-defined]
 
@@ -151,16 +184,18 @@ def ensure_admin(session: Session, password: str | None) -> str | None:
     generated = None
     if not password:
         password = generated = secrets.token_urlsafe(12)
-    session.add(
-        User(
-            username=ADMIN_USERNAME,
-            password_hash=hash_password(password),
-            is_admin=True,
-            is_active=True,
-            created_at=utcnow(),
-        )
+    admin = User(
+        username=ADMIN_USERNAME,
+        password_hash=hash_password(password),
+        is_admin=True,
+        is_active=True,
+        created_at=utcnow(),
     )
+    session.add(admin)
     try:
+        session.flush()
+        with audit.acting_as(audit.Actor(username="system", channel="startup")):
+            audit.record(session, "user.create", describe(admin), "first-run admin")
         session.commit()
     except IntegrityError:  # another process created it first
         session.rollback()

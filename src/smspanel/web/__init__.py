@@ -7,6 +7,8 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from smspanel.models import User, db
+from smspanel.services import audit
+from smspanel.services.sessions import resolve_session
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -16,23 +18,21 @@ csrf = CSRFProtect()
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The session's user, or None once they are disabled or deleted (their session ends)."""
-    try:
-        user = db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
+def load_user(login_id: str) -> User | None:
+    """The user of a live server-side login ("<user id>:<token>"), or None: logged out,
+    expired, ended by a password change, or the user was disabled or deleted."""
+    user_id, _, token = login_id.partition(":")
+    if not user_id.isdigit():
         return None
-    if user is None or not user.is_active:
-        return None
+    user = resolve_session(db.session, int(user_id), token)
+    if user is not None:
+        audit.identify(user)
     return user
 
 
 def init_app(app: Flask) -> None:
     from smspanel.api import bp as api_bp
     from smspanel.web import admin, auth, dead_letter, sms
-
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
 
     login_manager.init_app(app)
     csrf.init_app(app)

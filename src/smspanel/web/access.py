@@ -7,7 +7,10 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, render_template
-from flask_login import current_user, login_required
+from flask_login import current_user
+from flask_login import login_required as flask_login_required
+
+from smspanel.authz import ADMIN, LOGIN, access_rule
 
 ERROR_PAGES = {
     403: ("Not allowed", "This page is for administrators only."),
@@ -15,17 +18,22 @@ ERROR_PAGES = {
 }
 
 
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Logged in; anyone else is sent to the login page."""
+    return access_rule(LOGIN)(flask_login_required(view))
+
+
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Logged in and an admin; anyone else gets 403."""
 
     @wraps(view)
-    @login_required
+    @flask_login_required
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_admin:
             abort(403)
         return view(*args, **kwargs)
 
-    return wrapper
+    return access_rule(ADMIN)(wrapper)
 
 
 def register_error_pages(bp: Blueprint) -> None:

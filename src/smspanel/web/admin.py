@@ -6,8 +6,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user
 
 from smspanel.models import User, db
-from smspanel.services import accounts
-from smspanel.services.history import parse_page
+from smspanel.services import accounts, audit
+from smspanel.services.history import HistoryFilters, parse_page
 from smspanel.services.users import UserError, create_user, set_password
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.forms import CreateUserForm, PasswordForm
@@ -70,7 +70,8 @@ def password(user_id: int):
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            set_password(db.session, user, form.password.data or "")
+            keep = current_user.session_token if user.id == current_user.id else None
+            set_password(db.session, user, form.password.data or "", keep_session_token=keep)
         except UserError as exc:
             form.password.errors = [*form.password.errors, str(exc)]
         else:
@@ -139,3 +140,32 @@ def regenerate_token(user_id: int):
 @admin_required
 def messages():
     return history_page("admin/messages.html", None)
+
+
+@bp.get("/audit")
+@admin_required
+def audit_log():
+    """Who did what and when: read-only, newest first, with filters."""
+    filters = HistoryFilters.from_args(request.args)
+    action = request.args.get("action", "")
+    if action and action not in audit.ACTIONS:
+        filters.errors.append(f"unknown action {action!r}")
+        action = ""
+    for problem in filters.errors:
+        flash(f"Filter ignored: {problem}.", "warning")
+    events = audit.list_events(
+        db.session,
+        action=action,
+        search=filters.search,
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+        page=filters.page,
+    )
+    return render_template(
+        "admin/audit.html",
+        events=events,
+        filters=filters,
+        action=action,
+        actions=audit.ACTIONS,
+        query_args={**filters.query_args(), "action": action or None},
+    )

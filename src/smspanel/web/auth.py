@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from smspanel.authz import public
 from smspanel.models import db
+from smspanel.services.sessions import end_session, start_session
 from smspanel.services.users import authenticate
+from smspanel.throttling import limit_logins
 from smspanel.web.access import register_error_pages
 from smspanel.web.forms import LoginForm
 
@@ -25,18 +28,23 @@ def safe_next(target: str | None) -> str | None:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
-    if "\\" in target:
-        return None
+    if "\\" in target or not target.isprintable():
+        return None  # control characters would break the Location header (a 500)
     return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
+@limit_logins
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("sms.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(db.session, form.username.data or "", form.password.data or "")
+        if user is not None:
+            session.clear()  # nothing from before the login survives it (no fixation)
+            start_session(db.session, user, request.remote_addr)
         if user is None or not login_user(user):
             flash(LOGIN_FAILED, "error")
             form.password.data = ""
@@ -47,8 +55,11 @@ def login():
 
 
 @bp.route("/logout", methods=["GET", "POST"])
+@public
 def logout():
     if current_user.is_authenticated:
+        end_session(db.session, current_user.session_token)
         logout_user()
+        session.clear()
         flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from smspanel.models import MessageStatus, RecipientStatus, db
 from smspanel.services.compose import (
@@ -28,7 +28,7 @@ from smspanel.services.history import (
 )
 from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
 from smspanel.services.sending import TooManyRecipients, accept_send
-from smspanel.web.access import register_error_pages
+from smspanel.web.access import login_required, register_error_pages
 from smspanel.web.forms import ComposeForm
 
 bp = Blueprint("sms", __name__)

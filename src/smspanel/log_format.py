@@ -1,0 +1,32 @@
+"""One log record, one line: text a user typed cannot forge a log line or drive a terminal."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# Colour codes (werkzeug styles its request lines): decoration for a terminal, noise in a file,
+# and in someone's input a way to hide text. They are dropped before anything is escaped.
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+# C0 and C1 controls (newlines, escape, backspace...) and Unicode's line and paragraph separators.
+CONTROL_CHARACTERS = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
+_READABLE = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+ESCAPES = str.maketrans(
+    {
+        code: _READABLE.get(chr(code), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        for code in CONTROL_CHARACTERS
+    }
+)
+
+
+def single_line(text: str) -> str:
+    """`text` with control characters and line separators written as escapes."""
+    return ANSI_COLOUR.sub("", text).translate(ESCAPES)
+
+
+class SingleLineFormatter(logging.Formatter):
+    """Escapes the formatted message; a traceback follows it as is, being many lines anyway."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return single_line(super().formatMessage(record))

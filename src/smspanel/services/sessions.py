@@ -1,0 +1,84 @@
+"""Web logins kept on the server, so logging out, a password change or disabling ends them.
+
+The cookie carries a random token; the database keeps only its SHA-256. A login is valid
+while its row is not ended, not expired, and its user is active.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from smspanel.models import User, UserSession, utcnow
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, user: User, ip_address: str | None = None) -> str:
+    """Record a new login for `user` and return its token (a fresh one at every login)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=_digest(token),
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+            ip_address=(ip_address or "")[:45] or None,
+        )
+    )
+    session.commit()
+    user.session_token = token
+    return token
+
+
+def resolve_session(session: Session, user_id: int, token: str) -> User | None:
+    """The active user of a live login, or None."""
+    if not token or len(token) > 100:
+        return None
+    digest = _digest(token)
+    row = session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    login, user = row
+    if not hmac.compare_digest(login.token_hash, digest) or login.user_id != user_id:
+        return None
+    if login.ended_at is not None or login.expires_at <= utcnow() or not user.is_active:
+        return None
+    user.session_token = token
+    return user
+
+
+def end_session(session: Session, token: str | None) -> None:
+    if token:
+        session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == _digest(token), UserSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
+        session.commit()
+
+
+def end_sessions(session: Session, user: User, keep_token: str | None = None) -> int:
+    """End every open login of `user` except the one holding `keep_token`."""
+    query = update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)
+    )
+    if keep_token:
+        query = query.where(UserSession.token_hash != _digest(keep_token))
+    result = session.execute(query.values(ended_at=utcnow()))
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
