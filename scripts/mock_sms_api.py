@@ -2,7 +2,8 @@
 
 POST /gateway/gateway.jsp  form fields application, mrt, sender, msg_utf8 -> 200 "OK";
                            content containing "error" -> 401, as the real gateway's users know it.
-GET  /received             JSON: total, by_number counts, the last messages received.
+GET  /received             JSON: total, rejected, by_number counts
+                           (?messages=1 adds the last 100,000 messages with their times).
 POST /reset                forget everything received.
 GET  /health               200 "ok".
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import socket
 import sys
 import threading
 import time
@@ -49,14 +51,16 @@ class Received:
                 {**form, "accepted": str(accepted).lower(), "received_at": f"{time.time():.6f}"}
             )
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self, with_messages: bool) -> dict[str, object]:
         with self.lock:
-            return {
+            counts: dict[str, object] = {
                 "total": self.total,
                 "rejected": self.rejected,
                 "by_number": dict(self.by_number),
-                "messages": list(self.messages),
             }
+            if with_messages:
+                counts["messages"] = list(self.messages)
+            return counts
 
     def reset(self) -> None:
         with self.lock:
@@ -68,6 +72,12 @@ class Received:
 class GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real gateway behind a load balancer
     server: MockGatewayServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as separate writes; without this, Nagle's algorithm and the
+        # client's delayed ACK add 40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:
@@ -84,8 +94,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200, "ok")
-        elif self.path == "/received":
-            self._reply(200, json.dumps(self.server.received.snapshot()), "application/json")
+        elif self.path.split("?")[0] == "/received":
+            with_messages = "messages=1" in self.path
+            body = json.dumps(self.server.received.snapshot(with_messages))
+            self._reply(200, body, "application/json")
         else:
             self._reply(404, "not found")
 

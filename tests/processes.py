@@ -124,8 +124,9 @@ class MockGateway(Process):
         wait_until(lambda: http("GET", f"{self.base}/health")[0] == 200, 10, what="mock gateway")
         return self
 
-    def received(self) -> dict[str, Any]:
-        return http("GET", f"{self.base}/received")[1]
+    def received(self, messages: bool = False) -> dict[str, Any]:
+        """What the mock accepted: counts, and with `messages` every request's fields."""
+        return http("GET", f"{self.base}/received" + ("?messages=1" if messages else ""))[1]
 
 
 ADMIN_PASSWORD = "e2e admin password"

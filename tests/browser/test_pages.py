@@ -85,7 +85,7 @@ def test_compose_invalid_then_valid_and_watch_it_go_from_pending_to_sent(page, g
     expect()(page.locator("table.recipients tbody tr .status-sent")).to_have_count(2)
     screenshot(page, "message-sent")
 
-    sent = [m for m in gateway.received()["messages"] if m["mrt"] == "85291234567"]
+    sent = [m for m in gateway.received(messages=True)["messages"] if m["mrt"] == "85291234567"]
     assert sent and sent[-1]["msg_utf8"] == "明日停水 Water off EN:28331234"
 
 

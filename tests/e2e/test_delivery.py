@@ -56,7 +56,7 @@ def test_single_and_bulk_sends_reach_the_gateway_once_each_with_the_right_fields
     done = wait_final(app_process, token, bulk["data"]["id"])
     assert (done["status"], done["success_count"], done["pending_count"]) == ("sent", 200, 0)
 
-    received = mock.received()
+    received = mock.received(messages=True)
     assert received["total"] == 201
     assert received["by_number"] == {"85291234567": 1, **{f"852{n}": 1 for n in numbers}}
     [first] = [m for m in received["messages"] if m["mrt"] == "85291234567"]

@@ -8,8 +8,9 @@ import secrets
 import socket
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,6 +62,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._outcomes: list[DeliveryOutcome] = []
         self._first_outcome_at = 0.0
+        self._finished: SimpleQueue[DeliveryOutcome] = SimpleQueue()
         self.delivered = 0
         self._session: Session
         self.rate_limiter: RateLimiter
@@ -81,18 +83,14 @@ class Dispatcher:
                 self.app.config["SMS_RATE_PER_SEC"], db.engine
             )
             executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms-send")
-            inflight: dict[Future[DeliveryOutcome], ClaimedRecipient] = {}
+            inflight: dict[int, Future[None]] = {}
             try:
                 self._loop(executor, inflight)
             finally:
                 self._drain(executor, inflight)
                 db.session.remove()
 
-    def _loop(
-        self,
-        executor: ThreadPoolExecutor,
-        inflight: dict[Future[DeliveryOutcome], ClaimedRecipient],
-    ) -> None:
+    def _loop(self, executor: ThreadPoolExecutor, inflight: dict[int, Future[None]]) -> None:
         capacity = self.concurrency * 2  # a little prefetch keeps every sender busy
         db_failures = 0
         while not self._stopping.is_set():
@@ -117,20 +115,33 @@ class Dispatcher:
                     log.warning("dispatcher %s cannot claim: %s", self.worker_id, exc)
                     self._stopping.wait(min(5.0, 0.2 * 2**db_failures))
                 for item in claimed:
-                    inflight[executor.submit(self._deliver, item)] = item
+                    inflight[item.id] = executor.submit(self._send, item)
             if inflight:
-                done, _ = wait(
-                    list(inflight), timeout=WAIT_SLICE_SECONDS, return_when=FIRST_COMPLETED
-                )
-                if done and not self._outcomes:
-                    self._first_outcome_at = time.monotonic()
-                for future in done:
-                    inflight.pop(future)
-                    self._outcomes.append(future.result())
+                self._collect(inflight, timeout=WAIT_SLICE_SECONDS)
             self._flush(force=not inflight)
             if not inflight and not claimed:
                 work_available.wait(self.poll_interval)
                 work_available.clear()
+
+    def _send(self, item: ClaimedRecipient) -> None:
+        """Runs in a sender thread: one attempt, its outcome handed back through the queue."""
+        self._finished.put(self._deliver(item))
+
+    def _collect(self, inflight: dict[int, Future[None]], timeout: float | None) -> None:
+        """Take every finished outcome: wait for the first, then drain what else is ready."""
+        try:
+            outcome = self._finished.get(timeout=timeout)
+        except Empty:
+            return
+        if not self._outcomes:
+            self._first_outcome_at = time.monotonic()
+        while True:
+            inflight.pop(outcome.recipient_id, None)
+            self._outcomes.append(outcome)
+            try:
+                outcome = self._finished.get_nowait()
+            except Empty:
+                return
 
     def _deliver(self, item: ClaimedRecipient) -> DeliveryOutcome:
         self.rate_limiter.acquire()
@@ -162,20 +173,14 @@ class Dispatcher:
             )
             time.sleep(0.5)
 
-    def _drain(
-        self,
-        executor: ThreadPoolExecutor,
-        inflight: dict[Future[DeliveryOutcome], ClaimedRecipient],
-    ) -> None:
+    def _drain(self, executor: ThreadPoolExecutor, inflight: dict[int, Future[None]]) -> None:
         """On shutdown: release claims not yet started, wait for those on the wire, record all."""
-        unstarted = [item.id for future, item in inflight.items() if future.cancel()]
-        running = [future for future in inflight if not future.cancelled()]
-        for future in running:
-            try:
-                self._outcomes.append(future.result())
-            except Exception:  # attempt_delivery returns outcomes; this is belt and braces
-                log.exception("sender crashed")
-        executor.shutdown(wait=True)
+        unstarted = [rid for rid, future in inflight.items() if future.cancel()]
+        for rid in unstarted:
+            del inflight[rid]
+        executor.shutdown(wait=True)  # the requests on the wire finish (bounded by timeouts)
+        while inflight:
+            self._collect(inflight, timeout=None)
         for _ in range(3):
             try:
                 self._flush(force=True)
