@@ -10,7 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from smspanel import create_app
-from smspanel.models import User, db
+from smspanel.models import User, db, utcnow
+from smspanel.services.queue import DeliveryOutcome, claim_due_recipients, record_outcomes
 from smspanel.services.sending import accept_send
 from smspanel.services.users import create_user, issue_token
 from tests.databases import SERVER_URL, create_database, drop_database
@@ -108,6 +109,20 @@ class Factory:
     def auth(self, user: User | None = None) -> dict[str, str]:
         """Headers for an API call as `user` (a new user when not given)."""
         return {"Authorization": f"Bearer {self.token(user or self.user())}"}
+
+    def deliver(self, failing: frozenset[str] = frozenset()) -> None:
+        """Play the dispatcher once: every due recipient is sent, except numbers in `failing`,
+        which the gateway refuses (HTTP 401)."""
+        refused = {"error_kind": "http_401", "error_message": "HTTP 401 Unauthorized"}
+        with self.app.app_context():
+            claimed = claim_due_recipients(db.session, "test-worker", 10_000, 60)
+            outcomes = [
+                DeliveryOutcome(c.id, c.message_id, "failed", 1, utcnow(), **refused)
+                if c.phone in failing
+                else DeliveryOutcome(c.id, c.message_id, "sent", 1, utcnow())
+                for c in claimed
+            ]
+            record_outcomes(db.session, "test-worker", outcomes)
 
     def message(
         self, user: User, recipients: list[str] | None = None, content: str = "Notice"

@@ -100,34 +100,33 @@ def browser(chromium_executable: str) -> Iterator[object]:
             chromium.close()
 
 
-@pytest.fixture
-def page(browser, live_app: App):
-    """A fresh browser context (no cookies) at desktop size, pointed at the app."""
-    context = browser.new_context(base_url=live_app.base, viewport={"width": 1280, "height": 860})
+def open_tab(browser, live_app: App, **context_options):
+    """A fresh browser context (no cookies) pointed at the app; closed afterwards."""
+    context = browser.new_context(base_url=live_app.base, **context_options)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
-    tab = context.new_page()
     try:
-        yield tab
+        yield context.new_page()
     finally:
         context.close()
 
 
 @pytest.fixture
+def page(browser, live_app: App):
+    """A tab at desktop size."""
+    yield from open_tab(browser, live_app, viewport={"width": 1280, "height": 860})
+
+
+@pytest.fixture
 def phone_page(browser, live_app: App):
-    """A fresh context at a phone's size, for checking the layout on small screens."""
-    context = browser.new_context(
-        base_url=live_app.base,
+    """A tab at a phone's size, for checking the layout on small screens."""
+    yield from open_tab(
+        browser,
+        live_app,
         viewport={"width": 390, "height": 844},
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
     )
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    tab = context.new_page()
-    try:
-        yield tab
-    finally:
-        context.close()
 
 
 def log_in(page, username: str = "SMSadmin", password: str = ADMIN_PASSWORD) -> None:

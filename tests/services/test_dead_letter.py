@@ -9,26 +9,10 @@ from smspanel.services.queue import DeliveryOutcome, claim_due_recipients, recor
 
 
 @pytest.fixture
-def failed_message(app, make):
+def failed_message(make):
+    """A message with one recipient sent and one refused by the gateway."""
     message_id = make.message(make.user(), ["11112222", "33334444"])
-    with app.app_context():
-        a, b = claim_due_recipients(db.session, "w", 10, 60)
-        record_outcomes(
-            db.session,
-            "w",
-            [
-                DeliveryOutcome(a.id, a.message_id, "sent", 1, utcnow()),
-                DeliveryOutcome(
-                    b.id,
-                    b.message_id,
-                    "failed",
-                    1,
-                    utcnow(),
-                    error_kind="http_401",
-                    error_message="HTTP 401",
-                ),
-            ],
-        )
+    make.deliver(failing=frozenset({"33334444"}))
     return message_id
 
 

@@ -9,8 +9,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from smspanel.models import db, utcnow
-from smspanel.services.queue import DeliveryOutcome, claim_due_recipients, record_outcomes
 from tests.conftest import PASSWORD
 
 
@@ -55,25 +53,8 @@ def page_text(response) -> str:
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
 
 
-def deliver(app: Flask, failing: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-    """Play the dispatcher once: every due recipient is sent, except numbers in `failing`."""
-    with app.app_context():
-        claimed = claim_due_recipients(db.session, "test-worker", 10_000, 60)
-        record_outcomes(
-            db.session,
-            "test-worker",
-            [
-                DeliveryOutcome(
-                    c.id,
-                    c.message_id,
-                    "failed",
-                    1,
-                    utcnow(),
-                    error_kind="http_401",
-                    error_message="HTTP 401 Unauthorized",
-                )
-                if c.phone in failing
-                else DeliveryOutcome(c.id, c.message_id, "sent", 1, utcnow())
-                for c in claimed
-            ],
-        )
+def deliver(app: Flask, failing: frozenset[str] = frozenset()) -> None:
+    """Play the dispatcher once (see Factory.deliver)."""
+    from tests.conftest import Factory
+
+    Factory(app).deliver(frozenset(failing))
