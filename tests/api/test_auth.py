@@ -57,3 +57,8 @@ def test_login_body_is_validated(client):
     response = client.post("/api/auth/login", json={"username": "x"})
     assert response.status_code == 400
     assert response.get_json()["error"]["details"][0]["field"] == "password"
+
+
+def test_a_username_with_a_nul_character_is_just_a_failed_login(client):
+    response = client.post("/api/auth/login", json={"username": "adm\x00in", "password": "x"})
+    assert response.status_code == 401

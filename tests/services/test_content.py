@@ -1,5 +1,7 @@
 """Content rules and SMS segment counting (GSM-7 160/153, UCS-2 70/67)."""
 
+import re
+
 import pytest
 
 from smspanel.services.content import (
@@ -46,3 +48,16 @@ def test_content_over_the_maximum_is_refused_naming_the_limit():
 def test_content_is_kept_exactly():
     text = "  通知：明天停水 \n"
     assert validate_content(text) == text
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [("a\x00b", "U+0000 at position 2"), ("bell\x07", "U+0007"), ("x\ud800", "U+D800")],
+)
+def test_control_characters_are_refused_by_name(content, named):
+    with pytest.raises(InvalidContent, match=re.escape(named)):
+        validate_content(content)
+
+
+def test_line_breaks_and_tabs_are_fine():
+    assert validate_content("line one\r\nline two\tend") == "line one\r\nline two\tend"

@@ -174,3 +174,7 @@ def test_admin_sees_any_message_and_all_messages_with_the_same_filters(
     assert listed_ids(only_bob) == {three_messages["other"]}
     sent = admin_client.get("/admin/messages", query_string={"status": "sent"})
     assert listed_ids(sent) == {three_messages["sent"]}
+
+
+def test_a_search_with_control_characters_is_cleaned_not_a_server_error(user_client):
+    assert user_client.get("/history?search=ab%00c").status_code == 200

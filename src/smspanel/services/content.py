@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 
 MAX_CONTENT_LENGTH = 1000
 
@@ -26,6 +27,13 @@ def validate_content(content: str) -> str:
         raise InvalidContent(
             f"content is {len(content)} characters; the maximum is {MAX_CONTENT_LENGTH}"
         )
+    for position, ch in enumerate(content, start=1):
+        # Control characters have no place in an SMS (and PostgreSQL cannot store U+0000);
+        # lone surrogates are not text at all.
+        if (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or "\ud800" <= ch <= "\udfff":
+            raise InvalidContent(
+                f"content contains an unsupported character U+{ord(ch):04X} at position {position}"
+            )
     return content
 
 

@@ -104,7 +104,9 @@ class HistoryFilters:
     def from_args(cls, args: Mapping[str, str]) -> HistoryFilters:
         """Read the query parameters; an unusable value is dropped and named in `errors`."""
         filters = cls(
-            search=(args.get("search") or "").strip()[:MAX_SEARCH_LENGTH],
+            search="".join(ch for ch in (args.get("search") or "") if ch.isprintable()).strip()[
+                :MAX_SEARCH_LENGTH
+            ],
             page=parse_page(args.get("page")),
         )
         status = (args.get("status") or "").strip().lower()

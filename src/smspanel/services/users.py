@@ -101,7 +101,8 @@ def find_user(session: Session, username: str) -> User | None:
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (same answer for every failure)."""
-    user = find_user(session, username)
+    # A name with control characters cannot exist (and U+0000 cannot even be queried).
+    user = find_user(session, username) if username.isprintable() else None
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
     if user is None or not check_password_hash(user.password_hash, password) or not user.is_active:
