@@ -4,6 +4,8 @@
 
 accept:   POST /api/sms/send-bulk with 10,000 recipients under gunicorn (2 workers),
           dispatchers off, so only accepting is measured.
+api:      POST /api/sms at concurrency 32 for 10 s with wrk (apt-get install wrk), gunicorn
+          with 2 workers: accepted requests/s and latency percentiles.
 delivery: one dedicated `flask --app smspanel worker` (concurrency 32) against the mock
           gateway at 0 ms and at 50 ms latency; recipients delivered per second.
 """
@@ -12,7 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +71,38 @@ def bench_accept(tmp: Path, count: int, rounds: int = 7) -> None:
             best=round(min(timings), 1),
             worst=round(max(timings), 1),
         )
+    finally:
+        app.stop()
+        mock.stop()
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"recipient": "9123 4567", "content": "bench"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer TOKEN"
+"""
+
+
+def bench_api_send(tmp: Path, seconds: int = 10, connections: int = 32) -> None:
+    if shutil.which("wrk") is None:
+        emit("api_send_rps", 0, "requests/s", error="wrk not installed (apt-get install wrk)")
+        return
+    mock = MockGateway(tmp).start()
+    app = gunicorn_app(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
+    try:
+        script = tmp / "send.lua"
+        script.write_text(WRK_SCRIPT.replace("TOKEN", app.token()))
+        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                   str(script), f"{app.base}/api/sms"]  # fmt: skip
+        output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
+        text = output.stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+        percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", text, re.M))
+        emit("api_send_rps", rps, "requests/s", connections=connections, workers=2,
+             p50=percentiles.get("50"), p99=percentiles.get("99"),
+             errors=int(non_2xx.group(1)) if non_2xx else 0)  # fmt: skip
     finally:
         app.stop()
         mock.stop()
@@ -125,7 +162,7 @@ def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", choices=["accept", "delivery", "all"], default="all")
+    parser.add_argument("--scenario", choices=["accept", "api", "delivery", "all"], default="all")
     parser.add_argument("--recipients", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="smspanel-bench-") as tmp_name:
@@ -133,6 +170,9 @@ def main() -> int:
         if args.scenario in ("accept", "all"):
             (tmp / "accept").mkdir()
             bench_accept(tmp / "accept", args.recipients)
+        if args.scenario in ("api", "all"):
+            (tmp / "api").mkdir()
+            bench_api_send(tmp / "api")
         if args.scenario in ("delivery", "all"):
             bench_delivery(tmp, args.recipients, 0)
             bench_delivery(tmp, args.recipients, 50)
