@@ -6,7 +6,6 @@ while its row is not ended, not expired, and its user is active.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from datetime import timedelta
@@ -15,12 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import User, UserSession, utcnow
+from smspanel.services.users import token_digest
 
 SESSION_LIFETIME = timedelta(hours=12)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def start_session(session: Session, user: User, ip_address: str | None = None) -> str:
@@ -30,7 +26,7 @@ def start_session(session: Session, user: User, ip_address: str | None = None) -
     session.add(
         UserSession(
             user_id=user.id,
-            token_hash=_digest(token),
+            token_hash=token_digest(token),
             created_at=now,
             expires_at=now + SESSION_LIFETIME,
             ip_address=(ip_address or "")[:45] or None,
@@ -45,7 +41,7 @@ def resolve_session(session: Session, user_id: int, token: str) -> User | None:
     """The active user of a live login, or None."""
     if not token or len(token) > 100:
         return None
-    digest = _digest(token)
+    digest = token_digest(token)
     row = session.execute(
         select(UserSession, User)
         .join(User, User.id == UserSession.user_id)
@@ -66,7 +62,7 @@ def end_session(session: Session, token: str | None) -> None:
     if token:
         session.execute(
             update(UserSession)
-            .where(UserSession.token_hash == _digest(token), UserSession.ended_at.is_(None))
+            .where(UserSession.token_hash == token_digest(token), UserSession.ended_at.is_(None))
             .values(ended_at=utcnow())
         )
         session.commit()
@@ -78,7 +74,7 @@ def end_sessions(session: Session, user: User, keep_token: str | None = None) ->
         UserSession.user_id == user.id, UserSession.ended_at.is_(None)
     )
     if keep_token:
-        query = query.where(UserSession.token_hash != _digest(keep_token))
+        query = query.where(UserSession.token_hash != token_digest(keep_token))
     result = session.execute(query.values(ended_at=utcnow()))
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

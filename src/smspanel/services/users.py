@@ -60,6 +60,16 @@ def create_user(session: Session, username: str, password: str, *, is_admin: boo
     check_password_policy(username, password)
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise UserError(f"username {username!r} is already taken")
+    user = _add_user(session, username, password, is_admin, "admin" if is_admin else "user")
+    if user is None:
+        raise UserError(f"username {username!r} is already taken")
+    return user
+
+
+def _add_user(
+    session: Session, username: str, password: str, is_admin: bool, detail: str
+) -> User | None:
+    """Insert an active account and its audit record; None if the name was taken meanwhile."""
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -70,11 +80,11 @@ def create_user(session: Session, username: str, password: str, *, is_admin: boo
     session.add(user)
     try:
         session.flush()
-        audit.record(session, "user.create", describe(user), "admin" if is_admin else "user")
+        audit.record(session, "user.create", describe(user), detail)
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise UserError(f"username {username!r} is already taken") from None
+        return None
     return user
 
 
@@ -117,7 +127,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-def _token_digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored for a bearer or session token: its SHA-256, never the token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -130,7 +141,7 @@ def issue_token(
     session.add(
         ApiToken(
             user_id=user.id,
-            token_hash=_token_digest(token),
+            token_hash=token_digest(token),
             name=name[:64],
             created_at=utcnow(),
             expires_at=expires_at,
@@ -144,7 +155,7 @@ def authenticate_token(session: Session, token: str) -> User | None:
     """The active user holding this live token, or None."""
     if not token or len(token) > 200:
         return None
-    digest = _token_digest(token)
+    digest = token_digest(token)
     row = session.execute(
         select(ApiToken, User).join(User).where(ApiToken.token_hash == digest)
     ).first()
@@ -185,20 +196,6 @@ def ensure_admin(session: Session, password: str | None) -> str | None:
     generated = None
     if not password:
         password = generated = secrets.token_urlsafe(12)
-    admin = User(
-        username=ADMIN_USERNAME,
-        password_hash=hash_password(password),
-        is_admin=True,
-        is_active=True,
-        created_at=utcnow(),
-    )
-    session.add(admin)
-    try:
-        session.flush()
-        with audit.acting_as(audit.Actor(username="system", channel="startup")):
-            audit.record(session, "user.create", describe(admin), "first-run admin")
-        session.commit()
-    except IntegrityError:  # another process created it first
-        session.rollback()
-        return None
-    return generated
+    with audit.acting_as(audit.Actor(username="system", channel="startup")):
+        admin = _add_user(session, ADMIN_USERNAME, password, True, "first-run admin")
+    return generated if admin is not None else None  # None: another process made it first
