@@ -32,7 +32,7 @@ def test_times_are_stored_as_utc_and_read_back_aware_to_the_microsecond(app, mak
         2026, 11, 25, 23, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8))
     )
     with app.app_context():
-        message = accept_send(db.session, user.id, ["12345678"], "t")
+        message = db.session.get(Message, accept_send(db.session, user.id, ["12345678"], "t").id)
         message.created_at = hong_kong_evening
         db.session.commit()
         db.session.expunge_all()

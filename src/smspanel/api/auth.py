@@ -12,9 +12,9 @@ from smspanel.api import bp
 from smspanel.api.schemas import LoginData, LoginRequest, UserOut, parse_body, respond
 from smspanel.authz import TOKEN, access_rule, public
 from smspanel.errors import ApiError
-from smspanel.models import User, db
+from smspanel.models import db
 from smspanel.services import audit
-from smspanel.services.users import authenticate, authenticate_token, issue_token
+from smspanel.services.users import TokenHolder, authenticate, authenticate_token, issue_token
 from smspanel.throttling import limit_logins
 
 
@@ -40,7 +40,7 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return access_rule(TOKEN)(guarded)
 
 
-def current_api_user() -> User:
+def current_api_user() -> TokenHolder:
     return g.api_user  # type: ignore[no-any-return]
 
 

@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from smspanel.hktime import hkt_day_bounds_utc
 from smspanel.models import AuditEvent, User, utcnow
 from smspanel.services.history import Page, paginate
+
+if TYPE_CHECKING:
+    from smspanel.services.users import TokenHolder
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ def set_actor(actor: Actor) -> None:
     _current_actor.set(actor)
 
 
-def identify(user: User) -> None:
+def identify(user: User | TokenHolder) -> None:
     """The acting user became known (after login or token check); keep channel and address."""
     actor = current_actor()
     set_actor(Actor(user.id, user.username, actor.channel, actor.ip_address))
@@ -59,19 +63,20 @@ def clean(text: str, limit: int) -> str:
 
 
 def record(session: Session, action: str, target: str = "", detail: str = "") -> None:
-    """Add an event to the caller's transaction; it is written when the caller commits."""
+    """Add an event to the caller's transaction; it stands or falls with the caller's commit."""
     actor = current_actor()
-    session.add(
-        AuditEvent(
-            created_at=utcnow(),
-            actor_id=actor.user_id,
-            actor_name=clean(actor.username, 64),
-            action=action,
-            target=clean(target, 120),
-            detail=clean(detail, 500),
-            channel=actor.channel,
-            ip_address=actor.ip_address,
-        )
+    session.execute(
+        insert(AuditEvent.__table__),
+        {
+            "created_at": utcnow(),
+            "actor_id": actor.user_id,
+            "actor_name": clean(actor.username, 64),
+            "action": action,
+            "target": clean(target, 120),
+            "detail": clean(detail, 500),
+            "channel": actor.channel,
+            "ip_address": actor.ip_address,
+        },
     )
 
 

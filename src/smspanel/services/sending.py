@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -20,9 +22,20 @@ class TooManyRecipients(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class AcceptedSend:
+    """What the caller tells the sender: the new message as it was queued."""
+
+    id: int
+    status: str
+    recipient_count: int
+    segments: int
+    created_at: datetime
+
+
 def accept_send(
     session: Session, user_id: int | None, recipients: Sequence[str], content: str
-) -> Message:
+) -> AcceptedSend:
     """Queue one message for every distinct number; refuse the whole send on any bad input.
 
     One short transaction, set-based: the recipients go in as a multi-row insert, and the
@@ -35,24 +48,35 @@ def accept_send(
         )
     phones = parse_recipients(recipients)
     now = utcnow()
-    message = Message(
-        user_id=user_id,
-        content=content,
-        segments=count_segments(content),
+    accepted = AcceptedSend(
+        id=0,
         status=MessageStatus.PENDING,
         recipient_count=len(phones),
-        sent_count=0,
-        failed_count=0,
+        segments=count_segments(content),
         created_at=now,
     )
     try:
-        session.add(message)
-        session.flush()
+        # Core inserts, not the unit of work: a single SMS is the API's hottest path, and
+        # nothing here needs identity tracking or a reload after commit.
+        result = session.execute(
+            insert(Message.__table__),
+            {
+                "user_id": user_id,
+                "content": content,
+                "segments": accepted.segments,
+                "status": accepted.status,
+                "recipient_count": accepted.recipient_count,
+                "sent_count": 0,
+                "failed_count": 0,
+                "created_at": now,
+            },
+        )
+        accepted = replace(accepted, id=result.inserted_primary_key[0])  # type: ignore[attr-defined]
         session.execute(
             insert(Recipient.__table__),
             [
                 {
-                    "message_id": message.id,
+                    "message_id": accepted.id,
                     "phone": phone,
                     "status": RecipientStatus.PENDING,
                     "attempts": 0,
@@ -66,12 +90,12 @@ def accept_send(
         audit.record(
             session,
             "sms.send",
-            f"message:{message.id}",
-            f"{len(phones)} recipient(s), {message.segments} segment(s)",
+            f"message:{accepted.id}",
+            f"{len(phones)} recipient(s), {accepted.segments} segment(s)",
         )
         session.commit()
     except BaseException:
         session.rollback()
         raise
     work_available.set()
-    return message
+    return accepted

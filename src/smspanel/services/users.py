@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -151,31 +152,50 @@ def issue_token(
     return token
 
 
-def authenticate_token(session: Session, token: str) -> User | None:
+@dataclass(frozen=True)
+class TokenHolder:
+    """The user behind a bearer token, as the API needs it (no ORM identity to load)."""
+
+    id: int
+    username: str
+    is_admin: bool
+
+
+def authenticate_token(session: Session, token: str) -> TokenHolder | None:
     """The active user holding this live token, or None."""
     if not token or len(token) > 200:
         return None
     digest = token_digest(token)
     row = session.execute(
-        select(ApiToken, User).join(User).where(ApiToken.token_hash == digest)
+        select(
+            ApiToken.id,
+            ApiToken.token_hash,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            ApiToken.last_used_at,
+            User.id,
+            User.username,
+            User.is_admin,
+            User.is_active,
+        )
+        .join(User)
+        .where(ApiToken.token_hash == digest)
     ).first()
     if row is None:
         return None
-    api_token, user = row
+    token_id, token_hash, revoked_at, expires_at, last_used_at, user_id, name, admin, active = row
     now = utcnow()
-    if not hmac.compare_digest(api_token.token_hash, digest):
+    if not hmac.compare_digest(token_hash, digest):
         return None
-    if api_token.revoked_at is not None or not user.is_active:
+    if revoked_at is not None or not active:
         return None
-    if api_token.expires_at is not None and api_token.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         return None
-    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         # Coarse on purpose: one write a minute per token, not one per request.
-        session.execute(
-            update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
-        )
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
         session.commit()
-    return user
+    return TokenHolder(user_id, name, admin)
 
 
 def revoke_tokens(session: Session, user: User) -> int:
