@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -161,26 +161,31 @@ class TokenHolder:
     is_admin: bool
 
 
+_tokens, _users = ApiToken.__table__, User.__table__
+# Built once and in Core: this check runs before every API request.
+_TOKEN_HOLDER = (
+    select(
+        _tokens.c.id,
+        _tokens.c.token_hash,
+        _tokens.c.revoked_at,
+        _tokens.c.expires_at,
+        _tokens.c.last_used_at,
+        _users.c.id,
+        _users.c.username,
+        _users.c.is_admin,
+        _users.c.is_active,
+    )
+    .join(_users, _users.c.id == _tokens.c.user_id)
+    .where(_tokens.c.token_hash == bindparam("digest"))
+)
+
+
 def authenticate_token(session: Session, token: str) -> TokenHolder | None:
     """The active user holding this live token, or None."""
     if not token or len(token) > 200:
         return None
     digest = token_digest(token)
-    row = session.execute(
-        select(
-            ApiToken.id,
-            ApiToken.token_hash,
-            ApiToken.revoked_at,
-            ApiToken.expires_at,
-            ApiToken.last_used_at,
-            User.id,
-            User.username,
-            User.is_admin,
-            User.is_active,
-        )
-        .join(User)
-        .where(ApiToken.token_hash == digest)
-    ).first()
+    row = session.execute(_TOKEN_HOLDER, {"digest": digest}).first()
     if row is None:
         return None
     token_id, token_hash, revoked_at, expires_at, last_used_at, user_id, name, admin, active = row
