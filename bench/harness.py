@@ -1,0 +1,193 @@
+"""What every scenario shares: real processes, figures printed as JSON, loopback clients."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from tests.processes import ADMIN_PASSWORD, ROOT, App
+
+CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
+
+
+def emit(
+    name: str,
+    value: float,
+    unit: str,
+    *,
+    at_most: float | None = None,
+    at_least: float | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    """Print one figure as a JSON line, with its target and whether it is met."""
+    figure: dict[str, object] = {"figure": name, "value": round(value, 2), "unit": unit}
+    if at_most is not None:
+        figure |= {"target": f"< {at_most:g} {unit}", "meets": value < at_most}
+    if at_least is not None:
+        figure |= {"target": f">= {at_least:g} {unit}", "meets": value >= at_least}
+    figure |= extra
+    print(json.dumps(figure), flush=True)
+    return figure
+
+
+def gunicorn_app(tmp: Path, gateway_url: str | None, workers: int = 2, **settings: str) -> App:
+    """The app as production runs it: gunicorn's sync workers in front of run:app."""
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", "127.0.0.1:{port}",
+               "--chdir", str(ROOT), "run:app"]  # fmt: skip
+    return App(tmp, gateway_url, command=command, **settings)
+
+
+def numbers(count: int, first: int = 20_000_000) -> list[str]:
+    return [str(first + n) for n in range(count)]
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+# Process figures straight from /proc: no dependency, and the whole tree (gunicorn's
+# workers are children of the master).
+
+
+def process_tree(pid: int) -> list[int]:
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        pending.extend(int(child) for child in children)
+    return pids
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB (what `ps` and `top` show)."""
+    total_kb = 0
+    for each in process_tree(pid):
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+        total_kb += int(match.group(1)) if match else 0
+    return total_kb / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time used so far by a process tree (live processes only)."""
+    ticks = 0
+    for each in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / CLOCK_TICKS
+
+
+# Loopback clients: one keep-alive connection per thread, latency measured at the client.
+
+
+class Client:
+    """A keep-alive HTTP/1.1 connection that carries a bearer token or a session cookie."""
+
+    def __init__(self, base: str, token: str | None = None) -> None:
+        parts = urlsplit(base)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def request(
+        self, method: str, path: str, body: object = None, form: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send JSON (`body`) or a form; keep whatever session cookie the app sets."""
+        headers = dict(self.headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        elif form is not None:
+            data = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.connection.request(method, path, data, headers)
+        response = self.connection.getresponse()
+        payload = response.read()
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            if cookie.startswith("session="):
+                self.headers["Cookie"] = cookie.split(";", 1)[0]
+        return response.status, payload
+
+    def log_in(self, username: str = "SMSadmin", password: str = ADMIN_PASSWORD) -> Client:
+        """A web session, the way a browser gets one: the form, its CSRF token, the post."""
+        _, page = self.request("GET", "/login")
+        csrf = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page)
+        assert csrf, "no CSRF token on /login"
+        form = {"csrf_token": csrf.group(1).decode(), "username": username, "password": password}
+        status, _ = self.request("POST", "/login", form=form)
+        assert status == 302, f"login answered {status}"
+        return self
+
+
+@dataclass
+class Timings:
+    """Latencies (ms) and failures per kind of request, collected by several threads."""
+
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, ms: float, error: str | None) -> None:
+        with self.lock:
+            self.samples.setdefault(kind, []).append(ms)
+            if error:
+                self.errors.setdefault(kind, []).append(error)
+
+    def summary(self, kind: str) -> dict[str, float]:
+        values = self.samples.get(kind, [])
+        return {
+            "requests": len(values),
+            "p50": round(statistics.median(values), 1) if values else 0.0,
+            "p99": round(percentile(values, 0.99), 1),
+            "errors": len(self.errors.get(kind, [])),
+        }
+
+
+Request = Callable[[Client], tuple[int, bytes]]
+
+
+def drive(
+    clients: Iterable[Client],
+    requests: dict[str, tuple[Request, int]],
+    seconds: float,
+    timings: Timings,
+) -> None:
+    """Each client loops over the request kinds until time is up; `expected` status per kind."""
+
+    def loop(client: Client) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for kind, (send, expected) in requests.items():
+                started = time.perf_counter()
+                try:
+                    status, body = send(client)
+                    error = None if status == expected else f"{status}: {body[:200]!r}"
+                except (OSError, http.client.HTTPException) as exc:
+                    error = repr(exc)
+                timings.add(kind, (time.perf_counter() - started) * 1000, error)
+
+    threads = [threading.Thread(target=loop, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
