@@ -11,16 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask
-from flask_migrate import Migrate
-from flask_migrate import upgrade as alembic_upgrade
-from sqlalchemy import Engine, event, make_url, text
+from sqlalchemy import Engine, event, inspect, make_url, text
 
 from smspanel.models import db
 from smspanel.services.users import ensure_admin
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
-migrate = Migrate()
+# The newest revision in migrations/versions (tests/app/test_migrations.py holds it to Alembic's
+# head). Knowing it lets a process that finds the schema current start without Alembic.
+SCHEMA_REVISION = "d16b240201da"
 log = logging.getLogger(__name__)
 
 
@@ -65,7 +66,29 @@ def init_app(app: Flask) -> None:
         if path and not path.startswith(":"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
+    if click.get_current_context(silent=True) is not None:
+        register_migrations(app)  # the `flask` command is loading the app: offer `flask db`
+
+
+def register_migrations(app: Flask) -> Any:
+    """Bind Flask-Migrate (and its `flask db` commands) on first use.
+
+    Alembic and Mako cost a serving process about 10 MB, and a process that finds the
+    schema current never needs them.
+    """
+    from flask_migrate import Migrate
+
+    if "migrate" not in app.extensions:
+        Migrate(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
+    return app.extensions["migrate"].migrate
+
+
+def schema_is_current() -> bool:
+    if not inspect(db.engine).has_table("alembic_version"):
+        return False
+    with db.engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return [row[0] for row in versions] == [SCHEMA_REVISION]
 
 
 @contextlib.contextmanager
@@ -99,10 +122,34 @@ def migration_lock(app: Flask) -> Iterator[None]:
             connection.commit()
 
 
+def upgrade_in_child_process(app: Flask) -> None:
+    """Run Alembic in a forked child, so the serving process never loads it (about 10 MB)."""
+    db.engine.dispose()  # the child opens its own connections
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            from flask_migrate import upgrade
+
+            register_migrations(app)
+            upgrade(directory=MIGRATIONS_DIR)
+            db.engine.dispose()
+            code = 0
+        except BaseException:
+            log.exception("Database migration failed")
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("database migration failed; the log above says why")
+
+
 def prepare_database(app: Flask) -> None:
     """Bring the schema to the newest revision and make sure the admin account exists."""
     with app.app_context(), migration_lock(app):
-        alembic_upgrade(directory=MIGRATIONS_DIR)
+        if not schema_is_current():
+            upgrade_in_child_process(app)
         generated = ensure_admin(db.session, app.config.get("ADMIN_PASSWORD"))
         db.session.remove()
     if generated:

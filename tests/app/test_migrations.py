@@ -9,7 +9,12 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from smspanel import create_app
-from smspanel.database import MIGRATIONS_DIR, migrate
+from smspanel.database import (
+    MIGRATIONS_DIR,
+    SCHEMA_REVISION,
+    register_migrations,
+    schema_is_current,
+)
 from smspanel.models import db
 
 
@@ -19,6 +24,7 @@ def empty_app(fresh_database, tmp_path, monkeypatch):
     app = create_app(
         {"TESTING": True, "SECRET_KEY": "m" * 40, "SQLALCHEMY_DATABASE_URI": fresh_database}
     )
+    register_migrations(app)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -26,7 +32,7 @@ def empty_app(fresh_database, tmp_path, monkeypatch):
 
 def revisions(app):
     with app.app_context():
-        script = ScriptDirectory.from_config(migrate.get_config(MIGRATIONS_DIR))
+        script = ScriptDirectory.from_config(register_migrations(app).get_config(MIGRATIONS_DIR))
         return script, [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
@@ -36,9 +42,19 @@ def assert_schema_matches_models():
         assert compare_metadata(context, db.metadata) == []
 
 
-def test_there_is_a_single_head(empty_app):
+def test_there_is_a_single_head_and_the_app_knows_it(empty_app):
     script, _ = revisions(empty_app)
-    assert len(script.get_heads()) == 1
+    assert script.get_heads() == [SCHEMA_REVISION]
+
+
+def test_the_schema_is_current_only_at_the_head(empty_app):
+    _, history = revisions(empty_app)
+    with empty_app.app_context():
+        assert not schema_is_current()
+        upgrade(directory=MIGRATIONS_DIR, revision=history[0])
+        assert not schema_is_current()
+        upgrade(directory=MIGRATIONS_DIR)
+        assert schema_is_current()
 
 
 def test_upgrade_from_empty_matches_the_models(empty_app):
