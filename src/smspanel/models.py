@@ -147,6 +147,10 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_user_id_created_at", "user_id", "created_at"),
+        # One user's messages of one status, newest first (history's status filter), and
+        # the dashboard's "still queued" sum over a user's pending messages. Status leads so
+        # that a listing of all a user's messages keeps using (user_id, created_at), in order.
+        Index("ix_messages_status_user_id_created_at", "status", "user_id", "created_at"),
         Index("ix_messages_status_created_at", "status", "created_at"),
         MYSQL_TABLE_OPTIONS,
     )

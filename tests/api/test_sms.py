@@ -235,3 +235,39 @@ def test_ids_beyond_any_database_column_are_404(client, headers, path):
     response = client.get(path, headers=headers)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_listing_costs_the_same_queries_for_one_message_or_many(app, client, make, alice, headers):
+    from tests.queries import recorded_statements
+
+    make.message(alice)
+    client.get("/api/sms", headers=headers)  # the token's first use is recorded once
+    with recorded_statements(app) as few:
+        assert client.get("/api/sms", headers=headers).status_code == 200
+    for n in range(25):
+        make.message(alice, [f"6000{n:04d}", "12345678"], f"n{n}")
+    with recorded_statements(app) as many:
+        assert client.get("/api/sms?page=2&per_page=10", headers=headers).status_code == 200
+    assert len(many) == len(few)
+
+
+def test_a_page_past_the_end_is_empty_but_keeps_the_total(client, make, alice, headers):
+    for n in range(3):
+        make.message(alice, content=f"n{n}")
+    page = client.get("/api/sms?page=9&per_page=2", headers=headers).get_json()["data"]
+    assert (page["messages"], page["total"], page["pages"], page["current_page"]) == ([], 3, 2, 9)
+
+
+def test_status_polling_reads_the_counters_never_the_recipients(app, client, make, alice, headers):
+    """GET /api/sms/<id> answers from the counters kept on the message: it costs the same
+    for 10,000 recipients as for one, and no statement reads the recipients table."""
+    from tests.queries import recorded_statements
+
+    numbers = [f"6{n:07d}" for n in range(10_000)]
+    message_id = client.post(
+        "/api/sms/send-bulk", json={"recipients": numbers, "content": "Big"}, headers=headers
+    ).get_json()["data"]["id"]
+    with recorded_statements(app) as statements:
+        data = client.get(f"/api/sms/{message_id}", headers=headers).get_json()["data"]
+    assert (data["recipient_count"], data["pending_count"]) == (10_000, 10_000)
+    assert not [s for s in statements if "recipients" in s.lower()]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update
 
 from smspanel.models import Message, db
+from smspanel.services import history
 from smspanel.services.history import HistoryFilters
 from tests.web.conftest import deliver, page_text
 
@@ -32,8 +35,6 @@ def three_messages(app, make, user):
 
 
 def listed_ids(response) -> set[int]:
-    import re
-
     return {int(n) for n in re.findall(r'href="/history/(\d+)"', response.get_data(as_text=True))}
 
 
@@ -94,18 +95,51 @@ def test_unusable_filters_are_named_not_crashed_on(user_client, query, warning):
     assert warning in page_text(response)
 
 
+def next_link(response) -> str:
+    found = re.search(r'href="([^"]+)" rel="next"', response.get_data(as_text=True))
+    assert found, "no Next link"
+    return html.unescape(found.group(1))
+
+
 def test_history_is_paginated_and_pages_keep_the_filters(user_client, make, user):
     ids = [make.message(user, content=f"Paged notice {n}") for n in range(45)]
     first = user_client.get("/history", query_string={"search": "paged"})
     assert len(listed_ids(first)) == 20
-    html = first.get_data(as_text=True)
-    assert "Showing 1–20 of 45" in page_text(first)
-    assert 'href="/history?page=2&amp;search=paged"' in html
+    assert "Showing 1–20 of 45" in page_text(first) and "Page 1 of 3" in page_text(first)
+    second = user_client.get(next_link(first))
+    assert "search=paged" in next_link(first) and "page=2" in next_link(first)
+    assert listed_ids(second) == set(ids[5:25]) and "Showing 21–40 of 45" in page_text(second)
     third = user_client.get("/history", query_string={"search": "paged", "page": 3})
     assert listed_ids(third) == set(ids[:5])  # newest first: the oldest five are last
     beyond = user_client.get("/history", query_string={"page": 99})
     assert listed_ids(beyond) == set(ids[:5])
     assert user_client.get("/history?page=abc").status_code == 200
+    assert user_client.get("/history?before=abc&after=-1").status_code == 200
+
+
+def test_a_long_history_says_more_than_and_still_pages(user_client, make, user, monkeypatch):
+    monkeypatch.setattr(history, "COUNT_CAP", 30)
+    ids = [make.message(user, content=f"Notice {n}") for n in range(45)]
+    first = user_client.get("/history")
+    assert "Showing 1–20 of more than 30" in page_text(first)
+    assert "Page 1" in page_text(first) and "Page 1 of" not in page_text(first)
+    third = user_client.get(next_link(user_client.get(next_link(first))))
+    assert listed_ids(third) == set(ids[:5]) and 'rel="next"' not in third.get_data(as_text=True)
+    previous = re.search(r'href="([^"]+)" rel="prev"', third.get_data(as_text=True))
+    assert previous and listed_ids(user_client.get(html.unescape(previous.group(1)))) == set(
+        ids[5:25]
+    )
+
+
+def test_a_search_says_how_far_back_it_read(user_client, make, user, monkeypatch):
+    monkeypatch.setattr(history, "SEARCH_WINDOW", 10)
+    old = make.message(user, ["11112222"], "Typhoon drill")
+    for n in range(12):
+        make.message(user, content=f"Notice {n}")
+    text = page_text(user_client.get("/history", query_string={"search": "typhoon"}))
+    assert "No messages match" in text and "read the newest 10 messages" in text
+    by_number = user_client.get("/history", query_string={"search": "1111 2222"})
+    assert listed_ids(by_number) == {old}
 
 
 def test_filters_parse_from_a_plain_mapping():

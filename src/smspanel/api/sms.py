@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from flask import request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from smspanel.api import bp
 from smspanel.api.auth import current_api_user, token_required
@@ -25,6 +25,7 @@ from smspanel.errors import ApiError
 from smspanel.hktime import to_hkt
 from smspanel.models import Message, Recipient, db
 from smspanel.services.content import InvalidContent
+from smspanel.services.history import list_api_messages
 from smspanel.services.phone import InvalidRecipients, NoRecipients
 from smspanel.services.sending import TooManyRecipients, accept_send
 
@@ -119,15 +120,7 @@ def list_messages():
     """The caller's messages, newest first, a page at a time."""
     page = query_int("page", 1)
     per_page = min(query_int("per_page", 20, maximum=2**31), MAX_PER_PAGE)
-    owner = Message.user_id == current_api_user().id
-    total = db.session.scalar(select(func.count()).select_from(Message).where(owner)) or 0
-    rows = db.session.scalars(
-        select(Message)
-        .where(owner)
-        .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    rows, total = list_api_messages(db.session, current_api_user().id, page, per_page)
     data = MessagePage(
         messages=[
             MessageSummary(

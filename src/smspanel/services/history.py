@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from smspanel.hktime import hkt_day_bounds_utc, to_hkt
@@ -36,6 +36,12 @@ RECIPIENTS_PER_PAGE = 50
 DEAD_LETTERS_PER_PAGE = 25
 USERS_PER_PAGE = 50
 MAX_SEARCH_LENGTH = 200
+# Listings count matches up to here and then say "more than 10,000": an exact count of a
+# million rows costs more than the rest of the page, and nobody pages through that many.
+COUNT_CAP = 10_000
+# A search reads the newest this many messages of the listing (after the other filters);
+# dates reach further back. A whole phone number is looked up in all history by index.
+SEARCH_WINDOW = 10_000
 CHART_DAYS = 14
 
 TIME_FILTERS = {"today": "Today", "3h": "Last 3 hours", "7d": "Last 7 days"}
@@ -89,6 +95,15 @@ def paginate(session: Session, query: Select, page: int, per_page: int) -> Page[
     return Page(items=rows, total=total, page=page, per_page=per_page)
 
 
+def _message_id(raw: str | None) -> int | None:
+    """A message id from a link; anything else is ignored (the page number still applies)."""
+    try:
+        value = int(raw or "")
+    except ValueError:
+        return None
+    return value if 0 < value < 2**63 else None
+
+
 @dataclass
 class HistoryFilters:
     """The /history and /admin/messages query: search, status and an HKT date range."""
@@ -98,6 +113,10 @@ class HistoryFilters:
     date_from: date | None = None
     date_to: date | None = None
     page: int = 1
+    # From Next/Previous links: the page starts just older (before) or newer (after) than
+    # this message, which an index finds at any depth; `page` then only labels it.
+    before: int | None = None
+    after: int | None = None
     errors: list[str] = field(default_factory=list)
 
     @classmethod
@@ -108,6 +127,8 @@ class HistoryFilters:
                 :MAX_SEARCH_LENGTH
             ],
             page=parse_page(args.get("page")),
+            before=_message_id(args.get("before")),
+            after=_message_id(args.get("after")),
         )
         status = (args.get("status") or "").strip().lower()
         if status in MessageStatus.ALL:
@@ -153,32 +174,188 @@ def _phone_digits(search: str) -> str | None:
     return compact if compact.isdigit() else None
 
 
-def message_query(filters: HistoryFilters, user_id: int | None) -> Select:
-    """Messages (with the sender's username) matching `filters`, newest first.
+def _older_than(created_at: datetime, message_id: int) -> Any:
+    """Messages after (created_at, id) in newest-first order; the leading `<=` uses the index."""
+    return and_(
+        Message.created_at <= created_at,
+        or_(Message.created_at < created_at, Message.id < message_id),
+    )
+
+
+def _newer_than(created_at: datetime, message_id: int) -> Any:
+    return and_(
+        Message.created_at >= created_at,
+        or_(Message.created_at > created_at, Message.id > message_id),
+    )
+
+
+NEWEST_FIRST = (Message.created_at.desc(), Message.id.desc())
+
+
+def _scope_conditions(filters: HistoryFilters, user_id: int | None) -> list[Any]:
+    """Owner, status and HKT dates: the filters an index answers."""
+    conditions: list[Any] = []
+    if user_id is not None:
+        conditions.append(Message.user_id == user_id)
+    if filters.status:
+        conditions.append(Message.status == filters.status)
+    if filters.date_from:
+        conditions.append(Message.created_at >= hkt_day_bounds_utc(filters.date_from)[0])
+    if filters.date_to:
+        conditions.append(Message.created_at < hkt_day_bounds_utc(filters.date_to)[1])
+    return conditions
+
+
+def _search_window_start(session: Session, scope: list[Any]) -> datetime | None:
+    """When the newest SEARCH_WINDOW messages in scope begin (None: the scope is smaller)."""
+    return session.scalar(
+        select(Message.created_at)
+        .where(*scope)
+        .order_by(*NEWEST_FIRST)
+        .offset(SEARCH_WINDOW - 1)
+        .limit(1)
+    )
+
+
+def _search_branches(
+    scope: list[Any], search: str, window_start: datetime | None
+) -> list[list[Any]]:
+    """What a search matches, as alternatives (each a list of conditions, ANDed).
+
+    Content (any case) or part of a number is read within the window. A whole number is
+    also looked up in all history through the recipients' phone index: a second
+    alternative, so each is answered by its own index (an OR would read every message).
+    """
+    in_window = [Message.created_at >= window_start] if window_start is not None else []
+    matches = [func.lower(Message.content).contains(search.lower(), autoescape=True)]
+    digits = _phone_digits(search)
+    if digits and len(digits) < 8:
+        matches.append(
+            exists().where(
+                Recipient.message_id == Message.id,
+                Recipient.phone.contains(digits, autoescape=True),
+            )
+        )
+    branches = [[*scope, *in_window, or_(*matches)]]
+    if digits and len(digits) == 8:
+        sent_to = select(Recipient.message_id).where(Recipient.phone == digits)
+        branches.append([*scope, Message.id.in_(sent_to)])
+    return branches
+
+
+def message_branches(
+    session: Session, filters: HistoryFilters, user_id: int | None
+) -> tuple[list[list[Any]], datetime | None]:
+    """What `filters` match, as alternatives of ANDed conditions (usually one), and where a
+    search's window starts (if it has one).
 
     `user_id` None means every user's messages (the admin view).
     """
-    query = select(Message, User.username).outerjoin(User, User.id == Message.user_id)
-    if user_id is not None:
-        query = query.where(Message.user_id == user_id)
-    if filters.status:
-        query = query.where(Message.status == filters.status)
-    if filters.date_from:
-        query = query.where(Message.created_at >= hkt_day_bounds_utc(filters.date_from)[0])
-    if filters.date_to:
-        query = query.where(Message.created_at < hkt_day_bounds_utc(filters.date_to)[1])
-    if filters.search:
-        matches = [func.lower(Message.content).contains(filters.search.lower(), autoescape=True)]
-        digits = _phone_digits(filters.search)
-        if digits:
-            matches.append(
-                exists().where(
-                    Recipient.message_id == Message.id,
-                    Recipient.phone.contains(digits, autoescape=True),
-                )
-            )
-        query = query.where(or_(*matches))
-    return query.order_by(Message.created_at.desc(), Message.id.desc())
+    scope = _scope_conditions(filters, user_id)
+    if not filters.search:
+        return [scope], None
+    window_start = _search_window_start(session, scope)
+    return _search_branches(scope, filters.search, window_start), window_start
+
+
+def _ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> Select:
+    """Ids of the messages matching any branch (and `extra`), in listing order."""
+    if len(branches) == 1:
+        order = NEWEST_FIRST if newest_first else (Message.created_at, Message.id)
+        return select(Message.id).where(*branches[0], *extra).order_by(*order)
+    either = union(
+        *(select(Message.id, Message.created_at).where(*branch, *extra) for branch in branches)
+    ).subquery()
+    if newest_first:
+        return select(either.c.id).order_by(either.c.created_at.desc(), either.c.id.desc())
+    return select(either.c.id).order_by(either.c.created_at, either.c.id)
+
+
+def _count_capped(session: Session, branches: list[list[Any]]) -> tuple[int, bool]:
+    """Matching messages counted up to COUNT_CAP; True when there are more than that."""
+    found = _ids(branches).order_by(None).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(found)) or 0
+    return min(total, COUNT_CAP), total > COUNT_CAP
+
+
+def _count_exact(session: Session, branches: list[list[Any]]) -> int:
+    found = _ids(branches).order_by(None).subquery()
+    return session.scalar(select(func.count()).select_from(found)) or 0
+
+
+def _with_sender(ids: Select) -> Select:
+    """(Message, username) for the message ids `ids` selects, newest first.
+
+    The page's ids are found first, from the index alone; only those rows are read
+    (a deferred join: OFFSET then skips index entries, not whole rows).
+    """
+    chosen = ids.subquery()
+    return (
+        select(Message, User.username)
+        .join(chosen, chosen.c.id == Message.id)
+        .outerjoin(User, User.id == Message.user_id)
+        .order_by(*NEWEST_FIRST)
+    )
+
+
+def _cursor(
+    session: Session, message_id: int | None, user_id: int | None
+) -> tuple[datetime, int] | None:
+    """The position of the message a Next/Previous link names, if the viewer may see it."""
+    if message_id is None:
+        return None
+    row = session.execute(
+        select(Message.created_at, Message.id).where(
+            Message.id == message_id, *([Message.user_id == user_id] if user_id is not None else [])
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """One page of (Message, username) rows.
+
+    The total is exact up to COUNT_CAP and a lower bound beyond it (`total_is_capped`).
+    Next/Previous links carry the neighbouring message's id (`before`/`after`) besides the
+    page number, so walking a long history costs the same on every page.
+    """
+
+    items: list[Any]
+    total: int
+    total_is_capped: bool
+    page: int
+    per_page: int
+    has_next: bool
+    search_window_start: datetime | None = None  # a search read only messages since then
+    search_window: int = SEARCH_WINDOW
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.page - 1) * self.per_page + len(self.items)
+
+    def next_args(self, filters: Mapping[str, str]) -> dict[str, str]:
+        """Query parameters for the Next link: the filters, the next page number and the
+        last id shown."""
+        return {**filters, "page": str(self.page + 1), "before": str(self.items[-1][0].id)}
+
+    def prev_args(self, filters: Mapping[str, str]) -> dict[str, str]:
+        """For the Previous link: page 1 is the plain first page, others go by the first id."""
+        if self.page <= 2:
+            return dict(filters)
+        return {**filters, "page": str(self.page - 1), "after": str(self.items[0][0].id)}
 
 
 def list_messages(
@@ -186,9 +363,75 @@ def list_messages(
     filters: HistoryFilters,
     user_id: int | None,
     per_page: int = MESSAGES_PER_PAGE,
-) -> Page[Any]:
-    """One page of (Message, username) rows for the history pages."""
-    return paginate(session, message_query(filters, user_id), filters.page, per_page)
+) -> MessagePage:
+    """One page of (Message, username) rows for the history pages, newest first.
+
+    With `before`/`after` (from Next/Previous links) the page starts next to that message;
+    otherwise `page` counts from the newest (a deep page number reads the index that far).
+    A page number past the end shows the last page.
+    """
+    branches, window_start = message_branches(session, filters, user_id)
+    total, capped = _count_capped(session, branches)
+    page = filters.page
+    before = _cursor(session, filters.before, user_id)
+    after = None if before else _cursor(session, filters.after, user_id)
+    rows: list[Any] = []
+    if before:
+        found = _ids(branches, _older_than(*before)).limit(per_page + 1)
+        rows = list(session.execute(_with_sender(found)).all())
+    elif after:
+        nearest = _ids(branches, _newer_than(*after), newest_first=False)
+        rows = list(session.execute(_with_sender(nearest.limit(per_page + 1))).all())
+        if len(rows) > per_page:  # newer pages remain: keep the per_page next to the cursor
+            rows = [*rows[1:], None]  # the placeholder says "a next page exists" (the cursor)
+        else:  # reached the newest messages: that is simply the first page
+            page, rows = 1, []
+    if not rows:
+        if not capped:
+            page = min(page, max(1, math.ceil(total / per_page)))
+        rows = _page_by_number(session, branches, page, per_page)
+        if not rows and page > 1:  # past the end of a history longer than COUNT_CAP
+            total, capped = _count_exact(session, branches), False
+            page = max(1, math.ceil(total / per_page))
+            rows = _page_by_number(session, branches, page, per_page)
+    has_next = len(rows) > per_page
+    rows = [row for row in rows[:per_page] if row is not None]
+    return MessagePage(
+        items=rows,
+        total=max(total, (page - 1) * per_page + len(rows)),
+        total_is_capped=capped,
+        page=page,
+        per_page=per_page,
+        has_next=has_next,
+        search_window_start=window_start,
+        search_window=SEARCH_WINDOW,
+    )
+
+
+def _page_by_number(
+    session: Session, branches: list[list[Any]], page: int, per_page: int
+) -> list[Any]:
+    """Rows of page `page` (plus one more, to tell whether a next page exists)."""
+    found = _ids(branches).limit(per_page + 1).offset((page - 1) * per_page)
+    return list(session.execute(_with_sender(found)).all())
+
+
+def list_api_messages(
+    session: Session, user_id: int, page: int, per_page: int
+) -> tuple[list[Message], int]:
+    """One page of a user's messages for GET /api/sms, and their exact total.
+
+    The API promises `total` and `pages`, so it counts exactly: an index-only count.
+    """
+    owner = Message.user_id == user_id
+    total = session.scalar(select(func.count(Message.id)).where(owner)) or 0
+    found = select(Message.id).where(owner).order_by(*NEWEST_FIRST)
+    found = found.limit(per_page).offset((page - 1) * per_page)
+    chosen = found.subquery()
+    rows = session.scalars(
+        select(Message).join(chosen, chosen.c.id == Message.id).order_by(*NEWEST_FIRST)
+    ).all()
+    return list(rows), total
 
 
 def find_message(session: Session, message_id: int, user_id: int | None) -> Message | None:
