@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,11 +38,79 @@ def _tune_sqlite(dbapi_connection, connection_record) -> None:  # type: ignore[n
         cursor.close()
 
 
+class WriteQueuedConnection(sqlite3.Connection):
+    """A SQLite connection whose writers queue on a lock file, not in SQLite's busy loop.
+
+    SQLite's busy handler sleeps up to 100 ms between tries, so a short web write behind a
+    stream of dispatcher writes could wait a second (measured: POST /api/sms p99 971 ms while
+    a 100,000 send was delivered). A blocking flock instead wakes the next writer the moment
+    the one before it commits. It is taken before the first write of a transaction, exactly
+    when SQLite would take its own write lock, and released at commit or rollback.
+    """
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        name = os.fsdecode(database) if isinstance(database, str | bytes | os.PathLike) else ""
+        self._queue_path = f"{name}.write-queue" if name and not name.startswith(":") else None
+        self._queue_fd: int | None = None
+        self._queued = False
+
+    def queue_for_write(self) -> None:
+        if self._queued or self._queue_path is None:
+            return
+        if self._queue_fd is None:
+            self._queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
+        self._queued = True
+
+    def _leave_queue(self) -> None:
+        if self._queued and self._queue_fd is not None:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+        self._queued = False
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._leave_queue()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave_queue()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._leave_queue()
+            if self._queue_fd is not None:
+                os.close(self._queue_fd)
+                self._queue_fd = None
+
+
+_SQLITE_WRITE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE|BEGIN IMMEDIATE)\b", re.IGNORECASE)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _queue_sqlite_writers(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection = conn.connection.dbapi_connection
+    if isinstance(dbapi_connection, WriteQueuedConnection) and _SQLITE_WRITE.match(statement):
+        dbapi_connection.queue_for_write()
+
+
 def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     """Pool settings for MySQL/PostgreSQL; a long busy timeout for SQLite."""
     dialect = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_dialect().name
     if dialect == "sqlite":
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        return {
+            "connect_args": {
+                "timeout": 30,
+                "check_same_thread": False,
+                "factory": WriteQueuedConnection,
+            }
+        }
     options: dict[str, Any] = {
         "pool_size": config["SQLALCHEMY_POOL_SIZE"],
         "max_overflow": config["SQLALCHEMY_POOL_MAX_OVERFLOW"],

@@ -1,5 +1,7 @@
 """The database connection: pool settings take effect and connections always go back."""
 
+import threading
+
 import pytest
 from sqlalchemy import text
 
@@ -37,3 +39,34 @@ def test_connections_are_returned_after_ten_thousand_requests(app, client, make)
         client.get(paths[n % len(paths)], headers=headers)
     with app.app_context():
         assert db.engine.pool.checkedout() == 0
+
+
+@on_sqlite
+def test_sqlite_writers_queue_past_the_busy_timeout_instead_of_failing(app, make):
+    """A writer behind a long write transaction waits its turn, even with a 1 ms busy timeout."""
+    user_id = make.user().id
+    first_wrote, second_done = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def write(name: str, hold: float) -> None:
+        with app.app_context(), db.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA busy_timeout=1")
+            connection.execute(
+                text("UPDATE users SET username = :name WHERE id = :id"),
+                {"name": name, "id": user_id},
+            )
+            first_wrote.set()
+            second_done.wait(hold)
+            order.append(name)
+            connection.commit()
+
+    first = threading.Thread(target=write, args=("first", 0.5))
+    first.start()
+    first_wrote.wait(5)
+    first_wrote.clear()
+    write("second", 0)
+    second_done.set()
+    first.join(5)
+    assert order == ["first", "second"]
+    with app.app_context():
+        assert db.session.scalar(text("SELECT username FROM users")) == "second"
