@@ -51,7 +51,7 @@ format: $(STAMP_TEST)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP_TEST)  ## accept time and delivery rate against the mock gateway
+bench: $(STAMP_TEST)  ## every benchmark scenario; one JSON line per figure with its target (docs/PERFORMANCE.md)
 	$(BIN)/python -m bench
 
 screenshots: $(STAMP_TEST)  ## refresh docs/screenshots/ from the browser tests

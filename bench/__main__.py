@@ -1,13 +1,16 @@
-"""Benchmarks against real processes on loopback; one JSON line per figure.
+"""Benchmarks against real processes on loopback; one JSON line per figure, with its target.
 
-    python -m bench [--scenario accept|delivery|all] [--recipients N]
+    python -m bench [--scenario NAME] [--recipients N]      (make bench runs them all)
 
-accept:   POST /api/sms/send-bulk with 10,000 recipients under gunicorn (2 workers),
-          dispatchers off, so only accepting is measured.
+accept:   POST /api/sms/send-bulk with 10,000 and 100,000 recipients under gunicorn
+          (2 workers), dispatchers off, so only accepting is measured; memory growth.
 api:      POST /api/sms at concurrency 32 for 10 s with wrk (apt-get install wrk), gunicorn
-          with 2 workers: accepted requests/s and latency percentiles.
+          with 2 workers: accepted requests/s, latency percentiles, CPU per request.
 delivery: one dedicated `flask --app smspanel worker` (concurrency 32) against the mock
           gateway at 0 ms and at 50 ms latency; recipients delivered per second.
+pages:    history, dashboard and API pages over 1,000,000 messages (bench/pages.py).
+mixed:    API and history latency while a 100,000 send is delivered (bench/mixed_load.py).
+memory:   RSS of run.py and gunicorn, idle and across a 100,000 send (bench/memory.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import memory, mixed_load
+from bench import pages as bench_pages
 from bench.harness import cpu_seconds, emit, gunicorn_app, numbers, rss_mb
 from tests.processes import MockGateway, http, wait_until
 
@@ -152,22 +157,32 @@ def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32
         mock.stop()
 
 
+SCENARIOS = ("accept", "api", "delivery", "pages", "mixed", "memory")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", choices=["accept", "api", "delivery", "all"], default="all")
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     parser.add_argument("--recipients", type=int, default=10_000)
     args = parser.parse_args()
+    chosen = SCENARIOS if args.scenario == "all" else (args.scenario,)
     with tempfile.TemporaryDirectory(prefix="smspanel-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        if args.scenario in ("accept", "all"):
-            (tmp / "accept").mkdir()
-            bench_accept(tmp / "accept", args.recipients)
-        if args.scenario in ("api", "all"):
-            (tmp / "api").mkdir()
-            bench_api_send(tmp / "api")
-        if args.scenario in ("delivery", "all"):
-            bench_delivery(tmp, args.recipients, 0)
-            bench_delivery(tmp, args.recipients, 50)
+        for scenario in chosen:
+            tmp = Path(tmp_name) / scenario
+            tmp.mkdir()
+            if scenario == "accept":
+                bench_accept(tmp, args.recipients)
+            elif scenario == "api":
+                bench_api_send(tmp)
+            elif scenario == "delivery":
+                bench_delivery(tmp, args.recipients, 0)
+                bench_delivery(tmp, args.recipients, 50)
+            elif scenario == "pages":
+                bench_pages.run(tmp)
+            elif scenario == "mixed":
+                mixed_load.run(tmp)
+            elif scenario == "memory":
+                memory.run(tmp)
     return 0
 
 
