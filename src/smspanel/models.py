@@ -123,6 +123,24 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         return f"{self.id}:{self.session_token}" if self.session_token else str(self.id)
 
 
+class MessageTally(db.Model):  # type: ignore[name-defined,misc]
+    """How many messages a user owns, kept by each send, so GET /api/sms need not count them.
+
+    Its own table, not a column on users: on MySQL/MariaDB a message insert takes a shared
+    lock on the sender's users row (through the messages FK), and updating that same row
+    would need an upgrade to exclusive, so two sends by one user could deadlock. Nothing
+    references this table, so incrementing it takes only its own row lock.
+    """
+
+    __tablename__ = "message_tallies"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    message_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
 class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
 

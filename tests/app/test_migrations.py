@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
 
 from smspanel import create_app
 from smspanel.database import (
@@ -15,7 +15,7 @@ from smspanel.database import (
     register_migrations,
     schema_is_current,
 )
-from smspanel.models import db
+from smspanel.models import Message, MessageTally, User, db, utcnow
 
 
 @pytest.fixture
@@ -81,3 +81,27 @@ def test_db_upgrade_command(empty_app):
     assert result.exit_code == 0, result.output
     with empty_app.app_context():
         assert "recipients" in inspect(db.engine).get_table_names()
+
+
+def test_message_tallies_start_from_the_messages_each_user_already_owns(empty_app):
+    with empty_app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="7c41e0b9a2d3")
+        now = utcnow()
+        user = {"password_hash": "x", "is_admin": False, "is_active": True, "created_at": now}
+        ids = {}
+        for name in ("alice", "bob", "carol"):
+            result = db.session.execute(insert(User.__table__), {"username": name, **user})
+            ids[name] = result.inserted_primary_key[0]
+        message = {"content": "Hi", "segments": 1, "status": "sent", "recipient_count": 1,
+                   "sent_count": 1, "failed_count": 0, "created_at": now}  # fmt: skip
+        owners = [ids["alice"]] * 3 + [ids["bob"]] + [None] * 2  # two of a deleted account
+        db.session.execute(
+            insert(Message.__table__), [{"user_id": owner, **message} for owner in owners]
+        )
+        db.session.commit()
+        db.session.remove()
+        upgrade(directory=MIGRATIONS_DIR)
+        tallies = dict(
+            db.session.execute(select(MessageTally.user_id, MessageTally.message_count)).all()
+        )
+        assert tallies == {ids["alice"]: 3, ids["bob"]: 1, ids["carol"]: 0}

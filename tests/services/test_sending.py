@@ -1,9 +1,12 @@
 """Accepting a send is all or nothing, and never waits on the gateway."""
 
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
 import pytest
 from sqlalchemy import func, select
 
-from smspanel.models import Message, Recipient, db
+from smspanel.models import Message, MessageTally, Recipient, db
 from smspanel.services.content import InvalidContent
 from smspanel.services.phone import InvalidRecipients
 from smspanel.services.sending import accept_send
@@ -13,6 +16,12 @@ def counts():
     return (
         db.session.scalar(select(func.count()).select_from(Message)),
         db.session.scalar(select(func.count()).select_from(Recipient)),
+    )
+
+
+def tally(user_id):
+    return db.session.scalar(
+        select(MessageTally.message_count).where(MessageTally.user_id == user_id)
     )
 
 
@@ -39,6 +48,7 @@ def test_a_refused_send_leaves_nothing_behind(app, make, recipients, content, er
         with pytest.raises(error):
             accept_send(db.session, user.id, recipients, content)
         assert counts() == (0, 0)
+        assert tally(user.id) == 0
 
 
 def test_ten_thousand_recipients_are_one_insert(app, make):
@@ -48,3 +58,36 @@ def test_ten_thousand_recipients_are_one_insert(app, make):
         message = accept_send(db.session, user.id, numbers, "Bulk")
         assert message.recipient_count == 10_000
         assert counts() == (1, 10_000)
+
+
+def test_a_send_counts_one_message_for_its_sender_however_many_numbers(app, make):
+    alice, bob = make.user(), make.user()
+    with app.app_context():
+        accept_send(db.session, alice.id, ["12345678", "87654321"], "Hi")
+        accept_send(db.session, alice.id, ["12345678"], "Hi again")
+        accept_send(db.session, None, ["12345678"], "From no account")
+        assert (tally(alice.id), tally(bob.id)) == (2, 0)
+
+
+def test_concurrent_sends_by_one_user_never_deadlock_and_all_count(app, make):
+    """Each send inserts a message (on MySQL/MariaDB: a shared lock on the users row through
+    the foreign key) and then bumps the tally in its own table, so two at once only queue."""
+    user = make.user()
+    threads, sends_each = 2, 50
+    start_together = Barrier(threads)
+
+    def send_many(thread: int) -> None:
+        with app.app_context():
+            start_together.wait(10)
+            for n in range(sends_each):
+                accept_send(db.session, user.id, [f"6{thread}{n:06d}"], f"t{thread} n{n}")
+            db.session.remove()
+
+    with ThreadPoolExecutor(threads) as pool:
+        for done in [pool.submit(send_many, thread) for thread in range(threads)]:
+            done.result(timeout=120)  # re-raises a deadlock or lock-wait error from a thread
+    with app.app_context():
+        owned = db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.user_id == user.id)
+        )
+        assert tally(user.id) == owned == threads * sends_each

@@ -7,10 +7,10 @@ messages (their `user_id` becomes NULL), so the record of what was sent survives
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from smspanel.models import Message, User
+from smspanel.models import Message, MessageTally, User
 from smspanel.services import audit
 from smspanel.services.history import USERS_PER_PAGE, Page, paginate
 from smspanel.services.sessions import end_sessions
@@ -72,12 +72,13 @@ def delete_user(session: Session, actor: User, target: User) -> int:
     if actor.id == target.id:
         raise UserError("you cannot delete your own account")
     _refuse_losing_last_admin(session, target, "deleted")
-    # The foreign key is ON DELETE SET NULL; doing it here too keeps the messages on any
-    # database that does not enforce foreign keys.
+    # The foreign keys are ON DELETE SET NULL (messages) and CASCADE (the tally); doing both
+    # here too keeps the messages, and frees the id, on a database that does not enforce them.
     kept = session.execute(
         update(Message).where(Message.user_id == target.id).values(user_id=None),
         execution_options={"synchronize_session": False},
     ).rowcount  # type: ignore[attr-defined]
+    session.execute(delete(MessageTally).where(MessageTally.user_id == target.id))
     audit.record(session, "user.delete", describe(target), f"{int(kept or 0)} message(s) kept")
     session.delete(target)
     session.commit()

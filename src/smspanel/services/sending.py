@@ -6,16 +6,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
-from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
+from smspanel.models import (
+    Message,
+    MessageStatus,
+    MessageTally,
+    Recipient,
+    RecipientStatus,
+    utcnow,
+)
 from smspanel.services import audit
 from smspanel.services.content import count_segments, validate_content
 from smspanel.services.phone import parse_recipients
 from smspanel.services.queue import work_available
 
 MAX_RECIPIENTS_PER_SEND = 100_000
+
+
+_tallies = MessageTally.__table__
+# Built once, in Core like the inserts: one more message for the sender's tally.
+_COUNT_ONE_MORE = (
+    update(_tallies)
+    .where(_tallies.c.user_id == bindparam("sender"))
+    .values(message_count=_tallies.c.message_count + 1)
+)
 
 
 class TooManyRecipients(ValueError):
@@ -38,8 +54,9 @@ def accept_send(
 ) -> AcceptedSend:
     """Queue one message for every distinct number; refuse the whole send on any bad input.
 
-    One short transaction, set-based: the recipients go in as a multi-row insert, and the
-    request never waits on the gateway.
+    One short transaction, set-based: the recipients go in as a multi-row insert, the
+    sender's message tally goes up by one with them, and the request never waits on the
+    gateway.
     """
     content = validate_content(content)
     if len(recipients) > MAX_RECIPIENTS_PER_SEND:
@@ -93,6 +110,10 @@ def accept_send(
             f"message:{accepted.id}",
             f"{len(phones)} recipient(s), {accepted.segments} segment(s)",
         )
+        if user_id is not None:
+            # Last, so the tally's row lock is held only for the commit, not for the inserts:
+            # concurrent sends by one user queue on it briefly and cannot deadlock.
+            session.execute(_COUNT_ONE_MORE, {"sender": user_id})
         session.commit()
     except BaseException:
         session.rollback()

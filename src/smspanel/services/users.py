@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from smspanel.models import ApiToken, User, utcnow
+from smspanel.models import ApiToken, MessageTally, User, utcnow
 from smspanel.services import audit
 
 ADMIN_USERNAME = "SMSadmin"
@@ -70,7 +70,11 @@ def create_user(session: Session, username: str, password: str, *, is_admin: boo
 def _add_user(
     session: Session, username: str, password: str, is_admin: bool, detail: str
 ) -> User | None:
-    """Insert an active account and its audit record; None if the name was taken meanwhile."""
+    """Insert an active account, its message tally and its audit record; None if the name
+    was taken meanwhile.
+
+    Every account is added here, so every user has a tally row for sends to increment.
+    """
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -81,6 +85,7 @@ def _add_user(
     session.add(user)
     try:
         session.flush()
+        session.add(MessageTally(user_id=user.id, message_count=0))
         audit.record(session, "user.create", describe(user), detail)
         session.commit()
     except IntegrityError:
