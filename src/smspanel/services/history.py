@@ -57,6 +57,7 @@ class Page(Generic[T]):
     total: int
     page: int
     per_page: int
+    total_is_capped: bool = False  # `total` is a lower bound: "more than N"
 
     @property
     def pages(self) -> int:
@@ -72,11 +73,18 @@ class Page(Generic[T]):
 
     @property
     def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.total else 0
+        return (self.page - 1) * self.per_page + 1 if self.items else 0
 
     @property
     def last_index(self) -> int:
-        return min(self.page * self.per_page, self.total)
+        return (self.page - 1) * self.per_page + len(self.items)
+
+    def next_args(self, filters: Mapping[str, Any]) -> dict[str, Any]:
+        """Query parameters for the Next link."""
+        return {**filters, "page": self.page + 1}
+
+    def prev_args(self, filters: Mapping[str, Any]) -> dict[str, Any]:
+        return {**filters, "page": self.page - 1}
 
 
 def parse_page(raw: str | None) -> int:
@@ -314,7 +322,7 @@ def _cursor(
 
 
 @dataclass(frozen=True)
-class MessagePage:
+class MessagePage(Page[Any]):
     """One page of (Message, username) rows.
 
     The total is exact up to COUNT_CAP and a lower bound beyond it (`total_is_capped`).
@@ -322,38 +330,20 @@ class MessagePage:
     page number, so walking a long history costs the same on every page.
     """
 
-    items: list[Any]
-    total: int
-    total_is_capped: bool
-    page: int
-    per_page: int
-    has_next: bool
+    more: bool = False  # a next page exists (the total alone cannot tell once capped)
     search_window_start: datetime | None = None  # a search read only messages since then
     search_window: int = SEARCH_WINDOW
 
     @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
+    def has_next(self) -> bool:
+        return self.more
 
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.page - 1) * self.per_page + len(self.items)
-
-    def next_args(self, filters: Mapping[str, str]) -> dict[str, str]:
-        """Query parameters for the Next link: the filters, the next page number and the
-        last id shown."""
+    def next_args(self, filters: Mapping[str, Any]) -> dict[str, Any]:
+        """The filters, the next page number and the last id shown."""
         return {**filters, "page": str(self.page + 1), "before": str(self.items[-1][0].id)}
 
-    def prev_args(self, filters: Mapping[str, str]) -> dict[str, str]:
-        """For the Previous link: page 1 is the plain first page, others go by the first id."""
+    def prev_args(self, filters: Mapping[str, Any]) -> dict[str, Any]:
+        """Page 1 is the plain first page; others go by the first id shown."""
         if self.page <= 2:
             return dict(filters)
         return {**filters, "page": str(self.page - 1), "after": str(self.items[0][0].id)}
@@ -403,7 +393,7 @@ def list_messages(
         total_is_capped=capped,
         page=page,
         per_page=per_page,
-        has_next=has_next,
+        more=has_next,
         search_window_start=window_start,
         search_window=SEARCH_WINDOW,
     )
