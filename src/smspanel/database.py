@@ -22,7 +22,7 @@ from smspanel.services.users import ensure_admin
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 # The newest revision in migrations/versions (tests/app/test_migrations.py holds it to Alembic's
 # head). Knowing it lets a process that finds the schema current start without Alembic.
-SCHEMA_REVISION = "1d7eb283ae11"
+SCHEMA_REVISION = "3f9a1c2e7b54"
 log = logging.getLogger(__name__)
 
 

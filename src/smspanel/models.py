@@ -164,7 +164,10 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "messages"
     __table_args__ = (
-        Index("ix_messages_user_id_created_at", "user_id", "created_at"),
+        # Newest first, with the id the listings also order by: PostgreSQL can then page
+        # from the index alone (SQLite and InnoDB keep the id in every index anyway).
+        Index("ix_messages_user_id_created_at_id", "user_id", "created_at", "id"),
+        Index("ix_messages_created_at_id", "created_at", "id"),
         # One user's messages of one status, newest first (history's status filter), and
         # the dashboard's "still queued" sum over a user's pending messages. Status leads so
         # that a listing of all a user's messages keeps using (user_id, created_at), in order.
@@ -184,7 +187,7 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     recipient_count: Mapped[int] = mapped_column(Integer, default=0)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User | None] = relationship()
