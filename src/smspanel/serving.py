@@ -20,9 +20,6 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 25.0
 
 
-QUIET_LOGGERS = ("httpx", "httpcore")  # a line per gateway request drowns everything else
-
-
 def configure_logging() -> None:
     """Log to stderr one line per record, so typed input cannot forge lines; werkzeug's request
     log propagates here too, as it adds its own handler only when none exists yet."""
@@ -32,8 +29,6 @@ def configure_logging() -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(SingleLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.basicConfig(level=logging.INFO, handlers=[handler])
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def create_serving_app() -> Flask:
