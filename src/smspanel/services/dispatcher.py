@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 WAIT_SLICE_SECONDS = 0.01
 FLUSH_WITHIN_SECONDS = 0.01
 FLUSH_AT_OUTCOMES = 256
+# Claimed but not yet sent, per unit of concurrency: a claim tops this up only once half has
+# gone, so claims come in batches of at least 2 x concurrency (measured on SQLite: 17 us of
+# CPU per recipient claimed 128 at a time, 40 us claimed 32 at a time).
+PREFETCH_PER_SENDER = 4
 
 
 def new_worker_id() -> str:
@@ -180,12 +184,12 @@ class Dispatcher:
                 db.session.remove()
 
     def _loop(self, sending: SendingLoop, inflight: set[int]) -> None:
-        capacity = self.concurrency * 2  # a little prefetch keeps every sender busy
+        capacity = self.concurrency * PREFETCH_PER_SENDER
         db_failures = 0
         while not self._stopping.is_set():
             claimed: list[ClaimedRecipient] = []
             free = capacity - len(inflight)
-            if free >= max(1, self.concurrency // 2) or not inflight:
+            if free >= capacity // 2 or not inflight:
                 try:
                     claimed = with_conflict_retry(
                         self._session,
@@ -246,7 +250,9 @@ class Dispatcher:
         """Record finished attempts within FLUSH_WITHIN_SECONDS, in one transaction per batch.
 
         The delay is kept short because a crash forgets unrecorded results, and those SMS
-        are sent again; it is long enough that busy dispatchers write hundreds per batch.
+        are sent again; it is long enough that busy dispatchers write dozens per batch.
+        (25 ms would save a third of the recording CPU at 3,000/s, measured on SQLite, but
+        triples the SMS repeated after a crash.)
         """
         if self._not_attempted:
             not_attempted, self._not_attempted = self._not_attempted, []
