@@ -188,6 +188,7 @@ class Dispatcher:
         db_failures = 0
         while not self._stopping.is_set():
             claimed: list[ClaimedRecipient] = []
+            nothing_due = False
             free = capacity - len(inflight)
             if free >= capacity // 2 or not inflight:
                 try:
@@ -202,6 +203,7 @@ class Dispatcher:
                         ),
                     )
                     db_failures = 0
+                    nothing_due = not claimed
                 except SQLAlchemyError as exc:
                     self._session.rollback()
                     db_failures += 1
@@ -213,7 +215,9 @@ class Dispatcher:
             if inflight:
                 self._collect(inflight, timeout=WAIT_SLICE_SECONDS)
             self._flush(force=not inflight)
-            if not inflight and not claimed:
+            # Sleep only when a claim found nothing: the last sends of a batch often finish
+            # in the same slice, and idling then stalled a busy dispatcher for a poll interval.
+            if nothing_due and not inflight:
                 work_available.wait(self.poll_interval)
                 work_available.clear()
 
