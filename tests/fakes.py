@@ -18,12 +18,12 @@ class FakeGateway:
         self.contents: list[str] = []
         self._lock = threading.Lock()
 
-    def send(self, phone: str, content: str) -> GatewayReply:
+    async def send(self, phone: str, content: str) -> GatewayReply:
         with self._lock:
             self.calls[phone] += 1
             self.contents.append(content)
             n = self.calls[phone]
         return self.answer(phone, content, n)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass

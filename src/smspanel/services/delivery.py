@@ -9,11 +9,11 @@ from smspanel.services.gateway import GatewayClient, GatewayTransportError, retr
 from smspanel.services.queue import ClaimedRecipient, DeliveryOutcome
 
 
-def attempt_delivery(gateway: GatewayClient, claimed: ClaimedRecipient) -> DeliveryOutcome:
+async def attempt_delivery(gateway: GatewayClient, claimed: ClaimedRecipient) -> DeliveryOutcome:
     """Send once; 2xx is sent, other HTTP answers fail for good, transport errors retry."""
     attempt = claimed.attempts + 1
     try:
-        reply = gateway.send(claimed.phone, claimed.content)
+        reply = await gateway.send(claimed.phone, claimed.content)
     except GatewayTransportError as error:
         now = utcnow()
         maybe_duplicate = claimed.maybe_duplicate or error.maybe_delivered

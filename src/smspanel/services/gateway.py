@@ -11,10 +11,11 @@ may have gone out.
 from __future__ import annotations
 
 import logging
-import socket
-import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies_environment, proxy_bypass
 
 from tenacity import (
     RetryCallState,
@@ -27,7 +28,7 @@ from tenacity import (
 from smspanel.services.phone import gateway_number
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,13 @@ class GatewayNoResponse(GatewayTransportError):
 
 
 class GatewayClient(Protocol):
-    def send(self, phone: str, content: str) -> GatewayReply:
+    """Called from the dispatcher's one asyncio loop; `send` must not block that loop."""
+
+    async def send(self, phone: str, content: str) -> GatewayReply:
         """Submit one SMS; raise GatewayTransportError when no HTTP answer came back."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 # The retry rule (spec: 3 attempts, exponential backoff 2-10 s, only transport errors).
@@ -92,11 +95,14 @@ def retry_delay(attempt_number: int, error: BaseException) -> float | None:
 
 
 class HttpGateway:
-    """POSTs the gateway's form; each sending thread keeps its own keep-alive connection.
+    """POSTs the gateway's form from the dispatcher's asyncio loop, over keep-alive connections.
 
-    One httpx client shared by many threads serialises them on its pool lock (profiled: 60%
-    of the dispatcher's time); a client per thread has no lock to wait on. httpx is imported
-    here, not at the top: a process on the simulated gateway never pays its ~9 MB.
+    aiohttp on one loop rather than httpx in a thread per request: measured against the mock,
+    httpx cost 0.5-0.8 ms of CPU per request in 32 threads (httpx's async client ~2 ms) and
+    aiohttp 0.12 ms, which is what lets one dispatcher process keep up with a fast gateway.
+    The dispatcher bounds the requests in flight, so the connection pool does not.
+    aiohttp is imported here, not at the top: on the simulated gateway (the default) a
+    process never pays its ~10 MB.
     """
 
     def __init__(
@@ -108,71 +114,90 @@ class HttpGateway:
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
     ) -> None:
-        import httpx
+        import aiohttp
 
-        self._httpx = httpx
+        self._aiohttp = aiohttp
         self.base_url = base_url
         self.application_id = application_id
         self.sender_number = sender_number
-        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
-        self._local = threading.local()
-        self._clients: list[httpx.Client] = []
-        self._clients_lock = threading.Lock()
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_read=read_timeout
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._proxy = proxy_from_environment(base_url)
 
-    def _client(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            httpx = self._httpx
-            # No Nagle delay: headers and body are separate writes on a kept-alive connection.
-            transport = httpx.HTTPTransport(
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    def _client(self) -> aiohttp.ClientSession:
+        """Made on first use, inside the loop that will use it (aiohttp binds it there)."""
+        if self._session is None:
+            aiohttp = self._aiohttp
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=0),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
-            client = httpx.Client(timeout=self._timeout, transport=transport)
-            self._local.client = client
-            with self._clients_lock:
-                self._clients.append(client)
-        return client
+        return self._session
 
-    def send(self, phone: str, content: str) -> GatewayReply:
-        form = {
-            "application": self.application_id,
-            "mrt": gateway_number(phone),
-            "sender": self.sender_number,
-            "msg_utf8": content,
-        }
-        httpx = self._httpx
+    def _form(self, phone: str, content: str) -> bytes:
+        return urlencode(
+            {
+                "application": self.application_id,
+                "mrt": gateway_number(phone),
+                "sender": self.sender_number,
+                "msg_utf8": content,
+            }
+        ).encode("ascii")
+
+    async def send(self, phone: str, content: str) -> GatewayReply:
+        aiohttp = self._aiohttp
         try:
-            response = self._client().post(self.base_url, data=form)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            async with self._client().post(
+                self.base_url,
+                data=self._form(phone, content),
+                allow_redirects=False,
+                proxy=self._proxy,
+            ) as response:
+                body = await response.read()
+                status, charset = response.status, response.charset
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise GatewayUnreachable(f"{type(exc).__name__}: {exc}") from exc
-        except httpx.TransportError as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise GatewayNoResponse(f"{type(exc).__name__}: {exc}") from exc
-        return GatewayReply(response.status_code, response.text[:255])
+        return GatewayReply(status, _decode(body, charset)[:255])
 
-    def close(self) -> None:
-        with self._clients_lock:
-            clients, self._clients = self._clients, []
-        for client in clients:
-            client.close()
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def proxy_from_environment(url: str) -> str | None:
+    """HTTP(S)_PROXY / NO_PROXY for the gateway, read once: aiohttp's `trust_env` rereads the
+    environment on every request (profiled: a fifth of the sending loop's time)."""
+    parts = urlsplit(url)
+    if parts.hostname and proxy_bypass(parts.hostname):
+        return None
+    return getproxies_environment().get(parts.scheme)
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
 
 
 class SimulatedGateway:
     """Development default: logs each SMS and accepts it, so nobody texts real people."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.sent: list[tuple[str, str]] = []
+        self.sent: deque[tuple[str, str]] = deque(maxlen=1000)
 
-    def send(self, phone: str, content: str) -> GatewayReply:
+    async def send(self, phone: str, content: str) -> GatewayReply:
         log.info("simulated SMS to %s: %r", gateway_number(phone), content)
-        with self._lock:
-            self.sent.append((phone, content))
-            if len(self.sent) > 1000:
-                del self.sent[:500]
+        self.sent.append((phone, content))
         return GatewayReply(200, "OK (simulated)")
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 

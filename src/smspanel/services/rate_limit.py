@@ -31,10 +31,17 @@ class RateLimiter(Protocol):
         """Block until one more request may go out."""
         ...
 
+    def reserve(self) -> float:
+        """Take the next send time and return the seconds until it (without sleeping)."""
+        ...
+
 
 class Unlimited:
     def acquire(self) -> None:
         return None
+
+    def reserve(self) -> float:
+        return 0.0
 
 
 class SharedPacer:
@@ -48,18 +55,22 @@ class SharedPacer:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            time.sleep(delay)
+
+    def reserve(self) -> float:
+        """May block briefly on the database when a new block of send times is needed."""
         with self._lock:
             now = utcnow()
             while self._slots and self._slots[0] < now - STALE_SLOT:
                 self._slots.popleft()  # unused in time: sending now would bunch up
             if not self._slots:
-                self._slots.extend(self._reserve(self.block))
+                self._slots.extend(self._reserve_block(self.block))
             slot = self._slots.popleft()
-        delay = (slot - utcnow()).total_seconds()
-        if delay > 0:
-            time.sleep(delay)
+        return (slot - utcnow()).total_seconds()
 
-    def _reserve(self, count: int) -> list[datetime]:
+    def _reserve_block(self, count: int) -> list[datetime]:
         with Session(self.engine) as session:
             first = with_conflict_retry(session, lambda: self._reserve_in(session, count))
         return [first + timedelta(seconds=i * self.interval) for i in range(count)]
