@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import Engine, event, inspect, make_url, text
 
 from smspanel.models import db
+from smspanel.services.transactions import refresh_planner_statistics
 from smspanel.services.users import ensure_admin
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -219,6 +220,7 @@ def prepare_database(app: Flask) -> None:
     with app.app_context(), migration_lock(app):
         if not schema_is_current():
             upgrade_in_child_process(app)
+        refresh_planner_statistics(db.session)
         generated = ensure_admin(db.session, app.config.get("ADMIN_PASSWORD"))
         db.session.remove()
     if generated:

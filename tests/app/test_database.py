@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from smspanel.models import db
+from smspanel.services.transactions import refresh_planner_statistics
 from tests.databases import server_dialect
 
 on_server = pytest.mark.skipif(server_dialect() == "sqlite", reason="pools are for servers")
@@ -70,3 +71,18 @@ def test_sqlite_writers_queue_past_the_busy_timeout_instead_of_failing(app, make
     assert order == ["first", "second"]
     with app.app_context():
         assert db.session.scalar(text("SELECT username FROM users")) == "second"
+
+
+@on_sqlite
+def test_sqlite_planner_statistics_are_refreshed(app, make):
+    """A history that grew from empty still gets good plans: starts and idle dispatchers
+    record table sizes."""
+    user = make.user()
+    for _ in range(3):
+        make.message(user)
+    with app.app_context():
+        db.session.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+        db.session.commit()
+        refresh_planner_statistics(db.session)
+        sized = db.session.execute(text("SELECT DISTINCT tbl FROM sqlite_stat1")).scalars().all()
+    assert {"messages", "recipients"} <= set(sized)

@@ -30,7 +30,7 @@ from smspanel.services.queue import (
     work_available,
 )
 from smspanel.services.rate_limit import RateLimiter, Unlimited, rate_limiter_for
-from smspanel.services.transactions import with_conflict_retry
+from smspanel.services.transactions import refresh_planner_statistics, with_conflict_retry
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ FLUSH_WITHIN_SECONDS = 0.01
 # gone, so claims come in batches of at least 2 x concurrency (measured on SQLite: 17 us of
 # CPU per recipient claimed 128 at a time, 40 us claimed 32 at a time).
 PREFETCH_PER_SENDER = 4
+STATISTICS_INTERVAL_SECONDS = 3600.0  # how often an idle dispatcher refreshes planner figures
 
 
 def new_worker_id() -> str:
@@ -149,6 +150,7 @@ class Dispatcher:
         self._outcomes: list[DeliveryOutcome] = []
         self._not_attempted: list[int] = []
         self._first_outcome_at = 0.0
+        self._statistics_at = time.monotonic()  # the process refreshed them as it started
         self._finished: SimpleQueue[DeliveryOutcome | int] = SimpleQueue()
         self.delivered = 0
         self._session: Session
@@ -217,8 +219,20 @@ class Dispatcher:
             # Sleep only when a claim found nothing: the last sends of a batch often finish
             # in the same slice, and idling then stalled a busy dispatcher for a poll interval.
             if nothing_due and not inflight:
+                self._refresh_statistics_when_due()
                 work_available.wait(self.poll_interval)
                 work_available.clear()
+
+    def _refresh_statistics_when_due(self) -> None:
+        """While idle, at most hourly: a long-running process sees its database grow."""
+        if time.monotonic() - self._statistics_at < STATISTICS_INTERVAL_SECONDS:
+            return
+        self._statistics_at = time.monotonic()
+        try:
+            refresh_planner_statistics(self._session)
+        except SQLAlchemyError as exc:
+            self._session.rollback()
+            log.warning("dispatcher %s cannot refresh statistics: %s", self.worker_id, exc)
 
     async def _attempt(self, item: ClaimedRecipient) -> DeliveryOutcome:
         """Runs in the sending loop: wait for a send time if paced, then one attempt."""
