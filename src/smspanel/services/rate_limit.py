@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -27,19 +26,12 @@ STALE_SLOT = timedelta(milliseconds=50)
 
 
 class RateLimiter(Protocol):
-    def acquire(self) -> None:
-        """Block until one more request may go out."""
-        ...
-
     def reserve(self) -> float:
         """Take the next send time and return the seconds until it (without sleeping)."""
         ...
 
 
 class Unlimited:
-    def acquire(self) -> None:
-        return None
-
     def reserve(self) -> float:
         return 0.0
 
@@ -53,11 +45,6 @@ class SharedPacer:
         self.block = max(1, min(max_block, math.ceil(rate * BLOCK_SECONDS)))
         self._slots: deque[datetime] = deque()
         self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        delay = self.reserve()
-        if delay > 0:
-            time.sleep(delay)
 
     def reserve(self) -> float:
         """May block briefly on the database when a new block of send times is needed."""
