@@ -11,20 +11,18 @@ a TCP connect on loopback (~0.1 ms); the app sends no server-timing header.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import re
 import statistics
 import sys
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, select, text
 
-from bench.harness import emit, gunicorn_app
+from bench.harness import Client, emit, gunicorn_app, percentile
 from tests.processes import ADMIN_PASSWORD, ROOT
 
 MESSAGES = 1_000_000
@@ -269,68 +267,23 @@ def seeded_database(database_url: str | None, reseed: bool, tmp: Path) -> str:
 # --- measuring -------------------------------------------------------------------------------
 
 
-class Browser:
-    """A logged-in client (web session cookie or API token) on loopback."""
-
-    def __init__(self, base: str) -> None:
-        parts = urllib.parse.urlsplit(base)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.headers: dict[str, str] = {}
-
-    def get(self, path: str) -> tuple[int, bytes, float]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        started = time.perf_counter()
-        connection.request("GET", path, headers=self.headers)
-        response = connection.getresponse()
-        body = response.read()
-        elapsed = (time.perf_counter() - started) * 1000
-        self._keep_cookies(response)
-        connection.close()
-        return response.status, body, elapsed
-
-    def post_form(self, path: str, fields: dict[str, str]) -> int:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        headers = {**self.headers, "Content-Type": "application/x-www-form-urlencoded"}
-        connection.request("POST", path, urllib.parse.urlencode(fields), headers)
-        response = connection.getresponse()
-        response.read()
-        self._keep_cookies(response)
-        connection.close()
-        return response.status
-
-    def _keep_cookies(self, response: http.client.HTTPResponse) -> None:
-        cookies = dict(
-            header.split(";", 1)[0].split("=", 1)
-            for header in response.headers.get_all("Set-Cookie") or []
-        )
-        if cookies:
-            known = dict(
-                c.split("=", 1) for c in self.headers.get("Cookie", "").split("; ") if "=" in c
-            )
-            known.update(cookies)
-            self.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in known.items())
-
-    def log_in(self, username: str, password: str) -> Browser:
-        status, body, _ = self.get("/login")
-        token = re.search(rb'name="csrf_token" value="([^"]+)"', body)
-        assert status == 200 and token, body[:500]
-        fields = {"username": username, "password": password, "csrf_token": token.group(1).decode()}
-        assert self.post_form("/login", fields) == 302, "login failed"
-        return self
+def timed_get(client: Client, path: str) -> float:
+    started = time.perf_counter()
+    client.request("GET", path)
+    return (time.perf_counter() - started) * 1000
 
 
-def time_page(client: Browser, name: str, path: str, samples: int, target: float) -> None:
+def time_page(client: Client, name: str, path: str, samples: int, target: float) -> None:
     for _ in range(3):  # warm the workers' caches and the page cache
-        status, body, _ = client.get(path)
+        status, body = client.request("GET", path)
         assert status == 200, (path, status, body[:300])
-    timings = [client.get(path)[2] for _ in range(samples)]
-    timings.sort()
+    timings = [timed_get(client, path) for _ in range(samples)]
     emit(
         name,
         statistics.median(timings),
         "ms",
         at_most=target,
-        p99=round(timings[min(len(timings) - 1, int(len(timings) * 0.99))], 2),
+        p99=round(percentile(timings, 0.99), 2),
         path=path,
         samples=samples,
         bytes=len(body),
@@ -349,17 +302,16 @@ def run(
     url = seeded_database(database_url, reseed, tmp)
     app = gunicorn_app(tmp, None, DATABASE_URL=url, SMS_IN_APP_DISPATCHER="false").start(600)
     try:
-        web = Browser(app.base).log_in(BENCH_USER, BENCH_PASSWORD)
-        admin = Browser(app.base).log_in("SMSadmin", ADMIN_PASSWORD)
-        api = Browser(app.base)
-        api.headers["Authorization"] = f"Bearer {app.token(BENCH_USER, BENCH_PASSWORD)}"
+        web = Client(app.base).log_in(BENCH_USER, BENCH_PASSWORD)
+        admin = Client(app.base).log_in("SMSadmin", ADMIN_PASSWORD)
+        api = Client(app.base, app.token(BENCH_USER, BENCH_PASSWORD))
         dialect = url.split(":", 1)[0].split("+", 1)[0]
         deep_year = time.gmtime(time.time() - 2 * 365 * 86400).tm_year
 
         # Follow "Next" links a long way down, as a user paging through would.
         path = "/history"
         for _ in range(3):
-            path = next_link(web.get(path)[1])
+            path = next_link(web.request("GET", path)[1])
         pages = [
             ("page_dashboard", web, "/"),
             ("page_dashboard_7d", web, "/?time_filter=7d"),
