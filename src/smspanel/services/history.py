@@ -424,9 +424,7 @@ def list_api_messages(
         # No tally row: only for an account that another path added without one (every
         # user has one from the migration or from _add_user). Still exact, just slower.
         total = session.scalar(select(func.count(Message.id)).where(owner)) or 0
-    found = select(Message.id).where(owner).order_by(*NEWEST_FIRST)
-    found = found.limit(per_page).offset((page - 1) * per_page)
-    chosen = found.subquery()
+    chosen = _ids([[owner]]).limit(per_page).offset((page - 1) * per_page).subquery()
     rows = session.scalars(
         select(Message).join(chosen, chosen.c.id == Message.id).order_by(*NEWEST_FIRST)
     ).all()
