@@ -30,3 +30,17 @@ class SingleLineFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return single_line(super().formatMessage(record))
+
+
+class PoolErrorsInOneLine(logging.Filter):
+    """SQLAlchemy's pool logs a connection it could not reset (its database went away) with
+    a full traceback. During an outage that floods the log with nothing new: requests already
+    answer 503 and the dispatcher says it cannot reach the database. Keep the line and the
+    error; drop the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("sqlalchemy.pool") and record.exc_info:
+            error = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {error!r}", None
+            record.exc_info = record.exc_text = None
+        return True

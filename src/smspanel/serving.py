@@ -23,11 +23,12 @@ SHUTDOWN_GRACE_SECONDS = 25.0
 def configure_logging() -> None:
     """Log to stderr one line per record, so typed input cannot forge lines; werkzeug's request
     log propagates here too, as it adds its own handler only when none exists yet."""
-    from smspanel.log_format import SingleLineFormatter
+    from smspanel.log_format import PoolErrorsInOneLine, SingleLineFormatter
 
     if not logging.getLogger().handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(SingleLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(PoolErrorsInOneLine())
         logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 

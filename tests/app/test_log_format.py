@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from smspanel.log_format import SingleLineFormatter
+from smspanel.log_format import PoolErrorsInOneLine, SingleLineFormatter
 from tests.processes import App, http
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -71,3 +71,24 @@ def test_the_served_app_logs_a_forged_request_on_one_line(tmp_path):
     assert "/nope%0aFAKE%20LINE\\u2028FAKE%20TOO " in request_lines[0]
     assert not [line for line in lines if line.startswith("FAKE")]
     assert "\x1b" not in app.output  # werkzeug's colour codes don't reach the log either
+
+
+def test_a_connection_the_pool_cannot_reset_is_one_line_with_its_error():
+    """During a database outage the pool's reset failures say what failed, without a traceback;
+    every other logger keeps its tracebacks."""
+    try:
+        raise ConnectionError("Lost connection to MySQL server during query")
+    except ConnectionError:
+        lost = sys.exc_info()
+    pool_record = record("Exception during reset or similar", exc_info=lost)
+    pool_record.name = "sqlalchemy.pool.impl.QueuePool"
+    other_record = record("unhandled error", exc_info=lost)
+    for each in (pool_record, other_record):
+        PoolErrorsInOneLine().filter(each)
+    pool_line = SingleLineFormatter(FORMAT).format(pool_record)
+    assert pool_line.splitlines() == [pool_line]
+    assert pool_line.endswith(
+        "Exception during reset or similar: "
+        "ConnectionError('Lost connection to MySQL server during query')"
+    )
+    assert "Traceback" in SingleLineFormatter(FORMAT).format(other_record)
