@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from sqlalchemy import text
@@ -28,6 +29,44 @@ def begin_write(session: Session) -> None:
     dbapi_connection = session.connection().connection.dbapi_connection
     if dbapi_connection is not None and not dbapi_connection.in_transaction:
         session.execute(text("BEGIN IMMEDIATE"))
+
+
+_DEPTH = "smspanel.transaction_depth"
+_AFTER_COMMIT = "smspanel.after_commit"
+
+
+@contextlib.contextmanager
+def transaction(session: Session, *, write: bool = False) -> Iterator[Session]:
+    """One use case, one transaction: commit when the block ends, roll back if it raises.
+
+    A use case run from inside another joins the outer one, so the outer still commits or
+    rolls back as a whole. `write` takes SQLite's write lock first (see `begin_write`).
+    """
+    depth = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
+    try:
+        if write:
+            begin_write(session)
+        yield session
+        if depth == 0:
+            session.commit()
+    except BaseException:
+        if depth == 0:
+            session.rollback()
+            session.info.pop(_AFTER_COMMIT, None)
+        raise
+    finally:
+        session.info[_DEPTH] = depth
+    if depth == 0:
+        for callback in session.info.pop(_AFTER_COMMIT, []):
+            callback()
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the enclosing transaction has committed (never if it rolls back)."""
+    if session.info.get(_DEPTH, 0) == 0:
+        raise RuntimeError("after_commit needs an open transaction(session)")
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def refresh_planner_statistics(session: Session) -> None:
