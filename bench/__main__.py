@@ -28,7 +28,7 @@ from pathlib import Path
 from bench import memory, mixed_load
 from bench import pages as bench_pages
 from bench.harness import cpu_seconds, emit, gunicorn_app, numbers, rss_mb
-from tests.processes import MockGateway, http, wait_until
+from loopback import MockGateway, http, wait_until
 
 
 def bench_accept(tmp: Path, count: int, rounds: int = 7) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from tests.processes import ADMIN_PASSWORD, ROOT, App
+from loopback import ADMIN_PASSWORD, ROOT, App
 
 CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
 

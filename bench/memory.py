@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.harness import Client, emit, gunicorn_app, numbers, rss_mb
-from tests.processes import App, MockGateway, http, wait_until
+from loopback import App, MockGateway, http, wait_until
 
 SETTLE_SECONDS = 3
 

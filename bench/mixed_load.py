@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from bench.harness import Client, Timings, drive, emit, gunicorn_app, numbers
-from tests.processes import MockGateway, http, wait_until
+from loopback import MockGateway, http, wait_until
 
 BULK = 100_000
 

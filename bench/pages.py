@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, select, text
 
 from bench.harness import Client, emit, gunicorn_app, percentile
-from tests.processes import ADMIN_PASSWORD, ROOT
+from loopback import ADMIN_PASSWORD, ROOT
 
 MESSAGES = 1_000_000
 RECIPIENTS_PER_BLOCK = 50  # every 10 messages: 7 single, two of 3, one of 37 -> 5 on average

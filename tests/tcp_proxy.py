@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 
-from tests.processes import free_port
+from loopback import free_port
 
 
 class TcpProxy:

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from loopback import App, http
 from smspanel.log_format import PoolErrorsInOneLine, SingleLineFormatter
-from tests.processes import App, http
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ADMIN_PASSWORD, ROOT, App, MockGateway
+from loopback import ADMIN_PASSWORD, ROOT, App, MockGateway
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
+from loopback import ADMIN_PASSWORD, http, wait_until
 from tests.browser.conftest import log_in, screenshot
-from tests.processes import ADMIN_PASSWORD, http, wait_until
 
 DELIVERY_TIMEOUT_MS = 20_000
 

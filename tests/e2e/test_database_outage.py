@@ -7,8 +7,8 @@ import time
 import pytest
 from sqlalchemy import make_url
 
+from loopback import App, MockGateway, http, wait_until
 from tests.databases import query, server_dialect
-from tests.processes import App, MockGateway, http, wait_until
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = [

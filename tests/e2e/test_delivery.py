@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from loopback import ROOT, App, MockGateway, wait_until
 from tests.databases import query
-from tests.processes import ROOT, App, MockGateway, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.processes import ROOT, App
+from loopback import ROOT, App
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
+from loopback import ROOT, App, MockGateway, wait_until
 from tests.databases import query, server_dialect
-from tests.processes import ROOT, App, MockGateway, wait_until
 
 pytestmark = pytest.mark.e2e
 

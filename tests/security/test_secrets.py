@@ -5,8 +5,8 @@ import stat
 import subprocess
 import sys
 
+from loopback import ROOT
 from tests.conftest import PASSWORD
-from tests.processes import ROOT
 
 STRONG = "k4J9-vQx2_Lm8Rt5Wz1Yb6Nc3Pd7Fg0Hs"
 

@@ -1,4 +1,5 @@
-"""Real processes on loopback for end-to-end and browser tests: the app and the mock gateway."""
+"""Real processes on loopback for end-to-end tests, browser tests and benchmarks: the app and
+the mock gateway."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
 
 
 def free_port() -> int:
