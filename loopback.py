@@ -137,8 +137,17 @@ class App(Process):
     """`python run.py` (or gunicorn) on a free port with its own instance folder."""
 
     def __init__(
-        self, tmp: Path, gateway_url: str | None, command: list[str] | None = None, **settings: str
+        self,
+        tmp: Path,
+        gateway_url: str | None,
+        command: list[str] | None = None,
+        *,
+        cwd: Path | None = None,
+        test_settings: bool = True,
+        **settings: str,
     ) -> None:
+        """`test_settings` adds a short poll interval and gateway credentials for the tests;
+        without it the app runs on its defaults, as a user's would (the benchmarks)."""
         self.port = free_port()
         self.instance = tmp / "instance"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SMS_", "FLASK_"))}
@@ -149,19 +158,24 @@ class App(Process):
                 "HOST": "127.0.0.1",
                 "PORT": str(self.port),
                 "ADMIN_PASSWORD": ADMIN_PASSWORD,
-                "SMS_POLL_INTERVAL": "0.1",
-                "SMS_APPLICATION_ID": "e2e-app",
-                "SMS_SENDER_NUMBER": "18001234",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if test_settings:
+            env.update(
+                {
+                    "SMS_POLL_INTERVAL": "0.1",
+                    "SMS_APPLICATION_ID": "e2e-app",
+                    "SMS_SENDER_NUMBER": "18001234",
+                }
+            )
         if gateway_url:
             env["SMS_BASE_URL"] = gateway_url
         env.update(settings)
         self.database_url = env.get("DATABASE_URL") or f"sqlite:///{self.instance / 'sms.db'}"
         args = command or [sys.executable, str(ROOT / "run.py")]
         args = [a.replace("{port}", str(self.port)) for a in args]
-        super().__init__(args, env, tmp / f"app-{self.port}.log", cwd=tmp)
+        super().__init__(args, env, tmp / f"app-{self.port}.log", cwd=cwd or tmp)
         self.base = f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> App:

@@ -64,11 +64,12 @@ def process_tree(pid: int) -> list[int]:
     while pending:
         current = pending.pop()
         pids.append(current)
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        pending.extend(int(child) for child in children)
+        # Each thread lists the children it started (the dispatcher's is a supervisor thread).
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+            except OSError:
+                continue
     return pids
 
 

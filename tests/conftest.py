@@ -10,8 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from smspanel import create_app
-from smspanel.models import User, db, utcnow
-from smspanel.services.queue import DeliveryOutcome, claim_due_recipients, record_outcomes
+from smspanel.models import User, db
+from smspanel.services.delivery.claims import claim_due_recipients
+from smspanel.services.delivery.gateway import GatewayReply
+from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
 from smspanel.services.sending import accept_send
 from smspanel.services.users import create_user, issue_token
 from tests.databases import SERVER_URL, create_database, drop_database
@@ -113,13 +115,12 @@ class Factory:
     def deliver(self, failing: frozenset[str] = frozenset()) -> None:
         """Play the dispatcher once: every due recipient is sent, except numbers in `failing`,
         which the gateway refuses (HTTP 401)."""
-        refused = {"error_kind": "http_401", "error_message": "HTTP 401 Unauthorized"}
         with self.app.app_context():
             claimed = claim_due_recipients(db.session, "test-worker", 10_000, 60)
             outcomes = [
-                DeliveryOutcome(c.id, c.message_id, "failed", 1, utcnow(), **refused)
+                DeliveryOutcome.refused(c, GatewayReply(401, "Unauthorized"))
                 if c.phone in failing
-                else DeliveryOutcome(c.id, c.message_id, "sent", 1, utcnow())
+                else DeliveryOutcome.sent(c, GatewayReply(200, "OK"))
                 for c in claimed
             ]
             record_outcomes(db.session, "test-worker", outcomes)

@@ -1,4 +1,4 @@
-"""Test doubles for the gateway interface (services.gateway.GatewayClient)."""
+"""Test doubles for the gateway interface (services.delivery.gateway.GatewayClient)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
-from smspanel.services.gateway import GatewayReply
+from smspanel.services.delivery.gateway import GatewayReply
 
 
 class FakeGateway:

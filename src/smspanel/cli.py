@@ -19,6 +19,7 @@ from smspanel.services.users import (
     issue_token,
     set_password,
 )
+from smspanel.worker import run_worker
 
 
 def act_from_command_line() -> None:
@@ -30,8 +31,6 @@ def act_from_command_line() -> None:
 @with_appcontext
 def worker_command() -> None:
     """Run a dedicated delivery dispatcher until SIGTERM/SIGINT."""
-    from smspanel.serving import run_worker
-
     run_worker(current_app._get_current_object())  # type: ignore[attr-defined]
 
 

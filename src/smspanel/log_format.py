@@ -44,3 +44,13 @@ class PoolErrorsInOneLine(logging.Filter):
             record.msg, record.args = f"{record.getMessage()}: {error!r}", None
             record.exc_info = record.exc_text = None
         return True
+
+
+def configure_logging() -> None:
+    """Log to stderr one line per record, so typed input cannot forge lines; werkzeug's request
+    log propagates here too, as it adds its own handler only when none exists yet."""
+    if not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(SingleLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(PoolErrorsInOneLine())
+        logging.basicConfig(level=logging.INFO, handlers=[handler])

@@ -16,7 +16,7 @@ def test_production_never_logs_the_generated_admin_password(tmp_path):
     code = (
         "from smspanel import create_app\n"
         "from smspanel.database import prepare_database\n"
-        "from smspanel.serving import configure_logging\n"
+        "from smspanel.log_format import configure_logging\n"
         "configure_logging()\n"
         "prepare_database(create_app())\n"
     )

@@ -3,9 +3,11 @@
 import pytest
 from sqlalchemy import select
 
-from smspanel.models import DeadLetter, Message, Recipient, db, utcnow
+from smspanel.models import DeadLetter, Message, Recipient, db
 from smspanel.services import dead_letter
-from smspanel.services.queue import DeliveryOutcome, claim_due_recipients, record_outcomes
+from smspanel.services.delivery.claims import claim_due_recipients
+from smspanel.services.delivery.gateway import GatewayReply
+from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
 
 
 @pytest.fixture
@@ -31,21 +33,12 @@ def test_retry_requeues_the_recipient_and_reopens_the_message(app, failed_messag
         record_outcomes(
             db.session,
             "w2",
-            [
-                DeliveryOutcome(
-                    again.id,
-                    again.message_id,
-                    "failed",
-                    1,
-                    utcnow(),
-                    error_kind="http_401",
-                    error_message="HTTP 401 again",
-                )
-            ],
+            [DeliveryOutcome.refused(again, GatewayReply(401, "again"))],
         )
         entry = db.session.get(DeadLetter, entry_id)
         db.session.refresh(entry)
-        assert entry.status == "pending" and entry.error_message == "HTTP 401 again"
+        assert entry.status == "pending"
+        assert entry.error_message == "gateway answered HTTP 401: again"
         assert db.session.scalar(select(DeadLetter.id).where(DeadLetter.id != entry_id)) is None
 
 

@@ -30,7 +30,9 @@ def test_page_lists_entries_with_counts_and_post_forms(admin_client, dead_letter
     response = admin_client.get("/admin/dead-letter")
     text = page_text(response)
     assert count(text, "Pending") == 3 and count(text, "Retried") == 0
-    assert "3333 4444" in text and "HTTP 401 Unauthorized" in text and "HKT" in text
+    assert (
+        "3333 4444" in text and "gateway answered HTTP 401: Unauthorized" in text and "HKT" in text
+    )
     html = response.get_data(as_text=True)
     for entry_id in ids:
         assert f'action="/admin/dead-letter/{entry_id}/retry"' in html

@@ -159,7 +159,7 @@ def test_detail_shows_every_recipient_with_status_error_attempts_and_time(
     text = page_text(response)
     assert "Partial" in text
     assert "1111 2222 ✓ Sent — 1" in text
-    assert "3333 4444 ✕ Failed HTTP 401 Unauthorized 1" in text
+    assert "3333 4444 ✕ Failed gateway answered HTTP 401: Unauthorized 1" in text
     assert "HKT" in text
     assert "data-auto-refresh" not in response.get_data(as_text=True)
 

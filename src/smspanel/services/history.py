@@ -28,7 +28,7 @@ from smspanel.models import (
     User,
     utcnow,
 )
-from smspanel.services.queue import queued_count
+from smspanel.services.delivery.claims import queued_count
 
 T = TypeVar("T")
 

@@ -19,8 +19,9 @@ from smspanel.models import (
 )
 from smspanel.services import audit
 from smspanel.services.content import count_segments, validate_content
+from smspanel.services.delivery.doorbell import ring_after_commit
 from smspanel.services.phone import parse_recipients
-from smspanel.services.queue import work_available
+from smspanel.services.transactions import transaction
 
 MAX_RECIPIENTS_PER_SEND = 100_000
 
@@ -72,7 +73,7 @@ def accept_send(
         segments=count_segments(content),
         created_at=now,
     )
-    try:
+    with transaction(session):
         # Core inserts, not the unit of work: a single SMS is the API's hottest path, and
         # nothing here needs identity tracking or a reload after commit.
         result = session.execute(
@@ -114,9 +115,5 @@ def accept_send(
             # Last, so the tally's row lock is held only for the commit, not for the inserts:
             # concurrent sends by one user queue on it briefly and cannot deadlock.
             session.execute(_COUNT_ONE_MORE, {"sender": user_id})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    work_available.set()
+        ring_after_commit(session)
     return accepted

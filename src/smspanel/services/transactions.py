@@ -17,6 +17,11 @@ def dialect_name(session: Session) -> str:
     return bind.dialect.name
 
 
+def locks_rows(session: Session) -> bool:
+    """Whether `FOR UPDATE` locks rows here (servers); SQLite has one writer instead."""
+    return dialect_name(session) in ("postgresql", "mysql", "mariadb")
+
+
 def begin_write(session: Session) -> None:
     """Take SQLite's write lock up front, so a read-then-write transaction cannot fail.
 

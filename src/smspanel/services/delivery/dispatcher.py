@@ -1,4 +1,9 @@
-"""The dispatcher: claims due recipients, sends them concurrently, records the outcomes."""
+"""The dispatcher: claims due recipients, sends them concurrently, records the outcomes.
+
+One thread alone touches the database (claims and results, in short transactions); a
+`SendingLoop` makes the gateway requests, `concurrency` at a time. The HTTP calls happen
+outside every transaction.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +14,27 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from smspanel.models import db
-from smspanel.services.delivery import attempt_delivery
-from smspanel.services.gateway import GatewayClient, gateway_from_config
-from smspanel.services.queue import (
+from smspanel.services.delivery.attempt import attempt_delivery
+from smspanel.services.delivery.claims import (
     ClaimedRecipient,
-    DeliveryOutcome,
     claim_due_recipients,
-    record_outcomes,
     release_claims,
-    work_available,
 )
-from smspanel.services.rate_limit import RateLimiter, Unlimited, rate_limiter_for
+from smspanel.services.delivery.doorbell import DoorbellListener
+from smspanel.services.delivery.gateway import GatewayClient
+from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
+from smspanel.services.delivery.pacing import RateLimiter, Unlimited, rate_limiter_for
 from smspanel.services.transactions import refresh_planner_statistics, with_conflict_retry
 
 log = logging.getLogger(__name__)
@@ -37,9 +42,11 @@ log = logging.getLogger(__name__)
 WAIT_SLICE_SECONDS = 0.01
 FLUSH_WITHIN_SECONDS = 0.01
 # Claimed but not yet sent, per unit of concurrency: a claim tops this up only once half has
-# gone, so claims come in batches of at least 2 x concurrency (measured on SQLite: 17 us of
-# CPU per recipient claimed 128 at a time, 40 us claimed 32 at a time).
+# gone, so claims come in batches of at least 2 x concurrency (cheaper per recipient).
 PREFETCH_PER_SENDER = 4
+# After a claim that emptied the queue, the next waits this long: work arriving one SMS at
+# a time is then claimed a few dozen at once, not one transaction per SMS beside the web's.
+GATHER_SECONDS = 0.02
 STATISTICS_INTERVAL_SECONDS = 3600.0  # how often an idle dispatcher refreshes planner figures
 
 
@@ -47,30 +54,48 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+@dataclass(frozen=True)
+class DispatcherSettings:
+    concurrency: int = 8  # SMS_WORKER_CONCURRENCY: gateway requests in flight
+    lease_seconds: float = 60.0  # SMS_CLAIM_LEASE_SECONDS
+    poll_interval: float = 0.5  # SMS_POLL_INTERVAL: an idle look for work
+    rate_per_sec: float = 0.0  # SMS_RATE_PER_SEC, shared by every dispatcher; 0 = no limit
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> DispatcherSettings:
+        return cls(
+            concurrency=config["SMS_WORKER_CONCURRENCY"],
+            lease_seconds=config["SMS_CLAIM_LEASE_SECONDS"],
+            poll_interval=config["SMS_POLL_INTERVAL"],
+            rate_per_sec=config["SMS_RATE_PER_SEC"],
+        )
+
+
 class SendingLoop:
     """One asyncio loop, in its own thread, makes every gateway request, `concurrency` at a time.
 
-    A loop rather than a thread per request: 32 sending threads spent most of their CPU on
-    the HTTP client and on handing the GIL around (profiled: ~0.75 ms per recipient, which
-    held one process near 1,000/s). `concurrency` workers take recipients in claim order,
-    so at most that many requests are in flight.
+    A loop rather than a thread per request: threads spent most of their CPU on the HTTP
+    client and on handing the GIL around (docs/PERFORMANCE.md). `concurrency` workers take
+    recipients in claim order, wait for a send time if paced, and attempt each once.
     """
 
     def __init__(
         self,
-        attempt: Callable[[ClaimedRecipient], Awaitable[DeliveryOutcome]],
-        close: Callable[[], Awaitable[None]],
+        gateway: GatewayClient,
+        pacer: RateLimiter,
         concurrency: int,
         finished: SimpleQueue[DeliveryOutcome | int],
     ) -> None:
-        self._attempt = attempt
-        self._close = close
+        self.gateway = gateway
+        self.pacer = pacer
         self.concurrency = concurrency
         self._finished = finished
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop
         self._waiting: asyncio.Queue[ClaimedRecipient | None]
-        # A daemon, like the in-app dispatcher's thread: interpreter exit must not wait on it.
+        # Pacing may wait on the database: in a thread of its own, never on the loop.
+        self._pacing = ThreadPoolExecutor(1, thread_name_prefix="sms-pacing")
+        # A daemon: interpreter exit must not wait on it.
         self._thread = threading.Thread(
             target=asyncio.run, args=(self._main(),), name="sms-send", daemon=True
         )
@@ -92,6 +117,7 @@ class SendingLoop:
             return []
         unstarted = asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result()
         self._thread.join()
+        self._pacing.shutdown()
         return unstarted
 
     async def _main(self) -> None:
@@ -102,7 +128,7 @@ class SendingLoop:
         try:
             await asyncio.gather(*workers)
         finally:
-            await self._close()
+            await self.gateway.close()
 
     def _enqueue(self, claimed: list[ClaimedRecipient]) -> None:
         for item in claimed:
@@ -121,7 +147,11 @@ class SendingLoop:
     async def _work(self) -> None:
         while (item := await self._waiting.get()) is not None:
             try:
-                outcome: DeliveryOutcome | int = await self._attempt(item)
+                if not isinstance(self.pacer, Unlimited):
+                    delay = await self._loop.run_in_executor(self._pacing, self.pacer.reserve)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                outcome: DeliveryOutcome | int = await attempt_delivery(self.gateway, item)
             except Exception:  # e.g. pacing could not reach the database: not sent, give back
                 log.exception("recipient %s not attempted", item.id)
                 outcome = item.id
@@ -129,99 +159,111 @@ class SendingLoop:
 
 
 class Dispatcher:
-    """Runs in one thread that alone touches the database; a SendingLoop does the HTTP."""
+    """Claims, hands claims to a SendingLoop, and records what comes back, until stopped."""
 
     def __init__(
         self,
-        app: Any,
-        gateway: GatewayClient | None = None,
+        engine: Engine,
+        settings: DispatcherSettings,
+        gateway: GatewayClient,
         rate_limiter: RateLimiter | None = None,
         worker_id: str | None = None,
     ) -> None:
-        config = app.config
-        self.app = app
-        self.gateway = gateway or gateway_from_config(config)
-        self._rate_limiter = rate_limiter
+        self.engine = engine
+        self.settings = settings
+        self.gateway = gateway
+        self.rate_limiter = rate_limiter or rate_limiter_for(settings.rate_per_sec, engine)
         self.worker_id = worker_id or new_worker_id()
-        self.concurrency: int = config["SMS_WORKER_CONCURRENCY"]
-        self.lease_seconds: float = config["SMS_CLAIM_LEASE_SECONDS"]
-        self.poll_interval: float = config["SMS_POLL_INTERVAL"]
+        self.delivered = 0
         self._stopping = threading.Event()
+        self._doorbell = DoorbellListener.bind(engine)
         self._outcomes: list[DeliveryOutcome] = []
         self._not_attempted: list[int] = []
         self._first_outcome_at = 0.0
+        self._last_claim_at = 0.0
+        self._queue_emptied = False
         self._statistics_at = time.monotonic()  # the process refreshed them as it started
         self._finished: SimpleQueue[DeliveryOutcome | int] = SimpleQueue()
-        self.delivered = 0
         self._session: Session
-        self.rate_limiter: RateLimiter
-        self._pacing = ThreadPoolExecutor(1, thread_name_prefix="sms-pacing")
 
     def stop(self) -> None:
         """Stop claiming; `run` then finishes what it started and releases the rest."""
         self._stopping.set()
-        work_available.set()
+        if self._doorbell is not None:
+            self._doorbell.wake()
 
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
     def run(self) -> None:
-        with self.app.app_context():
-            self._session = db.session()  # this thread's own session, used for every query
-            self.rate_limiter = self._rate_limiter or rate_limiter_for(
-                self.app.config["SMS_RATE_PER_SEC"], db.engine
-            )
-            sending = SendingLoop(
-                self._attempt, self.gateway.close, self.concurrency, self._finished
-            )
+        sending = SendingLoop(
+            self.gateway, self.rate_limiter, self.settings.concurrency, self._finished
+        )
+        with Session(self.engine) as self._session:
             sending.start()
             inflight: set[int] = set()
             try:
                 self._loop(sending, inflight)
             finally:
                 self._drain(sending, inflight)
-                self._pacing.shutdown()
-                db.session.remove()
+                if self._doorbell is not None:
+                    self._doorbell.close()
 
     def _loop(self, sending: SendingLoop, inflight: set[int]) -> None:
-        capacity = self.concurrency * PREFETCH_PER_SENDER
+        capacity = self.settings.concurrency * PREFETCH_PER_SENDER
         db_failures = 0
         while not self._stopping.is_set():
-            claimed: list[ClaimedRecipient] = []
             nothing_due = False
             free = capacity - len(inflight)
-            if free >= capacity // 2 or not inflight:
+            if (free >= capacity // 2 or not inflight) and self._may_claim():
                 try:
-                    claimed = with_conflict_retry(
-                        self._session,
-                        partial(
-                            claim_due_recipients,
-                            self._session,
-                            self.worker_id,
-                            free,
-                            self.lease_seconds,
-                        ),
-                    )
+                    claimed = self._claim(free)
                     db_failures = 0
                     nothing_due = not claimed
+                    if claimed:
+                        inflight.update(item.id for item in claimed)
+                        sending.submit(claimed)
                 except SQLAlchemyError as exc:
                     self._session.rollback()
                     db_failures += 1
                     log.warning("dispatcher %s cannot claim: %s", self.worker_id, exc)
                     self._stopping.wait(min(5.0, 0.2 * 2**db_failures))
-                if claimed:
-                    inflight.update(item.id for item in claimed)
-                    sending.submit(claimed)
             if inflight:
                 self._collect(inflight, timeout=WAIT_SLICE_SECONDS)
+            elif not nothing_due:
+                self._stopping.wait(WAIT_SLICE_SECONDS)  # gathering: a claim comes soon
             self._flush(force=not inflight)
             # Sleep only when a claim found nothing: the last sends of a batch often finish
             # in the same slice, and idling then stalled a busy dispatcher for a poll interval.
             if nothing_due and not inflight:
                 self._refresh_statistics_when_due()
-                work_available.wait(self.poll_interval)
-                work_available.clear()
+                self._wait_for_work()
+
+    def _may_claim(self) -> bool:
+        return not self._queue_emptied or time.monotonic() - self._last_claim_at >= GATHER_SECONDS
+
+    def _claim(self, free: int) -> list[ClaimedRecipient]:
+        claimed = with_conflict_retry(
+            self._session,
+            partial(
+                claim_due_recipients,
+                self._session,
+                self.worker_id,
+                free,
+                self.settings.lease_seconds,
+            ),
+        )
+        self._last_claim_at = time.monotonic()
+        self._queue_emptied = len(claimed) < free
+        return claimed
+
+    def _wait_for_work(self) -> None:
+        """Until new work rings the doorbell, or the poll interval has passed."""
+        if self._doorbell is not None:
+            self._doorbell.wait(self.settings.poll_interval)
+        else:
+            self._stopping.wait(self.settings.poll_interval)
 
     def _refresh_statistics_when_due(self) -> None:
         """While idle, at most hourly: a long-running process sees its database grow."""
@@ -233,15 +275,6 @@ class Dispatcher:
         except SQLAlchemyError as exc:
             self._session.rollback()
             log.warning("dispatcher %s cannot refresh statistics: %s", self.worker_id, exc)
-
-    async def _attempt(self, item: ClaimedRecipient) -> DeliveryOutcome:
-        """Runs in the sending loop: wait for a send time if paced, then one attempt."""
-        if not isinstance(self.rate_limiter, Unlimited):
-            loop = asyncio.get_running_loop()
-            delay = await loop.run_in_executor(self._pacing, self.rate_limiter.reserve)
-            if delay > 0:
-                await asyncio.sleep(delay)
-        return await attempt_delivery(self.gateway, item)
 
     def _collect(self, inflight: set[int], timeout: float | None) -> None:
         """Take every finished outcome: wait for the first, then drain what else is ready."""
@@ -268,9 +301,7 @@ class Dispatcher:
 
         A crash forgets unrecorded results and those SMS are sent again, so a batch is also
         written once `concurrency` results wait: what a kill can repeat then stays near a few
-        times the concurrency at any rate (SIGKILL scale-out test on MariaDB: 32 -> 22
-        repeats, for ~0.01 ms more worker CPU per recipient). 25 ms would save a third of
-        the recording CPU at 3,000/s, measured on SQLite, but repeats more.
+        times the concurrency at any rate (docs/PERFORMANCE.md has the trade-off measured).
         """
         if self._not_attempted:
             not_attempted, self._not_attempted = self._not_attempted, []
@@ -281,7 +312,8 @@ class Dispatcher:
         if not self._outcomes:
             return
         waited = time.monotonic() - self._first_outcome_at
-        if not (force or waited >= FLUSH_WITHIN_SECONDS or len(self._outcomes) >= self.concurrency):
+        enough = len(self._outcomes) >= self.settings.concurrency
+        if not (force or waited >= FLUSH_WITHIN_SECONDS or enough):
             return
         batch, self._outcomes = self._outcomes, []
         try:

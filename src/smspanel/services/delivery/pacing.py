@@ -1,7 +1,7 @@
 """Pacing of gateway requests (`SMS_RATE_PER_SEC`), shared by every dispatcher on a database.
 
 The schedule lives in one row (`gateway_pacing.next_slot_at`). A dispatcher reserves a short
-block of evenly spaced send times under a row lock, hands them to its sending threads, and
+block of evenly spaced send times under a row lock, hands them to its sending loop, and
 throws away any it did not use in time, so the rate holds across all processes together.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smspanel.models import GatewayPacing, utcnow
-from smspanel.services.transactions import begin_write, dialect_name, with_conflict_retry
+from smspanel.services.transactions import locks_rows, transaction, with_conflict_retry
 
 PACING_ROW_ID = 1
 BLOCK_SECONDS = 0.2  # how far ahead one reservation reaches
@@ -64,26 +64,25 @@ class SharedPacer:
 
     def _reserve_in(self, session: Session, count: int) -> datetime:
         now = utcnow()
-        begin_write(session)
-        query = select(GatewayPacing.next_slot_at).where(GatewayPacing.id == PACING_ROW_ID)
-        if dialect_name(session) != "sqlite":
-            query = query.with_for_update()
-        next_slot = session.scalar(query)
-        if next_slot is None:
-            try:
+        with transaction(session, write=True):
+            query = select(GatewayPacing.next_slot_at).where(GatewayPacing.id == PACING_ROW_ID)
+            if locks_rows(session):
+                query = query.with_for_update()
+            next_slot = session.scalar(query)
+            if next_slot is not None:
+                first = max(now, next_slot)
+                session.execute(
+                    update(GatewayPacing)
+                    .where(GatewayPacing.id == PACING_ROW_ID)
+                    .values(next_slot_at=first + timedelta(seconds=count * self.interval))
+                )
+                return first
+        try:  # the first reservation ever: make the row (another process may make it first)
+            with transaction(session):
                 session.execute(insert(GatewayPacing).values(id=PACING_ROW_ID, next_slot_at=now))
-                session.commit()
-            except IntegrityError:  # another process made it first
-                session.rollback()
-            return self._reserve_in(session, count)
-        first = max(now, next_slot)
-        session.execute(
-            update(GatewayPacing)
-            .where(GatewayPacing.id == PACING_ROW_ID)
-            .values(next_slot_at=first + timedelta(seconds=count * self.interval))
-        )
-        session.commit()
-        return first
+        except IntegrityError:
+            pass
+        return self._reserve_in(session, count)
 
 
 def rate_limiter_for(rate_per_sec: float, engine: Engine) -> RateLimiter:

@@ -7,14 +7,20 @@ import pytest
 from sqlalchemy import select
 
 from smspanel.models import DeadLetter, Message, Recipient, db
-from smspanel.services.dispatcher import Dispatcher
-from smspanel.services.gateway import GatewayNoResponse, GatewayReply, GatewayUnreachable
+from smspanel.services.delivery.dispatcher import Dispatcher, DispatcherSettings
+from smspanel.services.delivery.gateway import (
+    GatewayNoResponse,
+    GatewayReply,
+    GatewayUnreachable,
+)
 from tests.fakes import FakeGateway
 
 
 def run_until(app, gateway, done, timeout=15.0):
     """Run a dispatcher in a thread until `done()` holds (checked in an app context)."""
-    dispatcher = Dispatcher(app, gateway=gateway)
+    with app.app_context():
+        engine = db.engine
+    dispatcher = Dispatcher(engine, DispatcherSettings.from_config(app.config), gateway)
     thread = threading.Thread(target=dispatcher.run)
     thread.start()
     deadline = time.monotonic() + timeout
@@ -64,7 +70,7 @@ def test_a_gateway_refusal_fails_at_once_with_a_dead_letter(app, make):
 
 def test_transport_errors_retry_three_times_then_fail(app, make, monkeypatch):
     monkeypatch.setattr(
-        "smspanel.services.delivery.retry_delay", lambda n, e: None if n >= 3 else 0.05
+        "smspanel.services.delivery.attempt.retry_delay", lambda n, e: None if n >= 3 else 0.05
     )
 
     def unreachable(phone, content, n):
@@ -87,7 +93,7 @@ def test_transport_errors_retry_three_times_then_fail(app, make, monkeypatch):
 
 
 def test_a_lost_answer_is_retried_and_flagged_as_a_possible_duplicate(app, make, monkeypatch):
-    monkeypatch.setattr("smspanel.services.delivery.retry_delay", lambda n, e: 0.05)
+    monkeypatch.setattr("smspanel.services.delivery.attempt.retry_delay", lambda n, e: 0.05)
 
     def flaky(phone, content, n):
         if n == 1:
@@ -107,7 +113,7 @@ def test_a_lost_answer_is_retried_and_flagged_as_a_possible_duplicate(app, make,
 
 
 def test_a_backoff_does_not_hold_up_other_sends(app, make, monkeypatch):
-    monkeypatch.setattr("smspanel.services.delivery.retry_delay", lambda n, e: 30.0)
+    monkeypatch.setattr("smspanel.services.delivery.attempt.retry_delay", lambda n, e: 30.0)
     app.config["SMS_WORKER_CONCURRENCY"] = 1
 
     def first_number_down(phone, content, n):

@@ -4,7 +4,7 @@ import threading
 import time
 
 from smspanel.models import db
-from smspanel.services.rate_limit import SharedPacer
+from smspanel.services.delivery.pacing import SharedPacer
 
 
 def test_two_pacers_on_one_database_share_the_rate(app):

@@ -6,13 +6,10 @@ import pytest
 from sqlalchemy import select, update
 
 from smspanel.models import DeadLetter, Message, Recipient, db, utcnow
-from smspanel.services.queue import (
-    DeliveryOutcome,
-    claim_due_recipients,
-    derive_message_status,
-    record_outcomes,
-    release_claims,
-)
+from smspanel.services.delivery.claims import claim_due_recipients, release_claims
+from smspanel.services.delivery.gateway import GatewayReply, GatewayUnreachable
+from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
+from smspanel.services.message_status import derive_message_status
 
 
 @pytest.mark.parametrize(
@@ -30,10 +27,7 @@ def test_message_status_follows_its_recipients(total, sent, failed, status):
     assert derive_message_status(total, sent, failed) == status
 
 
-def outcome(claimed, status, **extra):
-    return DeliveryOutcome(
-        claimed.id, claimed.message_id, status, claimed.attempts + 1, utcnow(), **extra
-    )
+OK = GatewayReply(200, "OK")
 
 
 def test_a_claimed_recipient_is_not_claimed_twice(app, make):
@@ -59,8 +53,8 @@ def test_an_expired_lease_is_claimed_again(app, make):
         [again] = claim_due_recipients(db.session, "rescuer", 10, 60)
         assert again.id == claimed.id
         # The crashed dispatcher's late result is ignored: the row is no longer its own.
-        assert record_outcomes(db.session, "crashed", [outcome(claimed, "sent")]) == 0
-        assert record_outcomes(db.session, "rescuer", [outcome(again, "sent")]) == 1
+        assert record_outcomes(db.session, "crashed", [DeliveryOutcome.sent(claimed, OK)]) == 0
+        assert record_outcomes(db.session, "rescuer", [DeliveryOutcome.sent(again, OK)]) == 1
         assert db.session.scalar(select(Message.status)) == "sent"
 
 
@@ -72,14 +66,8 @@ def test_outcomes_update_counts_status_and_dead_letters(app, make):
             db.session,
             "w",
             [
-                outcome(a, "sent", gateway_status=200, gateway_response="OK"),
-                outcome(
-                    b,
-                    "failed",
-                    gateway_status=401,
-                    error_kind="http_401",
-                    error_message="gateway answered HTTP 401: Unauthorized",
-                ),
+                DeliveryOutcome.sent(a, OK),
+                DeliveryOutcome.refused(b, GatewayReply(401, "Unauthorized")),
             ],
         )
         message = db.session.get(Message, message_id)
@@ -96,10 +84,8 @@ def test_a_retry_waits_until_its_time(app, make):
     make.message(make.user(), ["11112222"])
     with app.app_context():
         [claimed] = claim_due_recipients(db.session, "w", 10, 60)
-        later = utcnow() + timedelta(seconds=30)
-        record_outcomes(
-            db.session, "w", [outcome(claimed, "pending", retry_at=later, error_kind="unreachable")]
-        )
+        retry = DeliveryOutcome.retry_later(claimed, GatewayUnreachable("refused"), 30)
+        record_outcomes(db.session, "w", [retry])
         assert claim_due_recipients(db.session, "w", 10, 60) == []
         recipient = db.session.get(Recipient, claimed.id)
         assert recipient.status == "pending" and recipient.attempts == 1

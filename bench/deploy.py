@@ -1,0 +1,155 @@
+"""The README's own deployment under load, delivery included (issue 10).
+
+    python -m bench.deploy [--seconds 10] [--only NAME]
+
+Each deployment is started exactly as a user would start it, from the checkout with no
+settings but the gateway's address (the mock, at 0 ms) and the admin password the benchmark
+logs in with; wrk then posts single SMS at concurrency 32 for 10 s. Figures per deployment:
+accepted requests/s, p50/p99, errors, and how long after the run the gateway had every
+accepted message.
+
+default   gunicorn -w 2 -b 127.0.0.1:PORT run:app  (one supervised dispatcher process)
+bulk      the same while a 10,000-recipient send is being delivered
+w4        gunicorn -w 4 -b 127.0.0.1:PORT run:app
+run_py    python run.py
+split     SMS_IN_APP_DISPATCHER=false, gunicorn -w 2, and one `flask --app smspanel worker`
+accept    SMS_IN_APP_DISPATCHER=false, gunicorn -w 2, nothing delivering
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.harness import emit, numbers
+from loopback import ROOT, App, MockGateway, Process, http, wait_until
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"recipient": "9123 4567", "content": "bench"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer TOKEN"
+"""
+CONNECTIONS = 32
+BULK = 10_000
+DRAIN_TIMEOUT = 60.0
+
+
+def gunicorn(workers: int) -> list[str]:
+    """The README's command, run from the checkout as its systemd unit does."""
+    return [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers),
+            "-b", "127.0.0.1:{port}", "run:app"]  # fmt: skip
+
+
+DEPLOYMENTS: dict[str, tuple[list[str] | None, dict[str, str], str]] = {
+    "default": (gunicorn(2), {}, "gunicorn -w 2 run:app"),
+    "bulk": (gunicorn(2), {}, "gunicorn -w 2 run:app while 10,000 recipients are delivered"),
+    "w4": (gunicorn(4), {}, "gunicorn -w 4 run:app"),
+    "run_py": (None, {}, "python run.py"),
+    "split": (gunicorn(2), {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 2 + flask worker"),
+    "accept": (gunicorn(2), {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 2, no delivery"),
+}
+
+
+def to_ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(tmp: Path, url: str, token: str, seconds: int) -> dict[str, float]:
+    """wrk's figures for POST /api/sms: requests, accepted, errors, requests/s, p50, p99."""
+    script = tmp / "send.lua"
+    script.write_text(WRK_SCRIPT.replace("TOKEN", token))
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s",
+               str(script), url]  # fmt: skip
+    text = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
+    requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    latency = dict(
+        (level, to_ms(value, unit))
+        for level, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)
+    )
+    refused = int(non_2xx.group(1)) if non_2xx else 0
+    socket_errors = sum(int(n) for n in sockets.groups()) if sockets else 0
+    return {
+        "requests": requests,
+        "accepted": requests - refused,
+        "errors": refused + socket_errors,
+        "rps": (requests - refused) / seconds,
+        "p50": latency.get("50", 0.0),
+        "p99": latency.get("99", 0.0),
+    }
+
+
+def measure(tmp: Path, name: str, seconds: int) -> None:
+    command, settings, label = DEPLOYMENTS[name]
+    run = tmp / name
+    run.mkdir()
+    mock = MockGateway(run).start()
+    app = App(run, mock.url, command, cwd=ROOT, test_settings=False, **settings)
+    worker: Process | None = None
+    try:
+        app.start(60)
+        if name == "split":
+            worker = app.worker().start()
+            wait_until(lambda: " running" in worker.output, 60, 0.05, "worker to start")  # type: ignore[union-attr]
+        token = app.token()
+        expected = 0
+        if name == "bulk":
+            body = {"recipients": numbers(BULK), "content": "bulk during the run"}
+            status, answer = http("POST", f"{app.base}/api/sms/send-bulk", body, token, 60)
+            assert status == 202, answer
+            expected += BULK
+        figures = run_wrk(run, f"{app.base}/api/sms", token, seconds)
+        ended = time.perf_counter()
+        expected += int(figures["accepted"])
+        drained = None
+        if name != "accept":
+            wait_until(lambda: mock.received()["total"] >= expected, DRAIN_TIMEOUT, 0.05,
+                       "the gateway to receive every accepted message")  # fmt: skip
+            drained = time.perf_counter() - ended
+        targets = {"default": (600, 100), "bulk": (None, 200), "w4": (600, 100)}
+        at_least, at_most = targets.get(name, (None, None))
+        common = {"deployment": label, "connections": CONNECTIONS, "seconds": seconds,
+                  "errors": int(figures["errors"])}  # fmt: skip
+        emit(f"deploy_{name}_accepted_per_s", figures["rps"], "requests/s", at_least=at_least,
+             accepted=int(figures["accepted"]), **common)  # fmt: skip
+        emit(f"deploy_{name}_p99_ms", figures["p99"], "ms", at_most=at_most,
+             p50=round(figures["p50"], 2), **common)  # fmt: skip
+        if drained is not None:
+            emit(f"deploy_{name}_all_at_gateway_after_run_s", drained, "s", at_most=5.0,
+                 messages=expected, note="from the end of the wrk run")  # fmt: skip
+    finally:
+        if worker:
+            worker.stop()
+        app.stop()
+        mock.stop()
+
+
+def run(tmp: Path, seconds: int = 10, only: list[str] | None = None) -> None:
+    if shutil.which("wrk") is None:
+        emit("deploy_default_accepted_per_s", 0, "requests/s", error="wrk not installed")
+        return
+    for name in only or DEPLOYMENTS:
+        measure(tmp, name, seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--only", action="append", choices=list(DEPLOYMENTS))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="smspanel-bench-") as name:
+        run(Path(name), args.seconds, args.only)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The queue: recipient rows are the jobs, claimed under a lease and handed back unstarted.
+
+Claim: due rows (`status='pending' AND next_attempt_at <= now`) are locked with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL and MariaDB/MySQL, or under SQLite's single writer
+(`BEGIN IMMEDIATE`), and stamped with the dispatcher's id. While claimed, `next_attempt_at`
+holds the lease's end, so a crashed dispatcher's rows simply come due again. Finishing
+(`outcomes.py`) only touches rows still claimed by the same dispatcher. Every transaction
+here is short; the HTTP call to the gateway happens outside all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from smspanel.models import Message, Recipient, RecipientStatus, utcnow
+from smspanel.services.transactions import begin_write, locks_rows, transaction
+
+
+@dataclass(frozen=True)
+class ClaimedRecipient:
+    id: int
+    message_id: int
+    phone: str
+    content: str
+    attempts: int
+    maybe_duplicate: bool
+
+
+def claim_due_recipients(
+    session: Session, worker_id: str, limit: int, lease_seconds: float
+) -> list[ClaimedRecipient]:
+    """Claim up to `limit` due recipients for `worker_id`, oldest first, in one transaction."""
+    now = utcnow()
+    due = (Recipient.status == RecipientStatus.PENDING, Recipient.next_attempt_at <= now)
+    with transaction(session):
+        # A read first: an idle dispatcher's look for work takes no write lock.
+        if session.scalar(select(Recipient.id).where(*due).limit(1)) is None:
+            return []
+        begin_write(session)
+        query = (
+            select(Recipient.id)
+            .where(*due)
+            .order_by(Recipient.next_attempt_at, Recipient.id)
+            .limit(limit)
+        )
+        if locks_rows(session):
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.scalars(query))
+        if not ids:
+            return []
+        session.execute(
+            update(Recipient)
+            .where(Recipient.id.in_(ids))
+            .values(
+                claimed_by=worker_id,
+                claimed_at=now,
+                next_attempt_at=now + timedelta(seconds=lease_seconds),
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        rows = session.execute(
+            select(
+                Recipient.id,
+                Recipient.message_id,
+                Recipient.phone,
+                Recipient.attempts,
+                Recipient.maybe_duplicate,
+                Message.content,
+            )
+            .join(Message, Message.id == Recipient.message_id)
+            .where(Recipient.id.in_(ids))
+            .order_by(Recipient.id)
+        ).all()
+    return [
+        ClaimedRecipient(r.id, r.message_id, r.phone, r.content, r.attempts, r.maybe_duplicate)
+        for r in rows
+    ]
+
+
+def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int]) -> None:
+    """Hand unstarted claims back so another dispatcher can take them now, not at lease end."""
+    if not recipient_ids:
+        return
+    with transaction(session):
+        session.execute(
+            update(Recipient)
+            .where(
+                Recipient.id.in_(list(recipient_ids)),
+                Recipient.claimed_by == worker_id,
+                Recipient.status == RecipientStatus.PENDING,
+            )
+            .values(claimed_by=None, claimed_at=None, next_attempt_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def queued_count(session: Session) -> int:
+    """Recipients still waiting for a final result, across all messages."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Recipient)
+            .where(Recipient.status == RecipientStatus.PENDING)
+        )
+        or 0
+    )
