@@ -6,19 +6,20 @@ import contextlib
 import fcntl
 import logging
 import os
-import re
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask
-from sqlalchemy import Engine, event, inspect, make_url, text
+from sqlalchemy import inspect, make_url, text
 
+from smspanel import sqlite_tuning
 from smspanel.models import db
-from smspanel.services.transactions import refresh_planner_statistics
 from smspanel.services.users import ensure_admin
+from smspanel.subcommands import flask_command
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 # The newest revision in migrations/versions (tests/app/test_migrations.py holds it to Alembic's
@@ -27,91 +28,11 @@ SCHEMA_REVISION = "3f9a1c2e7b54"
 log = logging.getLogger(__name__)
 
 
-@event.listens_for(Engine, "connect")
-def _tune_sqlite(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
-    """WAL lets readers work during a write; the busy timeout makes writers queue, not fail."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-
-class WriteQueuedConnection(sqlite3.Connection):
-    """A SQLite connection whose writers queue on a lock file, not in SQLite's busy loop.
-
-    SQLite's busy handler sleeps up to 100 ms between tries, so a short web write behind a
-    stream of dispatcher writes could wait a second (measured: POST /api/sms p99 971 ms while
-    a 100,000 send was delivered). A blocking flock instead wakes the next writer the moment
-    the one before it commits. It is taken before the first write of a transaction, exactly
-    when SQLite would take its own write lock, and released at commit or rollback.
-    """
-
-    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(database, *args, **kwargs)
-        name = os.fsdecode(database) if isinstance(database, str | bytes | os.PathLike) else ""
-        self._queue_path = f"{name}.write-queue" if name and not name.startswith(":") else None
-        self._queue_fd: int | None = None
-        self._queued = False
-
-    def queue_for_write(self) -> None:
-        if self._queued or self._queue_path is None:
-            return
-        if self._queue_fd is None:
-            self._queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
-        self._queued = True
-
-    def _leave_queue(self) -> None:
-        if self._queued and self._queue_fd is not None:
-            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
-        self._queued = False
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self._leave_queue()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self._leave_queue()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._leave_queue()
-            if self._queue_fd is not None:
-                os.close(self._queue_fd)
-                self._queue_fd = None
-
-
-_SQLITE_WRITE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE|BEGIN IMMEDIATE)\b", re.IGNORECASE)
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _queue_sqlite_writers(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-    dbapi_connection = conn.connection.dbapi_connection
-    if isinstance(dbapi_connection, WriteQueuedConnection) and _SQLITE_WRITE.match(statement):
-        dbapi_connection.queue_for_write()
-
-
 def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     """Pool settings for MySQL/PostgreSQL; a long busy timeout for SQLite."""
     dialect = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_dialect().name
     if dialect == "sqlite":
-        return {
-            "connect_args": {
-                "timeout": 30,
-                "check_same_thread": False,
-                "factory": WriteQueuedConnection,
-            }
-        }
+        return {"connect_args": sqlite_tuning.connect_args()}
     options: dict[str, Any] = {
         "pool_size": config["SQLALCHEMY_POOL_SIZE"],
         "max_overflow": config["SQLALCHEMY_POOL_MAX_OVERFLOW"],
@@ -136,6 +57,8 @@ def init_app(app: Flask) -> None:
         if path and not path.startswith(":"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
+    with app.app_context():
+        sqlite_tuning.tune_engine(db.engine)
     if click.get_current_context(silent=True) is not None:
         register_migrations(app)  # the `flask` command is loading the app: offer `flask db`
 
@@ -192,26 +115,15 @@ def migration_lock(app: Flask) -> Iterator[None]:
             connection.commit()
 
 
-def upgrade_in_child_process(app: Flask) -> None:
-    """Run Alembic in a forked child, so the serving process never loads it (about 10 MB)."""
-    db.engine.dispose()  # the child opens its own connections
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            from flask_migrate import upgrade
-
-            register_migrations(app)
-            upgrade(directory=MIGRATIONS_DIR)
-            db.engine.dispose()
-            code = 0
-        except BaseException:
-            log.exception("Database migration failed")
-        finally:
-            logging.shutdown()
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+def upgrade_in_subprocess(app: Flask) -> None:
+    """`flask db upgrade` in a process of its own, so the serving process never loads Alembic."""
+    command, environment = flask_command(
+        "db",
+        "upgrade",
+        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        SMSPANEL_INSTANCE_PATH=app.instance_path,
+    )
+    if subprocess.run(command, env=environment).returncode != 0:
         raise RuntimeError("database migration failed; the log above says why")
 
 
@@ -219,8 +131,8 @@ def prepare_database(app: Flask) -> None:
     """Bring the schema to the newest revision and make sure the admin account exists."""
     with app.app_context(), migration_lock(app):
         if not schema_is_current():
-            upgrade_in_child_process(app)
-        refresh_planner_statistics(db.session)
+            upgrade_in_subprocess(app)
+        sqlite_tuning.refresh_planner_statistics(db.session)
         generated = ensure_admin(db.session, app.config.get("ADMIN_PASSWORD"))
         db.session.remove()
     if generated:

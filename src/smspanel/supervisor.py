@@ -19,17 +19,15 @@ import contextlib
 import fcntl
 import logging
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from flask import Flask
 
-import smspanel
+from smspanel.subcommands import flask_command
 from smspanel.worker import LIFELINE_ENV, SHUTDOWN_DEADLINE_SECONDS
 
 log = logging.getLogger(__name__)
@@ -45,15 +43,9 @@ class HostDispatcher:
 
     def __init__(self, app: Flask) -> None:
         self.lock_path = Path(app.instance_path) / "dispatcher.lock"
-        self.command = [python_executable(), "-m", "flask", "--app", "smspanel", "worker"]
-        package_parent = str(Path(smspanel.__file__).resolve().parents[1])
-        search_path = os.environ.get("PYTHONPATH")
-        self.environment = {
-            **os.environ,
-            "SMSPANEL_INSTANCE_PATH": app.instance_path,
-            # A checkout run without `pip install` (run.py adds src/ to its own path).
-            "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, search_path])),
-        }
+        self.command, self.environment = flask_command(
+            "worker", SMSPANEL_INSTANCE_PATH=app.instance_path
+        )
         self.pid = os.getpid()
         self.child: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
@@ -163,13 +155,3 @@ def prefork_master_pid() -> int | None:
     except OSError:
         return None
     return parent if b"gunicorn" in command or b"uwsgi" in command else None
-
-
-def python_executable() -> str:
-    """The interpreter to run the dispatcher with; under uWSGI `sys.executable` is uWSGI."""
-    if Path(sys.executable).name.startswith("python"):
-        return sys.executable
-    candidate = Path(sys.prefix) / "bin" / "python3"
-    if candidate.exists():
-        return str(candidate)
-    return shutil.which("python3") or sys.executable

@@ -1,12 +1,14 @@
 """The database connection: pool settings take effect and connections always go back."""
 
 import threading
+import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from smspanel.models import db
-from smspanel.services.transactions import refresh_planner_statistics
+from smspanel.sqlite_tuning import WriteQueuedConnection, refresh_planner_statistics
 from tests.databases import server_dialect
 
 on_server = pytest.mark.skipif(server_dialect() == "sqlite", reason="pools are for servers")
@@ -86,3 +88,28 @@ def test_sqlite_planner_statistics_are_refreshed(app, make):
         refresh_planner_statistics(db.session)
         sized = db.session.execute(text("SELECT DISTINCT tbl FROM sqlite_stat1")).scalars().all()
     assert {"messages", "recipients"} <= set(sized)
+
+
+@on_sqlite
+def test_a_writer_that_cannot_get_its_turn_gives_up_with_an_error_naming_the_queue(app, make):
+    user_id = make.user().id
+    statement = text("UPDATE users SET username = :name WHERE id = :id")
+    with app.app_context(), db.engine.connect() as holder, db.engine.connect() as waiter:
+        holder.execute(statement, {"name": "holder", "id": user_id})  # holds the queue
+        waiter.connection.dbapi_connection.queue_deadline = 0.2
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match=r"database is locked: .*write-queue"):
+            waiter.execute(statement, {"name": "waiter", "id": user_id})
+        assert 0.2 <= time.monotonic() - started < 2
+        holder.commit()
+
+
+@on_sqlite
+def test_the_tuning_applies_to_the_apps_engine_only(app, tmp_path):
+    other = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with other.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+        assert not isinstance(connection.connection.dbapi_connection, WriteQueuedConnection)
+    with app.app_context(), db.engine.connect() as connection:
+        assert isinstance(connection.connection.dbapi_connection, WriteQueuedConnection)
+    other.dispose()

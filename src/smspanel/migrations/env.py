@@ -1,10 +1,14 @@
-"""Alembic environment: the app's own engine and metadata; no logging reconfiguration."""
+"""Alembic environment: the app's own engine and metadata, and the app's log format (a
+process that already logs keeps its own configuration)."""
 
 import logging
 
 from alembic import context
 from flask import current_app
 
+from smspanel.log_format import configure_logging
+
+configure_logging()
 log = logging.getLogger("alembic.env")
 config = context.config
 target_db = current_app.extensions["migrate"].db

@@ -74,20 +74,6 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
-def refresh_planner_statistics(session: Session) -> None:
-    """Give SQLite's query planner current table sizes; PostgreSQL and InnoDB keep their own.
-
-    A database that grew from empty has none, and without them SQLite chose to walk a user's
-    whole history for a phone-number search (97 ms at 500,000 messages, 9 ms with them). A
-    sampled ANALYZE of every table takes a few milliseconds at that size.
-    """
-    if dialect_name(session) != "sqlite":
-        return
-    session.execute(text("PRAGMA analysis_limit=1000"))
-    session.execute(text("ANALYZE"))
-    session.commit()
-
-
 _CONFLICT_CODES = {
     1213,  # MySQL/MariaDB: deadlock found
     1205,  # MySQL/MariaDB: lock wait timeout

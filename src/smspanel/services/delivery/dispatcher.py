@@ -35,7 +35,8 @@ from smspanel.services.delivery.doorbell import DoorbellListener
 from smspanel.services.delivery.gateway import GatewayClient
 from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
 from smspanel.services.delivery.pacing import RateLimiter, Unlimited, rate_limiter_for
-from smspanel.services.transactions import refresh_planner_statistics, with_conflict_retry
+from smspanel.services.transactions import with_conflict_retry
+from smspanel.sqlite_tuning import refresh_planner_statistics
 
 log = logging.getLogger(__name__)
 
