@@ -66,8 +66,8 @@ def init_app(app: Flask) -> None:
 def register_migrations(app: Flask) -> Any:
     """Bind Flask-Migrate (and its `flask db` commands) on first use.
 
-    Alembic and Mako cost a serving process about 10 MB, and a process that finds the
-    schema current never needs them.
+    Alembic and Mako are a noticeable share of a serving process's memory
+    (docs/PERFORMANCE.md), and a process that finds the schema current never needs them.
     """
     from flask_migrate import Migrate
 

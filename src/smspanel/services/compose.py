@@ -15,9 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smspanel.services.content import (
-    GSM7_BASIC,  # the core's character sets, shipped to the live counter unchanged
+    GSM7_BASIC,  # the core's character sets and sizes, shipped to the live counter unchanged
     GSM7_EXTENDED,
+    GSM7_PART,
+    GSM7_SINGLE,
     MAX_CONTENT_LENGTH,
+    UCS2_PART,
+    UCS2_SINGLE,
     InvalidContent,
     count_segments,
     is_gsm7,
@@ -170,8 +174,8 @@ def counter_rules() -> dict[str, object]:
         "enquiryPrefix": ENQUIRY_PREFIX,
         "gsmBasic": "".join(sorted(GSM7_BASIC)),
         "gsmExtended": "".join(sorted(GSM7_EXTENDED)),
-        "gsmSingle": 160,
-        "gsmPart": 153,
-        "ucsSingle": 70,
-        "ucsPart": 67,
+        "gsmSingle": GSM7_SINGLE,
+        "gsmPart": GSM7_PART,
+        "ucsSingle": UCS2_SINGLE,
+        "ucsPart": UCS2_PART,
     }

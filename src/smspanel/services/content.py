@@ -14,6 +14,10 @@ GSM7_BASIC = set(
 )
 GSM7_EXTENDED = set("^{}\\[~]|€\f")
 
+# Segment sizes: one SMS, and each part of a longer one (the rest carries the joining header).
+GSM7_SINGLE, GSM7_PART = 160, 153  # septets
+UCS2_SINGLE, UCS2_PART = 70, 67  # UTF-16 code units
+
 
 class InvalidContent(ValueError):
     """The content is empty, blank or too long."""
@@ -47,8 +51,8 @@ def count_segments(content: str) -> int:
         return 0
     if is_gsm7(content):
         length = sum(2 if ch in GSM7_EXTENDED else 1 for ch in content)
-        single, part = 160, 153
+        single, part = GSM7_SINGLE, GSM7_PART
     else:
         length = len(content.encode("utf-16-le")) // 2  # emoji take two UCS-2 units
-        single, part = 70, 67
+        single, part = UCS2_SINGLE, UCS2_PART
     return 1 if length <= single else math.ceil(length / part)
