@@ -19,10 +19,11 @@ def flask_command(*arguments: str, **settings: str) -> tuple[list[str], dict[str
 
 
 def python_executable() -> str:
-    """This process's interpreter; under uWSGI `sys.executable` is uWSGI itself."""
+    """This process's interpreter with its packages. Under uWSGI `sys.executable` is uWSGI,
+    or the base interpreter without the virtual environment's packages."""
+    in_venv = Path(sys.prefix) / "bin" / "python3"
+    if sys.prefix != sys.base_prefix and in_venv.exists():
+        return str(in_venv)
     if Path(sys.executable).name.startswith("python"):
         return sys.executable
-    candidate = Path(sys.prefix) / "bin" / "python3"
-    if candidate.exists():
-        return str(candidate)
     return shutil.which("python3") or sys.executable
