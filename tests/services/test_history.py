@@ -9,7 +9,8 @@ from sqlalchemy import delete, func, select, update
 
 from smspanel.models import Message, MessageTally, User, db, utcnow
 from smspanel.services import history
-from smspanel.services.history import HistoryFilters, dashboard, list_messages
+from smspanel.services.history import dashboard, list_messages
+from smspanel.services.history_filters import HistoryFilters
 
 
 @pytest.fixture

@@ -1,17 +1,16 @@
-"""Reading what happened: message listings, filters, pagination and dashboard figures.
+"""Reading what happened: message listings and dashboard figures.
 
 Every listing is one query for the page plus one count; per-message figures come from the
-counter columns on Message, never from a query per row. Filters arrive as a plain mapping
-(the query string), so these functions work without a request.
+counter columns on Message, never from a query per row.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select, union
 from sqlalchemy.orm import Session
@@ -29,14 +28,12 @@ from smspanel.models import (
     utcnow,
 )
 from smspanel.services.delivery.claims import queued_count
-
-T = TypeVar("T")
+from smspanel.services.history_filters import HistoryFilters
+from smspanel.services.pagination import Page, paginate
 
 MESSAGES_PER_PAGE = 20
 RECIPIENTS_PER_PAGE = 50
 DEAD_LETTERS_PER_PAGE = 25
-USERS_PER_PAGE = 50
-MAX_SEARCH_LENGTH = 200
 # Listings count matches up to here and then say "more than 10,000": an exact count of a
 # million rows costs more than the rest of the page, and nobody pages through that many.
 COUNT_CAP = 10_000
@@ -47,134 +44,6 @@ CHART_DAYS = 14
 
 TIME_FILTERS = {"today": "Today", "3h": "Last 3 hours", "7d": "Last 7 days"}
 DEFAULT_TIME_FILTER = "today"
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing and where it sits among the others."""
-
-    items: list[T]
-    total: int
-    page: int
-    per_page: int
-    total_is_capped: bool = False  # `total` is a lower bound: "more than N"
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.page - 1) * self.per_page + len(self.items)
-
-    def next_args(self, filters: Mapping[str, Any]) -> dict[str, Any]:
-        """Query parameters for the Next link."""
-        return {**filters, "page": self.page + 1}
-
-    def prev_args(self, filters: Mapping[str, Any]) -> dict[str, Any]:
-        return {**filters, "page": self.page - 1}
-
-
-def parse_page(raw: str | None) -> int:
-    """A page number from the query string; anything unusable means the first page."""
-    try:
-        return max(1, int(raw or 1))
-    except ValueError:
-        return 1
-
-
-def paginate(session: Session, query: Select, page: int, per_page: int) -> Page[Any]:
-    """Run `query` for one page (clamped to the last page) and count all its rows."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    rows = list(session.execute(query.limit(per_page).offset((page - 1) * per_page)).all())
-    return Page(items=rows, total=total, page=page, per_page=per_page)
-
-
-def _message_id(raw: str | None) -> int | None:
-    """A message id from a link; anything else is ignored (the page number still applies)."""
-    try:
-        value = int(raw or "")
-    except ValueError:
-        return None
-    return value if 0 < value < 2**63 else None
-
-
-@dataclass
-class HistoryFilters:
-    """The /history and /admin/messages query: search, status and an HKT date range."""
-
-    search: str = ""
-    status: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-    page: int = 1
-    # From Next/Previous links: the page starts just older (before) or newer (after) than
-    # this message, which an index finds at any depth; `page` then only labels it.
-    before: int | None = None
-    after: int | None = None
-    errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> HistoryFilters:
-        """Read the query parameters; an unusable value is dropped and named in `errors`."""
-        filters = cls(
-            search="".join(ch for ch in (args.get("search") or "") if ch.isprintable()).strip()[
-                :MAX_SEARCH_LENGTH
-            ],
-            page=parse_page(args.get("page")),
-            before=_message_id(args.get("before")),
-            after=_message_id(args.get("after")),
-        )
-        status = (args.get("status") or "").strip().lower()
-        if status in MessageStatus.ALL:
-            filters.status = status
-        elif status:
-            filters.errors.append(
-                f"unknown status {status!r}; choose one of {', '.join(MessageStatus.ALL)}"
-            )
-        filters.date_from = filters._parse_day(args, "date_from", "from")
-        filters.date_to = filters._parse_day(args, "date_to", "to")
-        if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-            filters.errors.append("the 'from' date is after the 'to' date; nothing can match")
-        return filters
-
-    def _parse_day(self, args: Mapping[str, str], name: str, label: str) -> date | None:
-        raw = (args.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            self.errors.append(f"'{label}' date {raw!r} is not a date (YYYY-MM-DD)")
-            return None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.search or self.status or self.date_from or self.date_to)
-
-    def query_args(self) -> dict[str, str]:
-        """The filters as query parameters, for links that keep them (pagination)."""
-        args = {
-            "search": self.search,
-            "status": self.status,
-            "date_from": self.date_from.isoformat() if self.date_from else "",
-            "date_to": self.date_to.isoformat() if self.date_to else "",
-        }
-        return {k: v for k, v in args.items() if v}
 
 
 def _phone_digits(search: str) -> str | None:

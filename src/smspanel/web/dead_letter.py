@@ -6,7 +6,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from smspanel.models import DeadLetterStatus, db
 from smspanel.services import dead_letter
-from smspanel.services.history import list_dead_letters, parse_page
+from smspanel.services.history import list_dead_letters
+from smspanel.services.pagination import parse_page
 from smspanel.web.access import admin_required, register_error_pages
 
 bp = Blueprint("dead_letter", __name__, url_prefix="/admin/dead-letter")

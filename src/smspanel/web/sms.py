@@ -16,16 +16,16 @@ from smspanel.services.compose import (
 from smspanel.services.content import InvalidContent
 from smspanel.services.history import (
     TIME_FILTERS,
-    HistoryFilters,
     find_message,
     list_messages,
     list_recipients,
-    parse_page,
     sender_name,
 )
 from smspanel.services.history import (
     dashboard as dashboard_figures,
 )
+from smspanel.services.history_filters import HistoryFilters
+from smspanel.services.pagination import parse_page
 from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
 from smspanel.services.sending import TooManyRecipients, accept_send
 from smspanel.web.access import login_required, register_error_pages
