@@ -11,6 +11,7 @@ from smspanel.models import Message, MessageTally, User, db, utcnow
 from smspanel.services import history
 from smspanel.services.history import dashboard, list_messages
 from smspanel.services.history_filters import HistoryFilters
+from smspanel.services.ownership import EVERYONE, MessageScope
 
 
 @pytest.fixture
@@ -36,7 +37,9 @@ def messages(app, make, alice):
 
 def listed(app, alice, **args: str) -> history.MessagePage:
     with app.app_context():
-        return list_messages(db.session, HistoryFilters.from_args(args), alice.id)
+        return list_messages(
+            db.session, HistoryFilters.from_args(args), MessageScope.of_user(alice.id)
+        )
 
 
 def ids_of(page: history.MessagePage) -> list[int]:
@@ -124,8 +127,8 @@ def test_dashboard_queued_counts_only_pending_recipients_of_the_user(app, make, 
     make.message(alice, ["11112222", "33334444"])
     make.message(make.user("bob"), ["55556666"])
     with app.app_context():
-        assert dashboard(db.session, alice.id, None).queued == 2
-        assert dashboard(db.session, None, None).queued == 3
+        assert dashboard(db.session, MessageScope.of_user(alice.id), None).queued == 2
+        assert dashboard(db.session, EVERYONE, None).queued == 3
 
 
 def test_the_api_total_is_how_many_messages_each_user_owns(app, make, alice):

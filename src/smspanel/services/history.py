@@ -29,6 +29,7 @@ from smspanel.models import (
 )
 from smspanel.services.delivery.claims import queued_count
 from smspanel.services.history_filters import HistoryFilters
+from smspanel.services.ownership import MessageScope
 from smspanel.services.pagination import Page, paginate
 
 MESSAGES_PER_PAGE = 20
@@ -70,11 +71,9 @@ def _newer_than(created_at: datetime, message_id: int) -> Any:
 NEWEST_FIRST = (Message.created_at.desc(), Message.id.desc())
 
 
-def _scope_conditions(filters: HistoryFilters, user_id: int | None) -> list[Any]:
+def _indexed_conditions(filters: HistoryFilters, scope: MessageScope) -> list[Any]:
     """Owner, status and HKT dates: the filters an index answers."""
-    conditions: list[Any] = []
-    if user_id is not None:
-        conditions.append(Message.user_id == user_id)
+    conditions = scope.conditions()
     if filters.status:
         conditions.append(Message.status == filters.status)
     if filters.date_from:
@@ -84,11 +83,11 @@ def _scope_conditions(filters: HistoryFilters, user_id: int | None) -> list[Any]
     return conditions
 
 
-def _search_window_start(session: Session, scope: list[Any]) -> datetime | None:
-    """When the newest SEARCH_WINDOW messages in scope begin (None: the scope is smaller)."""
+def _search_window_start(session: Session, indexed: list[Any]) -> datetime | None:
+    """When the newest SEARCH_WINDOW messages matching `indexed` begin (None: fewer match)."""
     return session.scalar(
         select(Message.created_at)
-        .where(*scope)
+        .where(*indexed)
         .order_by(*NEWEST_FIRST)
         .offset(SEARCH_WINDOW - 1)
         .limit(1)
@@ -96,7 +95,7 @@ def _search_window_start(session: Session, scope: list[Any]) -> datetime | None:
 
 
 def _search_branches(
-    scope: list[Any], search: str, window_start: datetime | None
+    indexed: list[Any], search: str, window_start: datetime | None
 ) -> list[list[Any]]:
     """What a search matches, as alternatives (each a list of conditions, ANDed).
 
@@ -114,26 +113,23 @@ def _search_branches(
                 Recipient.phone.contains(digits, autoescape=True),
             )
         )
-    branches = [[*scope, *in_window, or_(*matches)]]
+    branches = [[*indexed, *in_window, or_(*matches)]]
     if digits and len(digits) == 8:
         sent_to = select(Recipient.message_id).where(Recipient.phone == digits)
-        branches.append([*scope, Message.id.in_(sent_to)])
+        branches.append([*indexed, Message.id.in_(sent_to)])
     return branches
 
 
 def message_branches(
-    session: Session, filters: HistoryFilters, user_id: int | None
+    session: Session, filters: HistoryFilters, scope: MessageScope
 ) -> tuple[list[list[Any]], datetime | None]:
-    """What `filters` match, as alternatives of ANDed conditions (usually one), and where a
-    search's window starts (if it has one).
-
-    `user_id` None means every user's messages (the admin view).
-    """
-    scope = _scope_conditions(filters, user_id)
+    """What `filters` match within `scope`, as alternatives of ANDed conditions (usually
+    one), and where a search's window starts (if it has one)."""
+    indexed = _indexed_conditions(filters, scope)
     if not filters.search:
-        return [scope], None
-    window_start = _search_window_start(session, scope)
-    return _search_branches(scope, filters.search, window_start), window_start
+        return [indexed], None
+    window_start = _search_window_start(session, indexed)
+    return _search_branches(indexed, filters.search, window_start), window_start
 
 
 def _ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> Select:
@@ -177,15 +173,13 @@ def _with_sender(ids: Select) -> Select:
 
 
 def _cursor(
-    session: Session, message_id: int | None, user_id: int | None
+    session: Session, message_id: int | None, scope: MessageScope
 ) -> tuple[datetime, int] | None:
-    """The position of the message a Next/Previous link names, if the viewer may see it."""
+    """The position of the message a Next/Previous link names, if it is within `scope`."""
     if message_id is None:
         return None
     row = session.execute(
-        select(Message.created_at, Message.id).where(
-            Message.id == message_id, *([Message.user_id == user_id] if user_id is not None else [])
-        )
+        select(Message.created_at, Message.id).where(Message.id == message_id, *scope.conditions())
     ).first()
     return (row[0], row[1]) if row else None
 
@@ -221,20 +215,20 @@ class MessagePage(Page[Any]):
 def list_messages(
     session: Session,
     filters: HistoryFilters,
-    user_id: int | None,
+    scope: MessageScope,
     per_page: int = MESSAGES_PER_PAGE,
 ) -> MessagePage:
-    """One page of (Message, username) rows for the history pages, newest first.
+    """One page of (Message, username) rows within `scope` for the history pages, newest first.
 
     With `before`/`after` (from Next/Previous links) the page starts next to that message;
     otherwise `page` counts from the newest (a deep page number reads the index that far).
     A page number past the end shows the last page.
     """
-    branches, window_start = message_branches(session, filters, user_id)
+    branches, window_start = message_branches(session, filters, scope)
     total, capped = _count_capped(session, branches)
     page = filters.page
-    before = _cursor(session, filters.before, user_id)
-    after = None if before else _cursor(session, filters.after, user_id)
+    before = _cursor(session, filters.before, scope)
+    after = None if before else _cursor(session, filters.after, scope)
     rows: list[Any] = []
     if before:
         found = _ids(branches, _older_than(*before)).limit(per_page + 1)
@@ -283,29 +277,21 @@ def list_api_messages(
 
     The API promises `total` and `pages` and has no filters, so the total is the user's
     message tally, kept by each send: one primary-key read instead of counting up to
-    millions of rows on every request.
+    millions of rows on every request. Hence one user, never everyone: the tally is theirs.
     """
-    owner = Message.user_id == user_id
+    owned = MessageScope.of_user(user_id).conditions()
     total = session.scalar(
         select(MessageTally.message_count).where(MessageTally.user_id == user_id)
     )
     if total is None:
         # No tally row: only for an account that another path added without one (every
         # user has one from the migration or from _add_user). Still exact, just slower.
-        total = session.scalar(select(func.count(Message.id)).where(owner)) or 0
-    chosen = _ids([[owner]]).limit(per_page).offset((page - 1) * per_page).subquery()
+        total = session.scalar(select(func.count(Message.id)).where(*owned)) or 0
+    chosen = _ids([owned]).limit(per_page).offset((page - 1) * per_page).subquery()
     rows = session.scalars(
         select(Message).join(chosen, chosen.c.id == Message.id).order_by(*NEWEST_FIRST)
     ).all()
     return list(rows), total
-
-
-def find_message(session: Session, message_id: int, user_id: int | None) -> Message | None:
-    """The message if `user_id` may see it (None: any user's, for admins)."""
-    message = session.get(Message, message_id)
-    if message is None or (user_id is not None and message.user_id != user_id):
-        return None
-    return message
 
 
 def sender_name(session: Session, message: Message) -> str | None:
@@ -371,12 +357,8 @@ class Dashboard:
         return max([1, *(max(d.sent, d.failed) for d in self.days)])
 
 
-def _owned(query: Select, user_id: int | None) -> Select:
-    return query if user_id is None else query.where(Message.user_id == user_id)
-
-
 def daily_totals(
-    session: Session, user_id: int | None, days: int = CHART_DAYS, now: datetime | None = None
+    session: Session, scope: MessageScope, days: int = CHART_DAYS, now: datetime | None = None
 ) -> list[DayTotals]:
     """Recipients sent and failed per HKT day (by the message's day), oldest first.
 
@@ -392,77 +374,76 @@ def daily_totals(
         ),
         else_=None,
     )
-    query = _owned(
+    query = (
         select(
             bucket.label("bucket"),
             func.coalesce(func.sum(Message.sent_count), 0),
             func.coalesce(func.sum(Message.failed_count), 0),
-        ).where(Message.created_at >= bounds[0][0], Message.created_at < bounds[-1][1]),
-        user_id,
-    ).group_by(bucket)
+        )
+        .where(Message.created_at >= bounds[0][0], Message.created_at < bounds[-1][1])
+        .where(*scope.conditions())
+        .group_by(bucket)
+    )
     found = {row[0]: (int(row[1]), int(row[2])) for row in session.execute(query).all()}
     return [DayTotals(day, *found.get(index, (0, 0))) for index, day in enumerate(day_list)]
 
 
+def _queued(session: Session, scope: MessageScope) -> int:
+    """Recipients still to send: the queue's own count for everyone, else from the counters."""
+    if scope.everyone:
+        return queued_count(session)
+    return int(
+        session.scalar(
+            select(
+                func.coalesce(
+                    func.sum(Message.recipient_count - Message.sent_count - Message.failed_count),
+                    0,
+                )
+            )
+            .where(Message.status == MessageStatus.PENDING)
+            .where(*scope.conditions())
+        )
+        or 0
+    )
+
+
 def dashboard(
     session: Session,
-    user_id: int | None,
+    scope: MessageScope,
     time_filter: str | None,
     recent_limit: int = 20,
     now: datetime | None = None,
 ) -> Dashboard:
-    """The dashboard's figures for one user (None: everyone) over the chosen window."""
+    """The dashboard's figures for the messages in `scope` over the chosen window."""
     window = time_window(time_filter, now)
     in_window = Message.created_at >= window.start
     totals = session.execute(
-        _owned(
-            select(
-                func.count(Message.id),
-                func.coalesce(func.sum(Message.sent_count), 0),
-                func.coalesce(func.sum(Message.failed_count), 0),
-            ).where(in_window),
-            user_id,
+        select(
+            func.count(Message.id),
+            func.coalesce(func.sum(Message.sent_count), 0),
+            func.coalesce(func.sum(Message.failed_count), 0),
         )
+        .where(in_window)
+        .where(*scope.conditions())
     ).one()
     recent = list(
         session.execute(
-            _owned(
-                select(Message, User.username)
-                .outerjoin(User, User.id == Message.user_id)
-                .where(in_window),
-                user_id,
-            )
+            select(Message, User.username)
+            .outerjoin(User, User.id == Message.user_id)
+            .where(in_window)
+            .where(*scope.conditions())
             .order_by(Message.created_at.desc(), Message.id.desc())
             .limit(recent_limit)
         ).all()
     )
-    if user_id is None:
-        queued = queued_count(session)
-    else:
-        queued = int(
-            session.scalar(
-                _owned(
-                    select(
-                        func.coalesce(
-                            func.sum(
-                                Message.recipient_count - Message.sent_count - Message.failed_count
-                            ),
-                            0,
-                        )
-                    ).where(Message.status == MessageStatus.PENDING),
-                    user_id,
-                )
-            )
-            or 0
-        )
     return Dashboard(
         window=window,
         recent=recent,
         message_count=int(totals[0]),
         sent=int(totals[1]),
         failed=int(totals[2]),
-        queued=queued,
-        days=daily_totals(session, user_id, now=now),
+        queued=_queued(session, scope),
+        days=daily_totals(session, scope, now=now),
     )
 
 
