@@ -6,7 +6,8 @@ import pytest
 
 from smspanel.models import User, db
 from smspanel.services.accounts import delete_user
-from smspanel.services.history import dashboard, list_messages
+from smspanel.services.dashboard import dashboard
+from smspanel.services.history import list_messages
 from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import EVERYONE, MessageScope, find_message, readable_by
 

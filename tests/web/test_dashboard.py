@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from smspanel.hktime import to_hkt
 from smspanel.models import Message, db, utcnow
-from smspanel.services.history import daily_totals, time_window
+from smspanel.services.dashboard import daily_totals, time_window
 from smspanel.services.ownership import MessageScope
 from tests.web.conftest import deliver, page_text
 

@@ -24,8 +24,8 @@ from smspanel.api.schemas import (
 from smspanel.errors import ApiError
 from smspanel.hktime import to_hkt
 from smspanel.models import Message, Recipient, db
+from smspanel.services.api_listing import list_api_messages
 from smspanel.services.content import InvalidContent
-from smspanel.services.history import list_api_messages
 from smspanel.services.phone import InvalidRecipients, NoRecipients
 from smspanel.services.sending import TooManyRecipients, accept_send
 

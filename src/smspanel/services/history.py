@@ -1,6 +1,6 @@
-"""Reading what happened: message listings and dashboard figures.
+"""The history listing: keyset pages of messages, searches in a window, capped counts.
 
-Every listing is one query for the page plus one count; per-message figures come from the
+Every page is one query for its rows plus one count; per-message figures come from the
 counter columns on Message, never from a query per row.
 """
 
@@ -9,42 +9,25 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select, union
+from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
-from smspanel.hktime import hkt_day_bounds_utc, to_hkt
-from smspanel.models import (
-    DeadLetter,
-    DeadLetterStatus,
-    Message,
-    MessageStatus,
-    MessageTally,
-    Recipient,
-    RecipientStatus,
-    User,
-    utcnow,
-)
-from smspanel.services.delivery.claims import queued_count
+from smspanel.hktime import hkt_day_bounds_utc
+from smspanel.models import Message, Recipient, User
 from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import MessageScope
-from smspanel.services.pagination import Page, paginate
+from smspanel.services.pagination import Page
 
 MESSAGES_PER_PAGE = 20
-RECIPIENTS_PER_PAGE = 50
-DEAD_LETTERS_PER_PAGE = 25
 # Listings count matches up to here and then say "more than 10,000": an exact count of a
 # million rows costs more than the rest of the page, and nobody pages through that many.
 COUNT_CAP = 10_000
 # A search reads the newest this many messages of the listing (after the other filters);
 # dates reach further back. A whole phone number is looked up in all history by index.
 SEARCH_WINDOW = 10_000
-CHART_DAYS = 14
-
-TIME_FILTERS = {"today": "Today", "3h": "Last 3 hours", "7d": "Last 7 days"}
-DEFAULT_TIME_FILTER = "today"
 
 
 def _phone_digits(search: str) -> str | None:
@@ -132,7 +115,7 @@ def message_branches(
     return _search_branches(indexed, filters.search, window_start), window_start
 
 
-def _ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> Select:
+def matching_ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> Select:
     """Ids of the messages matching any branch (and `extra`), in listing order."""
     if len(branches) == 1:
         order = NEWEST_FIRST if newest_first else (Message.created_at, Message.id)
@@ -147,13 +130,13 @@ def _ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> S
 
 def _count_capped(session: Session, branches: list[list[Any]]) -> tuple[int, bool]:
     """Matching messages counted up to COUNT_CAP; True when there are more than that."""
-    found = _ids(branches).order_by(None).limit(COUNT_CAP + 1).subquery()
+    found = matching_ids(branches).order_by(None).limit(COUNT_CAP + 1).subquery()
     total = session.scalar(select(func.count()).select_from(found)) or 0
     return min(total, COUNT_CAP), total > COUNT_CAP
 
 
 def _count_exact(session: Session, branches: list[list[Any]]) -> int:
-    found = _ids(branches).order_by(None).subquery()
+    found = matching_ids(branches).order_by(None).subquery()
     return session.scalar(select(func.count()).select_from(found)) or 0
 
 
@@ -185,7 +168,7 @@ def _cursor(
 
 
 @dataclass(frozen=True)
-class MessagePage(Page[Any]):
+class HistoryPage(Page[Any]):
     """One page of (Message, username) rows.
 
     The total is exact up to COUNT_CAP and a lower bound beyond it (`total_is_capped`).
@@ -217,7 +200,7 @@ def list_messages(
     filters: HistoryFilters,
     scope: MessageScope,
     per_page: int = MESSAGES_PER_PAGE,
-) -> MessagePage:
+) -> HistoryPage:
     """One page of (Message, username) rows within `scope` for the history pages, newest first.
 
     With `before`/`after` (from Next/Previous links) the page starts next to that message;
@@ -231,10 +214,10 @@ def list_messages(
     after = None if before else _cursor(session, filters.after, scope)
     rows: list[Any] = []
     if before:
-        found = _ids(branches, _older_than(*before)).limit(per_page + 1)
+        found = matching_ids(branches, _older_than(*before)).limit(per_page + 1)
         rows = list(session.execute(_with_sender(found)).all())
     elif after:
-        nearest = _ids(branches, _newer_than(*after), newest_first=False)
+        nearest = matching_ids(branches, _newer_than(*after), newest_first=False)
         rows = list(session.execute(_with_sender(nearest.limit(per_page + 1))).all())
         if len(rows) > per_page:  # newer pages remain: keep the per_page next to the cursor
             rows = [*rows[1:], None]  # the placeholder says "a next page exists" (the cursor)
@@ -250,7 +233,7 @@ def list_messages(
             rows = _page_by_number(session, branches, page, per_page)
     has_next = len(rows) > per_page
     rows = [row for row in rows[:per_page] if row is not None]
-    return MessagePage(
+    return HistoryPage(
         items=rows,
         total=max(total, (page - 1) * per_page + len(rows)),
         total_is_capped=capped,
@@ -266,194 +249,5 @@ def _page_by_number(
     session: Session, branches: list[list[Any]], page: int, per_page: int
 ) -> list[Any]:
     """Rows of page `page` (plus one more, to tell whether a next page exists)."""
-    found = _ids(branches).limit(per_page + 1).offset((page - 1) * per_page)
+    found = matching_ids(branches).limit(per_page + 1).offset((page - 1) * per_page)
     return list(session.execute(_with_sender(found)).all())
-
-
-def list_api_messages(
-    session: Session, user_id: int, page: int, per_page: int
-) -> tuple[list[Message], int]:
-    """One page of a user's messages for GET /api/sms, and their exact total.
-
-    The API promises `total` and `pages` and has no filters, so the total is the user's
-    message tally, kept by each send: one primary-key read instead of counting up to
-    millions of rows on every request. Hence one user, never everyone: the tally is theirs.
-    """
-    owned = MessageScope.of_user(user_id).conditions()
-    total = session.scalar(
-        select(MessageTally.message_count).where(MessageTally.user_id == user_id)
-    )
-    if total is None:
-        # No tally row: only for an account that another path added without one (every
-        # user has one from the migration or from _add_user). Still exact, just slower.
-        total = session.scalar(select(func.count(Message.id)).where(*owned)) or 0
-    chosen = _ids([owned]).limit(per_page).offset((page - 1) * per_page).subquery()
-    rows = session.scalars(
-        select(Message).join(chosen, chosen.c.id == Message.id).order_by(*NEWEST_FIRST)
-    ).all()
-    return list(rows), total
-
-
-def sender_name(session: Session, message: Message) -> str | None:
-    if message.user_id is None:
-        return None
-    return session.scalar(select(User.username).where(User.id == message.user_id))
-
-
-def list_recipients(
-    session: Session,
-    message_id: int,
-    page: int,
-    status: str = "",
-    per_page: int = RECIPIENTS_PER_PAGE,
-) -> Page[Any]:
-    """One page of a message's recipients (optionally of one status), in the order sent."""
-    query = select(Recipient).where(Recipient.message_id == message_id)
-    if status in RecipientStatus.ALL:
-        query = query.where(Recipient.status == status)
-    return paginate(session, query.order_by(Recipient.id), page, per_page)
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    key: str
-    label: str
-    start: datetime
-
-
-def time_window(raw: str | None, now: datetime | None = None) -> TimeWindow:
-    """The dashboard's window: today (HKT), the last 3 hours or the last 7 days."""
-    now = now or utcnow()
-    key = raw if raw in TIME_FILTERS else DEFAULT_TIME_FILTER
-    if key == "3h":
-        start = now - timedelta(hours=3)
-    elif key == "7d":
-        start = now - timedelta(days=7)
-    else:
-        today = to_hkt(now).date()  # type: ignore[union-attr]
-        start = hkt_day_bounds_utc(today)[0]
-    return TimeWindow(key, TIME_FILTERS[key], start)
-
-
-@dataclass(frozen=True)
-class DayTotals:
-    day: date
-    sent: int
-    failed: int
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    window: TimeWindow
-    recent: list[Any]  # (Message, username) rows, newest first
-    message_count: int
-    sent: int
-    failed: int
-    queued: int
-    days: list[DayTotals]
-
-    @property
-    def chart_max(self) -> int:
-        return max([1, *(max(d.sent, d.failed) for d in self.days)])
-
-
-def daily_totals(
-    session: Session, scope: MessageScope, days: int = CHART_DAYS, now: datetime | None = None
-) -> list[DayTotals]:
-    """Recipients sent and failed per HKT day (by the message's day), oldest first.
-
-    One aggregate query: each message is placed in its HKT day by a CASE over the day bounds.
-    """
-    today = to_hkt(now or utcnow()).date()  # type: ignore[union-attr]
-    day_list = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    bounds = [hkt_day_bounds_utc(day) for day in day_list]
-    bucket = case(
-        *(
-            (and_(Message.created_at >= start, Message.created_at < end), index)
-            for index, (start, end) in enumerate(bounds)
-        ),
-        else_=None,
-    )
-    query = (
-        select(
-            bucket.label("bucket"),
-            func.coalesce(func.sum(Message.sent_count), 0),
-            func.coalesce(func.sum(Message.failed_count), 0),
-        )
-        .where(Message.created_at >= bounds[0][0], Message.created_at < bounds[-1][1])
-        .where(*scope.conditions())
-        .group_by(bucket)
-    )
-    found = {row[0]: (int(row[1]), int(row[2])) for row in session.execute(query).all()}
-    return [DayTotals(day, *found.get(index, (0, 0))) for index, day in enumerate(day_list)]
-
-
-def _queued(session: Session, scope: MessageScope) -> int:
-    """Recipients still to send: the queue's own count for everyone, else from the counters."""
-    if scope.everyone:
-        return queued_count(session)
-    return int(
-        session.scalar(
-            select(
-                func.coalesce(
-                    func.sum(Message.recipient_count - Message.sent_count - Message.failed_count),
-                    0,
-                )
-            )
-            .where(Message.status == MessageStatus.PENDING)
-            .where(*scope.conditions())
-        )
-        or 0
-    )
-
-
-def dashboard(
-    session: Session,
-    scope: MessageScope,
-    time_filter: str | None,
-    recent_limit: int = 20,
-    now: datetime | None = None,
-) -> Dashboard:
-    """The dashboard's figures for the messages in `scope` over the chosen window."""
-    window = time_window(time_filter, now)
-    in_window = Message.created_at >= window.start
-    totals = session.execute(
-        select(
-            func.count(Message.id),
-            func.coalesce(func.sum(Message.sent_count), 0),
-            func.coalesce(func.sum(Message.failed_count), 0),
-        )
-        .where(in_window)
-        .where(*scope.conditions())
-    ).one()
-    recent = list(
-        session.execute(
-            select(Message, User.username)
-            .outerjoin(User, User.id == Message.user_id)
-            .where(in_window)
-            .where(*scope.conditions())
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(recent_limit)
-        ).all()
-    )
-    return Dashboard(
-        window=window,
-        recent=recent,
-        message_count=int(totals[0]),
-        sent=int(totals[1]),
-        failed=int(totals[2]),
-        queued=_queued(session, scope),
-        days=daily_totals(session, scope, now=now),
-    )
-
-
-def list_dead_letters(
-    session: Session, status: str, page: int, per_page: int = DEAD_LETTERS_PER_PAGE
-) -> Page[Any]:
-    """One page of (DeadLetter, message content) rows, newest first, optionally of one status."""
-    query = select(DeadLetter, Message.content).join(Message, Message.id == DeadLetter.message_id)
-    if status in DeadLetterStatus.ALL:
-        query = query.where(DeadLetter.status == status)
-    return paginate(
-        session, query.order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc()), page, per_page
-    )

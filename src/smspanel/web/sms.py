@@ -14,16 +14,11 @@ from smspanel.services.compose import (
     preview_content,
 )
 from smspanel.services.content import InvalidContent
-from smspanel.services.history import (
-    TIME_FILTERS,
-    list_messages,
-    list_recipients,
-    sender_name,
-)
-from smspanel.services.history import (
-    dashboard as dashboard_figures,
-)
+from smspanel.services.dashboard import TIME_FILTERS
+from smspanel.services.dashboard import dashboard as dashboard_figures
+from smspanel.services.history import list_messages
 from smspanel.services.history_filters import HistoryFilters
+from smspanel.services.message_detail import list_recipients, sender_name
 from smspanel.services.ownership import MessageScope, find_message, readable_by
 from smspanel.services.pagination import parse_page
 from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
