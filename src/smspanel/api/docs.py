@@ -1,4 +1,4 @@
-"""The OpenAPI document, generated from the same schemas that validate requests, and health."""
+"""The OpenAPI document, generated from the same schemas that validate requests."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ from smspanel.api.schemas import (
 )
 from smspanel.api.sms import MAX_PAGE
 from smspanel.authz import public
-from smspanel.errors import api_error
-from smspanel.health import database_reachable
 
 REF = "#/components/schemas/{model}"
 
@@ -209,12 +207,3 @@ def openapi_json():
 def docs_page():
     """A readable page rendered from the OpenAPI document."""
     return render_template("api_docs.html", spec=openapi_document())
-
-
-@bp.get("/health")
-@public
-def health():
-    """200 when the database answers, 503 when it does not."""
-    if not database_reachable():
-        return api_error(503, "SERVICE_UNAVAILABLE", "the database cannot be reached")
-    return jsonify({"success": True, "data": {"database": "ok"}, "message": "healthy"})
