@@ -26,6 +26,7 @@ from smspanel.hktime import to_hkt
 from smspanel.models import Message, Recipient, db
 from smspanel.services.api_listing import list_api_messages
 from smspanel.services.content import InvalidContent
+from smspanel.services.ownership import MessageScope, find_message
 from smspanel.services.phone import InvalidRecipients, NoRecipients
 from smspanel.services.sending import TooManyRecipients, accept_send
 
@@ -143,8 +144,9 @@ def list_messages():
 
 
 def owned_message(message_id: int) -> Message:
-    message = db.session.get(Message, message_id)
-    if message is None or message.user_id != current_api_user().id:
+    """The caller's message, else 404: the web's rule, except that admins too see only theirs."""
+    message = find_message(db.session, message_id, MessageScope.of_user(current_api_user().id))
+    if message is None:
         raise ApiError(404, "NOT_FOUND", f"no message {message_id}")
     return message
 
