@@ -1,5 +1,20 @@
 """The OpenAPI document and the health endpoints."""
 
+from smspanel.api.operations import is_declared, operation_of
+
+SERVES_THE_DOCUMENT = {"api.openapi_json", "api.docs_page"}
+
+
+def test_every_api_route_declares_its_operation(app):
+    api_rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")]
+    assert {rule.rule for rule in api_rules} == {
+        rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
+    }
+    for rule in api_rules:
+        view = app.view_functions[rule.endpoint]
+        assert is_declared(view), rule.endpoint
+        assert (operation_of(view) is None) == (rule.endpoint in SERVES_THE_DOCUMENT)
+
 
 def test_openapi_document_describes_every_api_route(app, client):
     spec = client.get("/api/openapi.json").get_json()

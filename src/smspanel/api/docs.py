@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from smspanel.api import bp
+from smspanel.api.operations import undocumented
 from smspanel.api.schemas import (
     BulkSendRequest,
     Envelope,
@@ -197,6 +198,7 @@ def openapi_document() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 @public
+@undocumented
 def openapi_json():
     """The API's OpenAPI 3 description."""
     return jsonify(openapi_document())
@@ -204,6 +206,7 @@ def openapi_json():
 
 @bp.get("/docs")
 @public
+@undocumented
 def docs_page():
     """A readable page rendered from the OpenAPI document."""
     return render_template("api_docs.html", spec=openapi_document())
