@@ -1,5 +1,25 @@
 """The OpenAPI document and the health endpoints."""
 
+import pytest
+
+from smspanel.api.docs import UndeclaredRoute, openapi_document
+from smspanel.api.operations import PathId, is_declared, operation, operation_of
+from smspanel.api.schemas import HealthData
+from smspanel.authz import public
+
+SERVES_THE_DOCUMENT = {"api.openapi_json", "api.docs_page"}
+
+
+def test_every_api_route_declares_its_operation(app):
+    api_rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")]
+    assert {rule.rule for rule in api_rules} == {
+        rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
+    }
+    for rule in api_rules:
+        view = app.view_functions[rule.endpoint]
+        assert is_declared(view), rule.endpoint
+        assert (operation_of(view) is None) == (rule.endpoint in SERVES_THE_DOCUMENT)
+
 
 def test_openapi_document_describes_every_api_route(app, client):
     spec = client.get("/api/openapi.json").get_json()
@@ -7,18 +27,51 @@ def test_openapi_document_describes_every_api_route(app, client):
     api_rules = {
         rule.rule.replace("<int:message_id>", "{message_id}")
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/")
-        and rule.endpoint not in ("api.openapi_json", "api.docs_page")
+        if rule.rule.startswith("/api/") and rule.endpoint not in SERVES_THE_DOCUMENT
     }
     assert api_rules == set(spec["paths"])
     schemas = spec["components"]["schemas"]
     send = schemas["BulkSendRequest"]
     assert send["properties"]["recipients"]["maxItems"] == 100_000
     for path in spec["paths"].values():
-        for operation in path.values():
-            for response in operation["responses"].values():
+        for described in path.values():
+            for response in described["responses"].values():
                 ref = response["content"]["application/json"]["schema"]["$ref"]
                 assert ref.split("/")[-1] in schemas
+
+
+def test_token_routes_and_only_they_ask_for_the_token(client):
+    spec = client.get("/api/openapi.json").get_json()
+    secured = {
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, described in operations.items()
+        if described.get("security") == [{"bearer": []}]
+    }
+    assert secured == {
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if path not in ("/api/auth/login", "/api/health")
+    }
+
+
+def test_an_api_route_added_without_a_declaration_stops_the_document(app):
+    app.add_url_rule("/api/forgotten", "api.forgotten", public(lambda: "not described"))
+    with pytest.raises(UndeclaredRoute, match=r"api\.forgotten \(/api/forgotten\)"):
+        openapi_document(app)
+
+
+def test_declared_path_parameters_must_be_the_rules(app):
+    misnamed = operation("Misnamed", path=(PathId("id"),), responds=(200, HealthData, "Ok"))
+    app.add_url_rule("/api/things/<int:thing_id>", "api.thing", public(misnamed(lambda: "")))
+    with pytest.raises(UndeclaredRoute, match="thing_id"):
+        openapi_document(app)
+
+
+def test_an_error_status_without_a_description_is_refused_where_it_is_declared():
+    with pytest.raises(ValueError, match="418"):
+        operation("Teapot", responds=(200, HealthData, "Ok"), errors=(418,))
 
 
 def test_docs_page_renders_the_document(client):

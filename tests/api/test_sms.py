@@ -183,6 +183,18 @@ def test_another_users_message_is_404(client, make, headers):
         assert response.get_json()["error"]["code"] == "NOT_FOUND"
 
 
+def test_an_admins_token_also_reads_only_the_admins_own_messages(client, make):
+    """The web shows admins everyone's messages; the API never does, for anyone."""
+    boss = make.user("boss", is_admin=True)
+    own, theirs = make.message(boss, content="boss's"), make.message(make.user("bob"))
+    headers = make.auth(boss)
+    assert client.get(f"/api/sms/{own}", headers=headers).status_code == 200
+    for path in (f"/api/sms/{theirs}", f"/api/sms/{theirs}/recipients"):
+        assert client.get(path, headers=headers).status_code == 404
+    listed = client.get("/api/sms", headers=headers).get_json()["data"]
+    assert ([m["id"] for m in listed["messages"]], listed["total"]) == ([own], 1)
+
+
 def test_list_shows_own_messages_newest_first_with_pagination(client, make, alice, headers):
     ids = [make.message(alice, content=f"n{i}") for i in range(5)]
     make.message(make.user("bob"))

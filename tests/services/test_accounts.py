@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from smspanel.models import Message, MessageTally, User, db
 from smspanel.services.accounts import delete_user
-from smspanel.services.history import list_api_messages
+from smspanel.services.api_listing import list_api_messages
 from smspanel.services.sending import accept_send
 from smspanel.services.users import create_user
 from tests.conftest import PASSWORD

@@ -10,7 +10,8 @@ from sqlalchemy import update
 
 from smspanel.hktime import to_hkt
 from smspanel.models import Message, db, utcnow
-from smspanel.services.history import daily_totals, time_window
+from smspanel.services.dashboard import daily_totals, time_window
+from smspanel.services.ownership import MessageScope
 from tests.web.conftest import deliver, page_text
 
 
@@ -102,7 +103,7 @@ def test_daily_totals_group_by_hkt_day(app, make, user):
     deliver(app)
     age(app, make.message(user, ["77778888"]), timedelta(days=20))
     with app.app_context():
-        days = daily_totals(db.session, user.id)
+        days = daily_totals(db.session, MessageScope.of_user(user.id))
     assert len(days) == 14
     assert (days[-1].sent, days[-1].failed) == (1, 1)
     assert sum(d.sent for d in days) == 2  # the 20-day-old message is outside the chart

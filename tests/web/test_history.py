@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from smspanel.models import Message, db
 from smspanel.services import history
-from smspanel.services.history import HistoryFilters
+from smspanel.services.history_filters import HistoryFilters
 from tests.web.conftest import deliver, page_text
 
 

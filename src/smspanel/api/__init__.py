@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from smspanel.api import auth, docs, sms  # noqa: E402,F401  (routes register on import)
+# Routes register on import, in this order: the order of /api/openapi.json and /api/docs.
+from smspanel.api import auth, sms, health, docs  # noqa: E402,F401,I001

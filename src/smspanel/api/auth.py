@@ -9,6 +9,7 @@ from typing import Any
 from flask import g, request
 
 from smspanel.api import bp
+from smspanel.api.operations import operation
 from smspanel.api.schemas import LoginData, LoginRequest, UserOut, parse_body, respond
 from smspanel.authz import TOKEN, access_rule, public
 from smspanel.errors import ApiError
@@ -47,6 +48,12 @@ def current_api_user() -> TokenHolder:
 @bp.post("/auth/login")
 @public
 @limit_logins
+@operation(
+    "Exchange username and password for a bearer token",
+    body=LoginRequest,
+    responds=(200, LoginData, "Logged in"),
+    errors=(400, 401, 413, 429, 503),
+)
 def login():
     """Exchange a username and password for a new bearer token."""
     body = parse_body(LoginRequest)

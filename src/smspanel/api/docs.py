@@ -1,34 +1,44 @@
-"""The OpenAPI document, generated from the same schemas that validate requests, and health."""
+"""The OpenAPI document, generated from each API route's `@operation` and its schemas.
+
+The document walks the app's URL map: every route of the api blueprint is in it, or says
+it is `@undocumented`; a route that says neither stops the document from being built.
+"""
 
 from __future__ import annotations
 
-from functools import cache
+import re
+from collections.abc import Iterator
 from typing import Any
 
-from flask import jsonify, render_template
+from flask import Flask, current_app, jsonify, render_template
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from werkzeug.routing import Rule
 
 from smspanel.api import bp
-from smspanel.api.schemas import (
-    BulkSendRequest,
-    Envelope,
-    ErrorEnvelope,
-    HealthData,
-    LoginData,
-    LoginRequest,
-    MessageDetail,
-    MessagePage,
-    RecipientList,
-    SendAccepted,
-    SendRequest,
+from smspanel.api.operations import (
+    ERROR_DESCRIPTIONS,
+    Operation,
+    is_declared,
+    operation_of,
+    undocumented,
 )
-from smspanel.api.sms import MAX_PAGE
-from smspanel.authz import public
-from smspanel.errors import api_error
-from smspanel.health import database_reachable
+from smspanel.api.schemas import Envelope, ErrorEnvelope
+from smspanel.authz import TOKEN, public, rule_of
 
 REF = "#/components/schemas/{model}"
+INFO = {
+    "title": "smspanel API",
+    "version": "1.0",
+    "description": "Send SMS through the 1010/HKT gateway and track every recipient. "
+    "Times are ISO 8601 in Hong Kong time (+08:00).",
+}
+SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer"}}
+PATH_ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")  # <int:message_id> -> {message_id}
+
+
+class UndeclaredRoute(LookupError):
+    """An API route whose declaration is missing or does not match its URL rule."""
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -39,182 +49,98 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
-    text = {
-        400: "Invalid input; `details` names each bad field",
-        401: "Missing, invalid, revoked or expired token",
-        404: "No such message among the caller's",
-        413: "Request body too large",
-        429: "Too many failed logins for this account or address; wait `Retry-After` seconds",
-        503: "Database unavailable",
+def _api_rules(app: Flask) -> Iterator[Rule]:
+    """The api blueprint's rules, in the order they were registered."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(f"{bp.name}."):
+            yield rule
+
+
+def _declared(app: Flask, rule: Rule) -> Operation | None:
+    """The rule's operation (None: undocumented), checked against the rule's arguments."""
+    view = app.view_functions[rule.endpoint]
+    if not is_declared(view):
+        raise UndeclaredRoute(
+            f"{rule.endpoint} ({rule.rule}) declares no @operation (or @undocumented)"
+        )
+    declared = operation_of(view)
+    if declared is not None and {p.name for p in declared.path} != set(rule.arguments):
+        raise UndeclaredRoute(
+            f"{rule.endpoint} ({rule.rule}) declares path parameters "
+            f"{sorted(p.name for p in declared.path)}, its rule has {sorted(rule.arguments)}"
+        )
+    return declared
+
+
+def _envelope(declared: Operation) -> type[BaseModel]:
+    """The success answer: the declared `data` in the envelope `respond` wraps it in."""
+    return Envelope[declared.responds[1]]  # type: ignore[name-defined]
+
+
+def _describe(declared: Operation, secured: bool) -> dict[str, Any]:
+    status, _, meaning = declared.responds
+    described: dict[str, Any] = {"summary": declared.summary}
+    if secured:
+        described["security"] = [{"bearer": []}]
+    parameters = [p.parameter() for p in declared.path] + [q.parameter() for q in declared.query]
+    if parameters:
+        described["parameters"] = parameters
+    if declared.body is not None:
+        described["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(declared.body)}},
+        }
+    described["responses"] = {
+        str(status): _json(_envelope(declared), meaning),
+        **{str(s): _json(ErrorEnvelope, ERROR_DESCRIPTIONS[s]) for s in declared.errors},
     }
-    return {str(s): _json(ErrorEnvelope, text[s]) for s in statuses}
+    return described
 
 
-def _page_params(default: int, maximum: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": "page",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-        },
-        {
-            "name": "per_page",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "default": default},
-            "description": f"capped at {maximum}",
-        },
-    ]
-
-
-def _id_param() -> dict[str, Any]:
-    return {
-        "name": "message_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1},
-    }
-
-
-@cache
-def openapi_document() -> dict[str, Any]:
-    envelopes = {
-        m: Envelope[m]  # type: ignore[valid-type]
-        for m in (LoginData, SendAccepted, MessagePage, MessageDetail, RecipientList, HealthData)
-    }
-    models: list[type[BaseModel]] = [
-        LoginRequest,
-        SendRequest,
-        BulkSendRequest,
-        ErrorEnvelope,
-        *envelopes.values(),
-    ]
-    _, schema = models_json_schema(
-        [
-            (
-                m,
-                "validation"
-                if m in (LoginRequest, SendRequest, BulkSendRequest)
-                else "serialization",
-            )
-            for m in models
-        ],
-        ref_template=REF,
-    )
-    components = schema.get("$defs", {})
-    secured = [{"bearer": []}]
-
-    def body(model: type[BaseModel]) -> dict[str, Any]:
-        return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
-
-    paths = {
-        "/api/auth/login": {
-            "post": {
-                "summary": "Exchange username and password for a bearer token",
-                "requestBody": body(LoginRequest),
-                "responses": {
-                    "200": _json(envelopes[LoginData], "Logged in"),
-                    **_errors(400, 401, 413, 429, 503),
-                },
-            }
-        },
-        "/api/sms": {
-            "post": {
-                "summary": "Queue one SMS to one number",
-                "security": secured,
-                "requestBody": body(SendRequest),
-                "responses": {
-                    "202": _json(envelopes[SendAccepted], "Queued"),
-                    **_errors(400, 401, 413, 503),
-                },
-            },
-            "get": {
-                "summary": "List the caller's messages, newest first",
-                "security": secured,
-                "parameters": _page_params(20, 100),
-                "responses": {
-                    "200": _json(envelopes[MessagePage], "A page of messages"),
-                    **_errors(400, 401, 503),
-                },
-            },
-        },
-        "/api/sms/send-bulk": {
-            "post": {
-                "summary": "Queue one SMS to many numbers",
-                "security": secured,
-                "requestBody": body(BulkSendRequest),
-                "responses": {
-                    "202": _json(envelopes[SendAccepted], "Queued"),
-                    **_errors(400, 401, 413, 503),
-                },
-            }
-        },
-        "/api/sms/{message_id}": {
-            "get": {
-                "summary": "One message with its delivery counts",
-                "security": secured,
-                "parameters": [_id_param()],
-                "responses": {
-                    "200": _json(envelopes[MessageDetail], "The message"),
-                    **_errors(401, 404, 503),
-                },
-            }
-        },
-        "/api/sms/{message_id}/recipients": {
-            "get": {
-                "summary": "Every recipient of a message and what happened to it",
-                "security": secured,
-                "parameters": [_id_param(), *_page_params(100, 1000)],
-                "responses": {
-                    "200": _json(envelopes[RecipientList], "The recipients"),
-                    **_errors(400, 401, 404, 503),
-                },
-            }
-        },
-        "/api/health": {
-            "get": {
-                "summary": "Whether the app can reach its database",
-                "responses": {
-                    "200": _json(envelopes[HealthData], "Healthy"),
-                    **_errors(503),
-                },
-            }
-        },
-    }
+def build_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `app`'s API routes, from their declarations alone."""
+    paths: dict[str, dict[str, Any]] = {}
+    models: dict[type[BaseModel], JsonSchemaMode] = {}
+    for rule in _api_rules(app):
+        declared = _declared(app, rule)
+        if declared is None:
+            continue
+        secured = rule_of(app.view_functions[rule.endpoint]) == TOKEN
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            path = PATH_ARGUMENT.sub(r"{\1}", rule.rule)
+            paths.setdefault(path, {})[method.lower()] = _describe(declared, secured)
+        if declared.body is not None:
+            models[declared.body] = "validation"
+        models[_envelope(declared)] = "serialization"
+        if declared.errors:
+            models[ErrorEnvelope] = "serialization"
+    _, schema = models_json_schema(list(models.items()), ref_template=REF)
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "smspanel API",
-            "version": "1.0",
-            "description": "Send SMS through the 1010/HKT gateway and track every recipient. "
-            "Times are ISO 8601 in Hong Kong time (+08:00).",
-        },
+        "info": INFO,
         "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
+        "components": {"schemas": schema.get("$defs", {}), "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """`app`'s document, built on first use: the routes do not change while it runs."""
+    if "openapi_document" not in app.extensions:
+        app.extensions["openapi_document"] = build_document(app)
+    return app.extensions["openapi_document"]
 
 
 @bp.get("/openapi.json")
 @public
+@undocumented
 def openapi_json():
     """The API's OpenAPI 3 description."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app))
 
 
 @bp.get("/docs")
 @public
+@undocumented
 def docs_page():
     """A readable page rendered from the OpenAPI document."""
-    return render_template("api_docs.html", spec=openapi_document())
-
-
-@bp.get("/health")
-@public
-def health():
-    """200 when the database answers, 503 when it does not."""
-    if not database_reachable():
-        return api_error(503, "SERVICE_UNAVAILABLE", "the database cannot be reached")
-    return jsonify({"success": True, "data": {"database": "ok"}, "message": "healthy"})
+    return render_template("api_docs.html", spec=openapi_document(current_app))

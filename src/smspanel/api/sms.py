@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from smspanel.api import bp
 from smspanel.api.auth import current_api_user, token_required
+from smspanel.api.operations import PathId, QueryInt, operation
 from smspanel.api.schemas import (
     BulkSendRequest,
     MessageDetail,
@@ -24,46 +25,17 @@ from smspanel.api.schemas import (
 from smspanel.errors import ApiError
 from smspanel.hktime import to_hkt
 from smspanel.models import Message, Recipient, db
+from smspanel.services.api_listing import list_api_messages
 from smspanel.services.content import InvalidContent
-from smspanel.services.history import list_api_messages
+from smspanel.services.ownership import MessageScope, find_message
 from smspanel.services.phone import InvalidRecipients, NoRecipients
 from smspanel.services.sending import TooManyRecipients, accept_send
 
-MAX_PER_PAGE = 100
-MAX_RECIPIENTS_PER_PAGE = 1000
-
-
 MAX_PAGE = 1_000_000
-
-
-def query_int(name: str, default: int, minimum: int = 1, maximum: int = MAX_PAGE) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(
-            400,
-            "VALIDATION_ERROR",
-            f"{name} must be a whole number, got {raw!r}",
-            [{"field": name, "message": "must be a whole number"}],
-        ) from None
-    if value > maximum:
-        raise ApiError(
-            400,
-            "VALIDATION_ERROR",
-            f"{name} must be at most {maximum}",
-            [{"field": name, "message": f"must be at most {maximum}"}],
-        )
-    if value < minimum:
-        raise ApiError(
-            400,
-            "VALIDATION_ERROR",
-            f"{name} must be at least {minimum}",
-            [{"field": name, "message": f"must be at least {minimum}"}],
-        )
-    return value
+PAGE = QueryInt("page", default=1, maximum=MAX_PAGE)
+MESSAGES_PER_PAGE = QueryInt("per_page", default=20, cap=100)
+RECIPIENTS_PER_PAGE = QueryInt("per_page", default=100, cap=1000)
+MESSAGE_ID = PathId("message_id")
 
 
 def queue_send(recipients: list[str], content: str, field: str):
@@ -100,6 +72,12 @@ def queue_send(recipients: list[str], content: str, field: str):
 
 @bp.post("/sms")
 @token_required
+@operation(
+    "Queue one SMS to one number",
+    body=SendRequest,
+    responds=(202, SendAccepted, "Queued"),
+    errors=(400, 401, 413, 503),
+)
 def send_one():
     """Queue one SMS to one number."""
     body = parse_body(SendRequest)
@@ -108,6 +86,12 @@ def send_one():
 
 @bp.post("/sms/send-bulk")
 @token_required
+@operation(
+    "Queue one SMS to many numbers",
+    body=BulkSendRequest,
+    responds=(202, SendAccepted, "Queued"),
+    errors=(400, 401, 413, 503),
+)
 def send_bulk():
     """Queue one SMS to many numbers (up to 100,000; repeats are sent once)."""
     body = parse_body(BulkSendRequest)
@@ -116,10 +100,15 @@ def send_bulk():
 
 @bp.get("/sms")
 @token_required
+@operation(
+    "List the caller's messages, newest first",
+    query=(PAGE, MESSAGES_PER_PAGE),
+    responds=(200, MessagePage, "A page of messages"),
+    errors=(400, 401, 503),
+)
 def list_messages():
     """The caller's messages, newest first, a page at a time."""
-    page = query_int("page", 1)
-    per_page = min(query_int("per_page", 20, maximum=2**31), MAX_PER_PAGE)
+    page, per_page = PAGE.read(), MESSAGES_PER_PAGE.read()
     rows, total = list_api_messages(db.session, current_api_user().id, page, per_page)
     data = MessagePage(
         messages=[
@@ -143,14 +132,21 @@ def list_messages():
 
 
 def owned_message(message_id: int) -> Message:
-    message = db.session.get(Message, message_id)
-    if message is None or message.user_id != current_api_user().id:
+    """The caller's message, else 404: the web's rule, except that admins too see only theirs."""
+    message = find_message(db.session, message_id, MessageScope.of_user(current_api_user().id))
+    if message is None:
         raise ApiError(404, "NOT_FOUND", f"no message {message_id}")
     return message
 
 
 @bp.get("/sms/<int:message_id>")
 @token_required
+@operation(
+    "One message with its delivery counts",
+    path=(MESSAGE_ID,),
+    responds=(200, MessageDetail, "The message"),
+    errors=(401, 404, 503),
+)
 def get_message(message_id: int):
     """One message with its delivery counts (kept up to date, not recounted)."""
     m = owned_message(message_id)
@@ -171,13 +167,19 @@ def get_message(message_id: int):
 
 @bp.get("/sms/<int:message_id>/recipients")
 @token_required
+@operation(
+    "Every recipient of a message and what happened to it",
+    path=(MESSAGE_ID,),
+    query=(PAGE, RECIPIENTS_PER_PAGE),
+    responds=(200, RecipientList, "The recipients"),
+    errors=(400, 401, 404, 503),
+)
 def get_recipients(message_id: int):
     """Every recipient of a message; pass `page` (and `per_page`, at most 1000) to page."""
     m = owned_message(message_id)
     query = select(Recipient).where(Recipient.message_id == m.id).order_by(Recipient.id)
     if "page" in request.args or "per_page" in request.args:
-        page = query_int("page", 1)
-        per_page = min(query_int("per_page", 100, maximum=2**31), MAX_RECIPIENTS_PER_PAGE)
+        page, per_page = PAGE.read(), RECIPIENTS_PER_PAGE.read()
         query = query.limit(per_page).offset((page - 1) * per_page)
     rows = db.session.scalars(query).all()
     data = RecipientList(

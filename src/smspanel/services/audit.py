@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from smspanel.hktime import hkt_day_bounds_utc
 from smspanel.models import AuditEvent, User, utcnow
-from smspanel.services.history import Page, paginate
+from smspanel.services.pagination import Page, paginate
 
 if TYPE_CHECKING:
     from smspanel.services.users import TokenHolder

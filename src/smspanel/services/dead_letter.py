@@ -10,14 +10,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from smspanel.models import DeadLetter, DeadLetterStatus, Recipient, RecipientStatus, utcnow
+from smspanel.models import (
+    DeadLetter,
+    DeadLetterStatus,
+    Message,
+    Recipient,
+    RecipientStatus,
+    utcnow,
+)
 from smspanel.services import audit
 from smspanel.services.delivery.doorbell import ring_after_commit
 from smspanel.services.message_status import adjust_message_counts
+from smspanel.services.pagination import Page, paginate
 from smspanel.services.transactions import transaction
 
 
@@ -160,3 +169,18 @@ def abandon(session: Session, entry_id: int) -> None:
         audit.record(
             session, "dead_letter.abandon", f"dead_letter:{entry.id}", f"phone {entry.phone}"
         )
+
+
+DEAD_LETTERS_PER_PAGE = 25
+
+
+def list_dead_letters(
+    session: Session, status: str, page: int, per_page: int = DEAD_LETTERS_PER_PAGE
+) -> Page[Any]:
+    """One page of (DeadLetter, message content) rows, newest first, optionally of one status."""
+    query = select(DeadLetter, Message.content).join(Message, Message.id == DeadLetter.message_id)
+    if status in DeadLetterStatus.ALL:
+        query = query.where(DeadLetter.status == status)
+    return paginate(
+        session, query.order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc()), page, per_page
+    )

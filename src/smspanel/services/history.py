@@ -1,180 +1,33 @@
-"""Reading what happened: message listings, filters, pagination and dashboard figures.
+"""The history listing: keyset pages of messages, searches in a window, capped counts.
 
-Every listing is one query for the page plus one count; per-message figures come from the
-counter columns on Message, never from a query per row. Filters arrive as a plain mapping
-(the query string), so these functions work without a request.
+Every page is one query for its rows plus one count; per-message figures come from the
+counter columns on Message, never from a query per row.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select, union
+from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
-from smspanel.hktime import hkt_day_bounds_utc, to_hkt
-from smspanel.models import (
-    DeadLetter,
-    DeadLetterStatus,
-    Message,
-    MessageStatus,
-    MessageTally,
-    Recipient,
-    RecipientStatus,
-    User,
-    utcnow,
-)
-from smspanel.services.delivery.claims import queued_count
-
-T = TypeVar("T")
+from smspanel.hktime import hkt_day_bounds_utc
+from smspanel.models import Message, Recipient, User
+from smspanel.services.history_filters import HistoryFilters
+from smspanel.services.ownership import MessageScope
+from smspanel.services.pagination import Page
 
 MESSAGES_PER_PAGE = 20
-RECIPIENTS_PER_PAGE = 50
-DEAD_LETTERS_PER_PAGE = 25
-USERS_PER_PAGE = 50
-MAX_SEARCH_LENGTH = 200
 # Listings count matches up to here and then say "more than 10,000": an exact count of a
 # million rows costs more than the rest of the page, and nobody pages through that many.
 COUNT_CAP = 10_000
 # A search reads the newest this many messages of the listing (after the other filters);
 # dates reach further back. A whole phone number is looked up in all history by index.
 SEARCH_WINDOW = 10_000
-CHART_DAYS = 14
-
-TIME_FILTERS = {"today": "Today", "3h": "Last 3 hours", "7d": "Last 7 days"}
-DEFAULT_TIME_FILTER = "today"
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing and where it sits among the others."""
-
-    items: list[T]
-    total: int
-    page: int
-    per_page: int
-    total_is_capped: bool = False  # `total` is a lower bound: "more than N"
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.page - 1) * self.per_page + len(self.items)
-
-    def next_args(self, filters: Mapping[str, Any]) -> dict[str, Any]:
-        """Query parameters for the Next link."""
-        return {**filters, "page": self.page + 1}
-
-    def prev_args(self, filters: Mapping[str, Any]) -> dict[str, Any]:
-        return {**filters, "page": self.page - 1}
-
-
-def parse_page(raw: str | None) -> int:
-    """A page number from the query string; anything unusable means the first page."""
-    try:
-        return max(1, int(raw or 1))
-    except ValueError:
-        return 1
-
-
-def paginate(session: Session, query: Select, page: int, per_page: int) -> Page[Any]:
-    """Run `query` for one page (clamped to the last page) and count all its rows."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    rows = list(session.execute(query.limit(per_page).offset((page - 1) * per_page)).all())
-    return Page(items=rows, total=total, page=page, per_page=per_page)
-
-
-def _message_id(raw: str | None) -> int | None:
-    """A message id from a link; anything else is ignored (the page number still applies)."""
-    try:
-        value = int(raw or "")
-    except ValueError:
-        return None
-    return value if 0 < value < 2**63 else None
-
-
-@dataclass
-class HistoryFilters:
-    """The /history and /admin/messages query: search, status and an HKT date range."""
-
-    search: str = ""
-    status: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-    page: int = 1
-    # From Next/Previous links: the page starts just older (before) or newer (after) than
-    # this message, which an index finds at any depth; `page` then only labels it.
-    before: int | None = None
-    after: int | None = None
-    errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> HistoryFilters:
-        """Read the query parameters; an unusable value is dropped and named in `errors`."""
-        filters = cls(
-            search="".join(ch for ch in (args.get("search") or "") if ch.isprintable()).strip()[
-                :MAX_SEARCH_LENGTH
-            ],
-            page=parse_page(args.get("page")),
-            before=_message_id(args.get("before")),
-            after=_message_id(args.get("after")),
-        )
-        status = (args.get("status") or "").strip().lower()
-        if status in MessageStatus.ALL:
-            filters.status = status
-        elif status:
-            filters.errors.append(
-                f"unknown status {status!r}; choose one of {', '.join(MessageStatus.ALL)}"
-            )
-        filters.date_from = filters._parse_day(args, "date_from", "from")
-        filters.date_to = filters._parse_day(args, "date_to", "to")
-        if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-            filters.errors.append("the 'from' date is after the 'to' date; nothing can match")
-        return filters
-
-    def _parse_day(self, args: Mapping[str, str], name: str, label: str) -> date | None:
-        raw = (args.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            self.errors.append(f"'{label}' date {raw!r} is not a date (YYYY-MM-DD)")
-            return None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.search or self.status or self.date_from or self.date_to)
-
-    def query_args(self) -> dict[str, str]:
-        """The filters as query parameters, for links that keep them (pagination)."""
-        args = {
-            "search": self.search,
-            "status": self.status,
-            "date_from": self.date_from.isoformat() if self.date_from else "",
-            "date_to": self.date_to.isoformat() if self.date_to else "",
-        }
-        return {k: v for k, v in args.items() if v}
 
 
 def _phone_digits(search: str) -> str | None:
@@ -201,11 +54,9 @@ def _newer_than(created_at: datetime, message_id: int) -> Any:
 NEWEST_FIRST = (Message.created_at.desc(), Message.id.desc())
 
 
-def _scope_conditions(filters: HistoryFilters, user_id: int | None) -> list[Any]:
+def _indexed_conditions(filters: HistoryFilters, scope: MessageScope) -> list[Any]:
     """Owner, status and HKT dates: the filters an index answers."""
-    conditions: list[Any] = []
-    if user_id is not None:
-        conditions.append(Message.user_id == user_id)
+    conditions = scope.conditions()
     if filters.status:
         conditions.append(Message.status == filters.status)
     if filters.date_from:
@@ -215,11 +66,11 @@ def _scope_conditions(filters: HistoryFilters, user_id: int | None) -> list[Any]
     return conditions
 
 
-def _search_window_start(session: Session, scope: list[Any]) -> datetime | None:
-    """When the newest SEARCH_WINDOW messages in scope begin (None: the scope is smaller)."""
+def _search_window_start(session: Session, indexed: list[Any]) -> datetime | None:
+    """When the newest SEARCH_WINDOW messages matching `indexed` begin (None: fewer match)."""
     return session.scalar(
         select(Message.created_at)
-        .where(*scope)
+        .where(*indexed)
         .order_by(*NEWEST_FIRST)
         .offset(SEARCH_WINDOW - 1)
         .limit(1)
@@ -227,7 +78,7 @@ def _search_window_start(session: Session, scope: list[Any]) -> datetime | None:
 
 
 def _search_branches(
-    scope: list[Any], search: str, window_start: datetime | None
+    indexed: list[Any], search: str, window_start: datetime | None
 ) -> list[list[Any]]:
     """What a search matches, as alternatives (each a list of conditions, ANDed).
 
@@ -245,29 +96,26 @@ def _search_branches(
                 Recipient.phone.contains(digits, autoescape=True),
             )
         )
-    branches = [[*scope, *in_window, or_(*matches)]]
+    branches = [[*indexed, *in_window, or_(*matches)]]
     if digits and len(digits) == 8:
         sent_to = select(Recipient.message_id).where(Recipient.phone == digits)
-        branches.append([*scope, Message.id.in_(sent_to)])
+        branches.append([*indexed, Message.id.in_(sent_to)])
     return branches
 
 
 def message_branches(
-    session: Session, filters: HistoryFilters, user_id: int | None
+    session: Session, filters: HistoryFilters, scope: MessageScope
 ) -> tuple[list[list[Any]], datetime | None]:
-    """What `filters` match, as alternatives of ANDed conditions (usually one), and where a
-    search's window starts (if it has one).
-
-    `user_id` None means every user's messages (the admin view).
-    """
-    scope = _scope_conditions(filters, user_id)
+    """What `filters` match within `scope`, as alternatives of ANDed conditions (usually
+    one), and where a search's window starts (if it has one)."""
+    indexed = _indexed_conditions(filters, scope)
     if not filters.search:
-        return [scope], None
-    window_start = _search_window_start(session, scope)
-    return _search_branches(scope, filters.search, window_start), window_start
+        return [indexed], None
+    window_start = _search_window_start(session, indexed)
+    return _search_branches(indexed, filters.search, window_start), window_start
 
 
-def _ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> Select:
+def matching_ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> Select:
     """Ids of the messages matching any branch (and `extra`), in listing order."""
     if len(branches) == 1:
         order = NEWEST_FIRST if newest_first else (Message.created_at, Message.id)
@@ -282,13 +130,13 @@ def _ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> S
 
 def _count_capped(session: Session, branches: list[list[Any]]) -> tuple[int, bool]:
     """Matching messages counted up to COUNT_CAP; True when there are more than that."""
-    found = _ids(branches).order_by(None).limit(COUNT_CAP + 1).subquery()
+    found = matching_ids(branches).order_by(None).limit(COUNT_CAP + 1).subquery()
     total = session.scalar(select(func.count()).select_from(found)) or 0
     return min(total, COUNT_CAP), total > COUNT_CAP
 
 
 def _count_exact(session: Session, branches: list[list[Any]]) -> int:
-    found = _ids(branches).order_by(None).subquery()
+    found = matching_ids(branches).order_by(None).subquery()
     return session.scalar(select(func.count()).select_from(found)) or 0
 
 
@@ -308,21 +156,19 @@ def _with_sender(ids: Select) -> Select:
 
 
 def _cursor(
-    session: Session, message_id: int | None, user_id: int | None
+    session: Session, message_id: int | None, scope: MessageScope
 ) -> tuple[datetime, int] | None:
-    """The position of the message a Next/Previous link names, if the viewer may see it."""
+    """The position of the message a Next/Previous link names, if it is within `scope`."""
     if message_id is None:
         return None
     row = session.execute(
-        select(Message.created_at, Message.id).where(
-            Message.id == message_id, *([Message.user_id == user_id] if user_id is not None else [])
-        )
+        select(Message.created_at, Message.id).where(Message.id == message_id, *scope.conditions())
     ).first()
     return (row[0], row[1]) if row else None
 
 
 @dataclass(frozen=True)
-class MessagePage(Page[Any]):
+class HistoryPage(Page[Any]):
     """One page of (Message, username) rows.
 
     The total is exact up to COUNT_CAP and a lower bound beyond it (`total_is_capped`).
@@ -352,26 +198,26 @@ class MessagePage(Page[Any]):
 def list_messages(
     session: Session,
     filters: HistoryFilters,
-    user_id: int | None,
+    scope: MessageScope,
     per_page: int = MESSAGES_PER_PAGE,
-) -> MessagePage:
-    """One page of (Message, username) rows for the history pages, newest first.
+) -> HistoryPage:
+    """One page of (Message, username) rows within `scope` for the history pages, newest first.
 
     With `before`/`after` (from Next/Previous links) the page starts next to that message;
     otherwise `page` counts from the newest (a deep page number reads the index that far).
     A page number past the end shows the last page.
     """
-    branches, window_start = message_branches(session, filters, user_id)
+    branches, window_start = message_branches(session, filters, scope)
     total, capped = _count_capped(session, branches)
     page = filters.page
-    before = _cursor(session, filters.before, user_id)
-    after = None if before else _cursor(session, filters.after, user_id)
+    before = _cursor(session, filters.before, scope)
+    after = None if before else _cursor(session, filters.after, scope)
     rows: list[Any] = []
     if before:
-        found = _ids(branches, _older_than(*before)).limit(per_page + 1)
+        found = matching_ids(branches, _older_than(*before)).limit(per_page + 1)
         rows = list(session.execute(_with_sender(found)).all())
     elif after:
-        nearest = _ids(branches, _newer_than(*after), newest_first=False)
+        nearest = matching_ids(branches, _newer_than(*after), newest_first=False)
         rows = list(session.execute(_with_sender(nearest.limit(per_page + 1))).all())
         if len(rows) > per_page:  # newer pages remain: keep the per_page next to the cursor
             rows = [*rows[1:], None]  # the placeholder says "a next page exists" (the cursor)
@@ -387,7 +233,7 @@ def list_messages(
             rows = _page_by_number(session, branches, page, per_page)
     has_next = len(rows) > per_page
     rows = [row for row in rows[:per_page] if row is not None]
-    return MessagePage(
+    return HistoryPage(
         items=rows,
         total=max(total, (page - 1) * per_page + len(rows)),
         total_is_capped=capped,
@@ -403,207 +249,5 @@ def _page_by_number(
     session: Session, branches: list[list[Any]], page: int, per_page: int
 ) -> list[Any]:
     """Rows of page `page` (plus one more, to tell whether a next page exists)."""
-    found = _ids(branches).limit(per_page + 1).offset((page - 1) * per_page)
+    found = matching_ids(branches).limit(per_page + 1).offset((page - 1) * per_page)
     return list(session.execute(_with_sender(found)).all())
-
-
-def list_api_messages(
-    session: Session, user_id: int, page: int, per_page: int
-) -> tuple[list[Message], int]:
-    """One page of a user's messages for GET /api/sms, and their exact total.
-
-    The API promises `total` and `pages` and has no filters, so the total is the user's
-    message tally, kept by each send: one primary-key read instead of counting up to
-    millions of rows on every request.
-    """
-    owner = Message.user_id == user_id
-    total = session.scalar(
-        select(MessageTally.message_count).where(MessageTally.user_id == user_id)
-    )
-    if total is None:
-        # No tally row: only for an account that another path added without one (every
-        # user has one from the migration or from _add_user). Still exact, just slower.
-        total = session.scalar(select(func.count(Message.id)).where(owner)) or 0
-    chosen = _ids([[owner]]).limit(per_page).offset((page - 1) * per_page).subquery()
-    rows = session.scalars(
-        select(Message).join(chosen, chosen.c.id == Message.id).order_by(*NEWEST_FIRST)
-    ).all()
-    return list(rows), total
-
-
-def find_message(session: Session, message_id: int, user_id: int | None) -> Message | None:
-    """The message if `user_id` may see it (None: any user's, for admins)."""
-    message = session.get(Message, message_id)
-    if message is None or (user_id is not None and message.user_id != user_id):
-        return None
-    return message
-
-
-def sender_name(session: Session, message: Message) -> str | None:
-    if message.user_id is None:
-        return None
-    return session.scalar(select(User.username).where(User.id == message.user_id))
-
-
-def list_recipients(
-    session: Session,
-    message_id: int,
-    page: int,
-    status: str = "",
-    per_page: int = RECIPIENTS_PER_PAGE,
-) -> Page[Any]:
-    """One page of a message's recipients (optionally of one status), in the order sent."""
-    query = select(Recipient).where(Recipient.message_id == message_id)
-    if status in RecipientStatus.ALL:
-        query = query.where(Recipient.status == status)
-    return paginate(session, query.order_by(Recipient.id), page, per_page)
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    key: str
-    label: str
-    start: datetime
-
-
-def time_window(raw: str | None, now: datetime | None = None) -> TimeWindow:
-    """The dashboard's window: today (HKT), the last 3 hours or the last 7 days."""
-    now = now or utcnow()
-    key = raw if raw in TIME_FILTERS else DEFAULT_TIME_FILTER
-    if key == "3h":
-        start = now - timedelta(hours=3)
-    elif key == "7d":
-        start = now - timedelta(days=7)
-    else:
-        today = to_hkt(now).date()  # type: ignore[union-attr]
-        start = hkt_day_bounds_utc(today)[0]
-    return TimeWindow(key, TIME_FILTERS[key], start)
-
-
-@dataclass(frozen=True)
-class DayTotals:
-    day: date
-    sent: int
-    failed: int
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    window: TimeWindow
-    recent: list[Any]  # (Message, username) rows, newest first
-    message_count: int
-    sent: int
-    failed: int
-    queued: int
-    days: list[DayTotals]
-
-    @property
-    def chart_max(self) -> int:
-        return max([1, *(max(d.sent, d.failed) for d in self.days)])
-
-
-def _owned(query: Select, user_id: int | None) -> Select:
-    return query if user_id is None else query.where(Message.user_id == user_id)
-
-
-def daily_totals(
-    session: Session, user_id: int | None, days: int = CHART_DAYS, now: datetime | None = None
-) -> list[DayTotals]:
-    """Recipients sent and failed per HKT day (by the message's day), oldest first.
-
-    One aggregate query: each message is placed in its HKT day by a CASE over the day bounds.
-    """
-    today = to_hkt(now or utcnow()).date()  # type: ignore[union-attr]
-    day_list = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    bounds = [hkt_day_bounds_utc(day) for day in day_list]
-    bucket = case(
-        *(
-            (and_(Message.created_at >= start, Message.created_at < end), index)
-            for index, (start, end) in enumerate(bounds)
-        ),
-        else_=None,
-    )
-    query = _owned(
-        select(
-            bucket.label("bucket"),
-            func.coalesce(func.sum(Message.sent_count), 0),
-            func.coalesce(func.sum(Message.failed_count), 0),
-        ).where(Message.created_at >= bounds[0][0], Message.created_at < bounds[-1][1]),
-        user_id,
-    ).group_by(bucket)
-    found = {row[0]: (int(row[1]), int(row[2])) for row in session.execute(query).all()}
-    return [DayTotals(day, *found.get(index, (0, 0))) for index, day in enumerate(day_list)]
-
-
-def dashboard(
-    session: Session,
-    user_id: int | None,
-    time_filter: str | None,
-    recent_limit: int = 20,
-    now: datetime | None = None,
-) -> Dashboard:
-    """The dashboard's figures for one user (None: everyone) over the chosen window."""
-    window = time_window(time_filter, now)
-    in_window = Message.created_at >= window.start
-    totals = session.execute(
-        _owned(
-            select(
-                func.count(Message.id),
-                func.coalesce(func.sum(Message.sent_count), 0),
-                func.coalesce(func.sum(Message.failed_count), 0),
-            ).where(in_window),
-            user_id,
-        )
-    ).one()
-    recent = list(
-        session.execute(
-            _owned(
-                select(Message, User.username)
-                .outerjoin(User, User.id == Message.user_id)
-                .where(in_window),
-                user_id,
-            )
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(recent_limit)
-        ).all()
-    )
-    if user_id is None:
-        queued = queued_count(session)
-    else:
-        queued = int(
-            session.scalar(
-                _owned(
-                    select(
-                        func.coalesce(
-                            func.sum(
-                                Message.recipient_count - Message.sent_count - Message.failed_count
-                            ),
-                            0,
-                        )
-                    ).where(Message.status == MessageStatus.PENDING),
-                    user_id,
-                )
-            )
-            or 0
-        )
-    return Dashboard(
-        window=window,
-        recent=recent,
-        message_count=int(totals[0]),
-        sent=int(totals[1]),
-        failed=int(totals[2]),
-        queued=queued,
-        days=daily_totals(session, user_id, now=now),
-    )
-
-
-def list_dead_letters(
-    session: Session, status: str, page: int, per_page: int = DEAD_LETTERS_PER_PAGE
-) -> Page[Any]:
-    """One page of (DeadLetter, message content) rows, newest first, optionally of one status."""
-    query = select(DeadLetter, Message.content).join(Message, Message.id == DeadLetter.message_id)
-    if status in DeadLetterStatus.ALL:
-        query = query.where(DeadLetter.status == status)
-    return paginate(
-        session, query.order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc()), page, per_page
-    )

@@ -7,7 +7,9 @@ from flask_login import current_user
 
 from smspanel.models import User, db
 from smspanel.services import accounts, audit
-from smspanel.services.history import HistoryFilters, parse_page
+from smspanel.services.history_filters import HistoryFilters
+from smspanel.services.ownership import EVERYONE
+from smspanel.services.pagination import parse_page
 from smspanel.services.users import UserError, create_user, set_password
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.forms import CreateUserForm, PasswordForm
@@ -139,7 +141,7 @@ def regenerate_token(user_id: int):
 @bp.get("/messages")
 @admin_required
 def messages():
-    return history_page("admin/messages.html", None)
+    return history_page("admin/messages.html", EVERYONE)
 
 
 @bp.get("/audit")

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from smspanel.models import DeadLetterStatus, db
 from smspanel.services import dead_letter
-from smspanel.services.history import list_dead_letters, parse_page
+from smspanel.services.pagination import parse_page
 from smspanel.web.access import admin_required, register_error_pages
 
 bp = Blueprint("dead_letter", __name__, url_prefix="/admin/dead-letter")
@@ -35,7 +35,9 @@ def index():
     return render_template(
         "admin/dead_letter.html",
         counts=dead_letter.status_counts(db.session),
-        page=list_dead_letters(db.session, status, parse_page(request.args.get("page"))),
+        page=dead_letter.list_dead_letters(
+            db.session, status, parse_page(request.args.get("page"))
+        ),
         status=status,
         statuses=DeadLetterStatus.ALL,
     )

@@ -14,18 +14,13 @@ from smspanel.services.compose import (
     preview_content,
 )
 from smspanel.services.content import InvalidContent
-from smspanel.services.history import (
-    TIME_FILTERS,
-    HistoryFilters,
-    find_message,
-    list_messages,
-    list_recipients,
-    parse_page,
-    sender_name,
-)
-from smspanel.services.history import (
-    dashboard as dashboard_figures,
-)
+from smspanel.services.dashboard import TIME_FILTERS
+from smspanel.services.dashboard import dashboard as dashboard_figures
+from smspanel.services.history import list_messages
+from smspanel.services.history_filters import HistoryFilters
+from smspanel.services.message_detail import list_recipients, sender_name
+from smspanel.services.ownership import MessageScope, find_message, readable_by
+from smspanel.services.pagination import parse_page
 from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
 from smspanel.services.sending import TooManyRecipients, accept_send
 from smspanel.web.access import login_required, register_error_pages
@@ -42,15 +37,15 @@ def phone_filter(phone: str) -> str:
     return display_phone(phone) if phone and len(phone) == 8 else phone
 
 
-def own_scope() -> int | None:
-    """Whose messages the dashboard shows: an admin sees everyone's, a user their own."""
-    return None if current_user.is_admin else current_user.id
+def readers_scope() -> MessageScope:
+    """Whose messages the dashboard and message pages show the logged-in user."""
+    return readable_by(current_user.id, is_admin=current_user.is_admin)
 
 
 @bp.get("/")
 @login_required
 def dashboard():
-    figures = dashboard_figures(db.session, own_scope(), request.args.get("time_filter"))
+    figures = dashboard_figures(db.session, readers_scope(), request.args.get("time_filter"))
     return render_template("dashboard.html", figures=figures, time_filters=TIME_FILTERS)
 
 
@@ -99,11 +94,11 @@ def compose():
     )
 
 
-def history_page(template: str, user_id: int | None):
+def history_page(template: str, scope: MessageScope):
     filters = HistoryFilters.from_args(request.args)
     for problem in filters.errors:
         flash(f"Filter ignored: {problem}.", "warning")
-    page = list_messages(db.session, filters, user_id)
+    page = list_messages(db.session, filters, scope)
     return render_template(
         template, page=page, filters=filters, statuses=MessageStatus.ALL, endpoint=request.endpoint
     )
@@ -112,13 +107,13 @@ def history_page(template: str, user_id: int | None):
 @bp.get("/history")
 @login_required
 def history():
-    return history_page("history.html", current_user.id)
+    return history_page("history.html", MessageScope.of_user(current_user.id))
 
 
 @bp.get("/history/<int:message_id>")
 @login_required
 def message_detail(message_id: int):
-    message = find_message(db.session, message_id, own_scope())
+    message = find_message(db.session, message_id, readers_scope())
     if message is None:
         abort(404)
     recipient_status = request.args.get("recipient_status", "")

@@ -1,0 +1,37 @@
+"""What a message's page shows besides the message: who sent it and its recipients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smspanel.models import Message, Recipient, RecipientStatus, User
+from smspanel.services.pagination import Page, paginate
+
+RECIPIENTS_PER_PAGE = 50
+
+
+def sender_name(session: Session, message: Message) -> str | None:
+    """The sender's username; None once the sender's account is deleted."""
+    if message.user_id is None:
+        return None
+    return session.scalar(select(User.username).where(User.id == message.user_id))
+
+
+def list_recipients(
+    session: Session,
+    message_id: int,
+    page: int,
+    status: str = "",
+    per_page: int = RECIPIENTS_PER_PAGE,
+) -> Page[Any]:
+    """One page of a message's recipients (optionally of one status), in the order sent.
+
+    The caller has found the message within its reader's scope (ownership.find_message).
+    """
+    query = select(Recipient).where(Recipient.message_id == message_id)
+    if status in RecipientStatus.ALL:
+        query = query.where(Recipient.status == status)
+    return paginate(session, query.order_by(Recipient.id), page, per_page)
