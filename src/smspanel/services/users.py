@@ -8,23 +8,23 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from pathlib import Path
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from smspanel.models import ApiToken, MessageTally, User, utcnow
 from smspanel.services import audit
+from smspanel.services.passwords import (
+    WeakPassword,
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
 
 ADMIN_USERNAME = "SMSadmin"
-MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "smsp_"
 _USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
-# Verifying against this when a username is unknown keeps login timing uniform.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -32,33 +32,18 @@ class UserError(ValueError):
     """A user-management request that cannot be carried out; the message says why."""
 
 
-def hash_password(password: str) -> str:
-    return generate_password_hash(password)  # scrypt, werkzeug's default KDF
-
-
-@cache
-def common_passwords() -> frozenset[str]:
-    text = (Path(__file__).parent / "common_passwords.txt").read_text()
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line and not line.startswith("#")
-    )
-
-
-def check_password_policy(username: str, password: str) -> None:
-    """At least 12 characters, not the username, not a well-known password."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    if password.strip().lower() == username.strip().lower():
-        raise UserError("password must not be the username")
-    if password.strip().lower() in common_passwords():
-        raise UserError("password is too common; choose another")
+def _check_password(username: str, password: str) -> None:
+    try:
+        check_password_policy(username, password)
+    except WeakPassword as exc:
+        raise UserError(str(exc)) from None
 
 
 def create_user(session: Session, username: str, password: str, *, is_admin: bool = False) -> User:
     username = username.strip()
     if not _USERNAME.fullmatch(username):
         raise UserError("username must be 3-64 characters: letters, digits, and . _ - @ only")
-    check_password_policy(username, password)
+    _check_password(username, password)
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise UserError(f"username {username!r} is already taken")
     user = _add_user(session, username, password, is_admin, "admin" if is_admin else "user")
@@ -104,7 +89,7 @@ def set_password(
     """Change the password and end the user's other web logins (all but `keep_session_token`)."""
     from smspanel.services.sessions import end_sessions
 
-    check_password_policy(user.username, password)
+    _check_password(user.username, password)
     user.password_hash = hash_password(password)
     audit.record(session, "user.password", describe(user))
     session.commit()
@@ -119,9 +104,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (same answer for every failure)."""
     # A name with control characters cannot exist (and U+0000 cannot even be queried).
     user = find_user(session, username) if username.isprintable() else None
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-    if user is None or not check_password_hash(user.password_hash, password) or not user.is_active:
+    matches = verify_password(None if user is None else user.password_hash, password)
+    if user is None or not matches or not user.is_active:
         reason = "unknown user" if user is None else "disabled" if not user.is_active else ""
         audit.record(session, "login.failure", f"username {username}", reason or "bad password")
         session.commit()
