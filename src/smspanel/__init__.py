@@ -8,8 +8,8 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from smspanel.config import ConfigError, default_instance_path, load_env_file, load_settings
+from smspanel.services.accounts import ADMIN_USERNAME
 from smspanel.services.passwords import WeakPassword, check_password_policy
-from smspanel.services.users import ADMIN_USERNAME
 
 __all__ = ["ConfigError", "create_app"]
 

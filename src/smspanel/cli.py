@@ -11,14 +11,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from smspanel.models import db, utcnow
+from smspanel.services.accounts import UserError, create_user, find_user, set_password
 from smspanel.services.audit import Actor, set_actor
-from smspanel.services.users import (
-    UserError,
-    create_user,
-    find_user,
-    issue_token,
-    set_password,
-)
+from smspanel.services.tokens import issue_token
 
 
 def act_from_command_line() -> None:

@@ -17,8 +17,8 @@ from flask import Flask
 from sqlalchemy import Engine, event, inspect, make_url, text
 
 from smspanel.models import db
+from smspanel.services.accounts import ensure_admin
 from smspanel.services.transactions import refresh_planner_statistics
-from smspanel.services.users import ensure_admin
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 # The newest revision in migrations/versions (tests/app/test_migrations.py holds it to Alembic's

@@ -5,7 +5,8 @@ import sqlite3
 import pytest
 
 from smspanel.models import User, db
-from smspanel.services.users import authenticate, authenticate_token
+from smspanel.services.accounts import authenticate
+from smspanel.services.tokens import authenticate_token
 from tests.databases import server_dialect
 
 

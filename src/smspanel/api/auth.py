@@ -14,7 +14,8 @@ from smspanel.authz import TOKEN, access_rule, public
 from smspanel.errors import ApiError
 from smspanel.models import db
 from smspanel.services import audit
-from smspanel.services.users import TokenHolder, authenticate, authenticate_token, issue_token
+from smspanel.services.accounts import authenticate
+from smspanel.services.tokens import TokenHolder, authenticate_token, issue_token
 from smspanel.throttling import limit_logins
 
 

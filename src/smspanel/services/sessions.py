@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import User, UserSession, utcnow
-from smspanel.services.users import token_digest
+from smspanel.services.tokens import token_digest
 
 SESSION_LIFETIME = timedelta(hours=12)
 

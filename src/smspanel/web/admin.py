@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from smspanel.models import User, db
 from smspanel.services import accounts, audit
+from smspanel.services.accounts import UserError, create_user, set_password
 from smspanel.services.history import HistoryFilters, parse_page
-from smspanel.services.users import UserError, create_user, set_password
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.forms import CreateUserForm, PasswordForm
 from smspanel.web.sms import history_page

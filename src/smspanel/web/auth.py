@@ -9,8 +9,8 @@ from flask_login import current_user, login_user, logout_user
 
 from smspanel.authz import public
 from smspanel.models import db
+from smspanel.services.accounts import authenticate
 from smspanel.services.sessions import end_session, start_session
-from smspanel.services.users import authenticate
 from smspanel.throttling import limit_logins
 from smspanel.web.access import register_error_pages
 from smspanel.web.forms import LoginForm
