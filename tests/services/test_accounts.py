@@ -1,9 +1,10 @@
-"""Accounts: who may log in, and administering users."""
+"""Accounts: who may log in, and administering users, each change all or nothing."""
 
 import pytest
 from sqlalchemy import func, select
 
-from smspanel.models import Message, MessageTally, User, db
+from smspanel.models import AuditEvent, Message, MessageTally, User, db
+from smspanel.services import accounts, sessions, tokens
 from smspanel.services.accounts import (
     ADMIN_USERNAME,
     UserError,
@@ -11,10 +12,27 @@ from smspanel.services.accounts import (
     create_user,
     delete_user,
     ensure_admin,
+    log_in,
+    log_in_for_token,
+    regenerate_token,
+    set_active,
+    set_password,
 )
 from smspanel.services.history import list_api_messages
 from smspanel.services.sending import accept_send
+from smspanel.services.sessions import resolve_session, start_session
+from smspanel.services.tokens import authenticate_token
 from tests.conftest import PASSWORD
+
+NEW_PASSWORD = "a brand new password"
+
+
+def audit_actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def fail(*args, **kwargs):
+    raise RuntimeError("the second step failed")
 
 
 @pytest.mark.parametrize(
@@ -40,6 +58,17 @@ def test_usernames_are_unique_regardless_of_case(app, make):
         create_user(db.session, "carol", PASSWORD)
 
 
+def test_a_name_taken_by_a_racing_process_is_refused_and_nothing_is_left_half_made(app, make):
+    make.user("dave")
+    with app.app_context():
+        users_before = db.session.scalar(select(func.count()).select_from(User))
+        # What the process that lost the race sees: the unique index refuses its insert.
+        assert accounts._add_user(db.session, "dave", PASSWORD, False, "user") is None
+        assert db.session.scalar(select(func.count()).select_from(User)) == users_before
+        assert audit_actions() == ["user.create"]  # dave's own, nothing of the loser's
+        assert create_user(db.session, "erin", PASSWORD).username == "erin"  # session usable
+
+
 def test_login_needs_the_right_password_and_an_active_account(app, make):
     make.user("dave")
     make.user("erin", active=False)
@@ -48,6 +77,72 @@ def test_login_needs_the_right_password_and_an_active_account(app, make):
         assert authenticate(db.session, "dave", "wrong password") is None
         assert authenticate(db.session, "erin", PASSWORD) is None
         assert authenticate(db.session, "nobody", PASSWORD) is None
+
+
+def test_a_web_login_starts_a_server_side_session_and_a_failed_one_is_recorded(app, make):
+    alice = make.user("alice")
+    with app.app_context():
+        assert log_in(db.session, "alice", "wrong password") is None
+        user = log_in(db.session, "alice", PASSWORD, "192.0.2.1")
+        token = user.session_token
+        db.session.rollback()  # only what was committed counts
+        assert resolve_session(db.session, alice.id, token).username == "alice"
+        assert audit_actions()[-2:] == ["login.failure", "login.success"]
+
+
+def test_an_api_login_issues_a_working_token(app, make):
+    make.user("alice")
+    with app.app_context():
+        assert log_in_for_token(db.session, "alice", "wrong password") is None
+        user, token = log_in_for_token(db.session, "alice", PASSWORD)
+        db.session.rollback()
+        assert authenticate_token(db.session, token).username == user.username == "alice"
+
+
+def test_a_login_whose_session_cannot_be_started_is_not_recorded(app, make, monkeypatch):
+    alice = make.user("alice")
+    monkeypatch.setattr(sessions, "start_session", fail)
+    with app.app_context():
+        with pytest.raises(RuntimeError):
+            log_in(db.session, "alice", PASSWORD)
+        assert db.session.get(User, alice.id).last_login_at is None
+        assert "login.success" not in audit_actions()
+
+
+def test_a_password_change_that_fails_midway_keeps_the_old_password(app, make, monkeypatch):
+    carol = make.user("carol")
+    monkeypatch.setattr(sessions, "end_sessions", fail)
+    with app.app_context():
+        with pytest.raises(RuntimeError):
+            set_password(db.session, db.session.get(User, carol.id), NEW_PASSWORD)
+        assert authenticate(db.session, "carol", PASSWORD) is not None
+        assert authenticate(db.session, "carol", NEW_PASSWORD) is None
+        assert "user.password" not in audit_actions()
+
+
+def test_disabling_that_fails_midway_leaves_the_user_active(app, make, monkeypatch):
+    admin, dave = make.user("boss", is_admin=True), make.user("dave")
+    with app.app_context():
+        login_token = start_session(db.session, db.session.get(User, dave.id))
+    monkeypatch.setattr(sessions, "end_sessions", fail)
+    with app.app_context():
+        actor, target = db.session.get(User, admin.id), db.session.get(User, dave.id)
+        with pytest.raises(RuntimeError):
+            set_active(db.session, actor, target, False)
+        assert db.session.get(User, dave.id).is_active
+        assert resolve_session(db.session, dave.id, login_token) is not None
+        assert "user.disable" not in audit_actions()
+
+
+def test_a_token_regeneration_that_fails_midway_keeps_the_old_token(app, make, monkeypatch):
+    bob = make.user("bob")
+    old = make.token(bob)
+    monkeypatch.setattr(tokens, "issue_token", fail)
+    with app.app_context():
+        with pytest.raises(RuntimeError):
+            regenerate_token(db.session, db.session.get(User, bob.id))
+        assert authenticate_token(db.session, old).username == "bob"
+        assert "token.revoke" not in audit_actions()
 
 
 def test_admin_is_created_once_and_never_changed(app):

@@ -5,7 +5,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from smspanel.models import ApiToken, User, db, utcnow
-from smspanel.services.tokens import TOKEN_PREFIX, authenticate_token, issue_token, revoke_tokens
+from smspanel.services.tokens import (
+    LAST_USED_RESOLUTION,
+    TOKEN_PREFIX,
+    authenticate_token,
+    issue_token,
+    revoke_tokens,
+)
 
 
 def test_a_token_is_stored_only_as_a_hash_and_can_be_revoked(app, make):
@@ -31,3 +37,19 @@ def test_tokens_of_disabled_users_and_expired_tokens_fail(app, make):
         holder.is_active = False
         db.session.commit()
         assert authenticate_token(db.session, live) is None
+
+
+def test_last_use_is_stored_coarsely_and_committed(app, make):
+    token = make.token(make.user())
+    with app.app_context():
+        authenticate_token(db.session, token)
+        first = db.session.scalar(select(ApiToken.last_used_at))
+        authenticate_token(db.session, token)  # within the resolution: no new write
+        db.session.rollback()  # only what was committed is left
+        assert db.session.scalar(select(ApiToken.last_used_at)) == first
+        stale = first - LAST_USED_RESOLUTION - timedelta(seconds=1)
+        db.session.execute(db.update(ApiToken).values(last_used_at=stale))
+        db.session.commit()
+        authenticate_token(db.session, token)
+        db.session.rollback()
+        assert db.session.scalar(select(ApiToken.last_used_at)) > stale

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from smspanel.models import ApiToken, User, utcnow
 from smspanel.services import audit
+from smspanel.services.transactions import transaction
 
 TOKEN_PREFIX = "smsp_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -28,17 +29,17 @@ def issue_token(
 ) -> str:
     """Create a token and return it; only its hash is kept, so this is the one time it shows."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    audit.record(session, "token.issue", audit.describe(user), name)
-    session.add(
-        ApiToken(
-            user_id=user.id,
-            token_hash=token_digest(token),
-            name=name[:64],
-            created_at=utcnow(),
-            expires_at=expires_at,
+    with transaction(session):
+        audit.record(session, "token.issue", audit.describe(user), name)
+        session.add(
+            ApiToken(
+                user_id=user.id,
+                token_hash=token_digest(token),
+                name=name[:64],
+                created_at=utcnow(),
+                expires_at=expires_at,
+            )
         )
-    )
-    session.commit()
     return token
 
 
@@ -88,19 +89,21 @@ def authenticate_token(session: Session, token: str) -> TokenHolder | None:
         return None
     if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         # Coarse on purpose: one write a minute per token, not one per request.
-        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
-        session.commit()
+        with transaction(session):
+            session.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+            )
     return TokenHolder(user_id, name, admin)
 
 
 def revoke_tokens(session: Session, user: User) -> int:
     """Revoke every live token of `user`; return how many there were."""
-    result = session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    audit.record(session, "token.revoke", audit.describe(user), f"{revoked} token(s)")
-    session.commit()
+    with transaction(session):
+        result = session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        audit.record(session, "token.revoke", audit.describe(user), f"{revoked} token(s)")
     return revoked
