@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from smspanel.models import db, utcnow
-from smspanel.services.accounts import UserError, create_user, find_user, set_password
+from smspanel.services.accounts import UserError, create_user, find_user, reset_password
 from smspanel.services.audit import Actor, set_actor
 from smspanel.services.tokens import issue_token
 
@@ -56,12 +56,9 @@ def reset_password_command(username: str, password: str) -> None:
     if user is None:
         raise click.ClickException(f"no user named {username!r}")
     try:
-        set_password(db.session, user, password)
+        reset_password(db.session, user, password)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
-    if not user.is_active:
-        user.is_active = True
-        db.session.commit()
     click.echo(f"password for {user.username} changed; the account is active")
 
 

@@ -15,6 +15,7 @@ from smspanel.services.accounts import (
     log_in,
     log_in_for_token,
     regenerate_token,
+    reset_password,
     set_active,
     set_password,
 )
@@ -143,6 +144,33 @@ def test_a_token_regeneration_that_fails_midway_keeps_the_old_token(app, make, m
             regenerate_token(db.session, db.session.get(User, bob.id))
         assert authenticate_token(db.session, old).username == "bob"
         assert "token.revoke" not in audit_actions()
+
+
+def test_resetting_a_password_ends_every_session_and_re_enables_the_account(app, make):
+    erin = make.user("erin", active=False)
+    with app.app_context():
+        user = db.session.get(User, erin.id)
+        old_session = start_session(db.session, user)
+        reset_password(db.session, user, NEW_PASSWORD)
+        db.session.rollback()
+        assert authenticate(db.session, "erin", NEW_PASSWORD) is not None
+        assert resolve_session(db.session, erin.id, old_session) is None
+        assert audit_actions()[-3:] == ["user.password", "user.enable", "login.success"]
+
+
+def test_resetting_an_active_accounts_password_records_no_enabling(app, make):
+    frank = make.user("frank")
+    with app.app_context():
+        reset_password(db.session, db.session.get(User, frank.id), NEW_PASSWORD)
+        assert audit_actions() == ["user.create", "user.password"]
+
+
+def test_a_reset_to_a_weak_password_changes_nothing(app, make):
+    gina = make.user("gina", active=False)
+    with app.app_context():
+        with pytest.raises(UserError, match="at least 12"):
+            reset_password(db.session, db.session.get(User, gina.id), "short")
+        assert not db.session.get(User, gina.id).is_active
 
 
 def test_admin_is_created_once_and_never_changed(app):

@@ -151,6 +151,16 @@ def set_password(
         sessions.end_sessions(session, user, keep_token=keep_session_token)
 
 
+def reset_password(session: Session, user: User, password: str) -> None:
+    """The way back in for a locked-out user: a new password, every web login ended, and the
+    account enabled again if it was disabled."""
+    with transaction(session):
+        set_password(session, user, password)
+        if not user.is_active:
+            user.is_active = True
+            audit.record(session, "user.enable", audit.describe(user))
+
+
 def list_users(session: Session, page: int, per_page: int = USERS_PER_PAGE) -> Page[User]:
     """One page of accounts, by username."""
     result = paginate(session, select(User).order_by(func.lower(User.username)), page, per_page)
