@@ -140,7 +140,7 @@ def prepare_schema(database_url: str, instance: Path) -> dict[str, int]:
     from smspanel import create_app
     from smspanel.database import prepare_database
     from smspanel.models import User, db
-    from smspanel.services.users import create_user
+    from smspanel.services.accounts import create_user
 
     app = create_app()
     prepare_database(app)

@@ -11,11 +11,12 @@ from flask.testing import FlaskClient
 
 from smspanel import create_app
 from smspanel.models import User, db
+from smspanel.services.accounts import create_user
 from smspanel.services.delivery.claims import claim_due_recipients
 from smspanel.services.delivery.gateway import GatewayReply
 from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
 from smspanel.services.sending import accept_send
-from smspanel.services.users import create_user, issue_token
+from smspanel.services.tokens import issue_token
 from tests.databases import SERVER_URL, create_database, drop_database
 
 PASSWORD = "correct horse battery"

@@ -8,6 +8,8 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from smspanel.config import ConfigError, default_instance_path, load_env_file, load_settings
+from smspanel.services.accounts import ADMIN_USERNAME
+from smspanel.services.passwords import WeakPassword, check_password_policy
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -24,6 +26,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance_path = default_instance_path()
     app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
     settings = load_settings(instance_path)
+    if settings["ADMIN_PASSWORD"] is not None:
+        try:
+            check_password_policy(ADMIN_USERNAME, settings["ADMIN_PASSWORD"])
+        except WeakPassword as exc:
+            raise ConfigError(f"ADMIN_PASSWORD is too weak: {exc}") from None
     if test_config:
         settings.update(test_config)
     app.config.update(settings)

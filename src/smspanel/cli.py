@@ -11,14 +11,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from smspanel.models import db, utcnow
+from smspanel.services.accounts import UserError, create_user, find_user, reset_password
 from smspanel.services.audit import Actor, set_actor
-from smspanel.services.users import (
-    UserError,
-    create_user,
-    find_user,
-    issue_token,
-    set_password,
-)
+from smspanel.services.tokens import issue_token
 from smspanel.worker import run_worker
 
 
@@ -60,12 +55,9 @@ def reset_password_command(username: str, password: str) -> None:
     if user is None:
         raise click.ClickException(f"no user named {username!r}")
     try:
-        set_password(db.session, user, password)
+        reset_password(db.session, user, password)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
-    if not user.is_active:
-        user.is_active = True
-        db.session.commit()
     click.echo(f"password for {user.username} changed; the account is active")
 
 

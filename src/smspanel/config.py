@@ -152,14 +152,7 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         )
 
     database_url = resolve_database_url(env_str("DATABASE_URL"), instance_path)
-    admin_password = env_str("ADMIN_PASSWORD")
-    if admin_password is not None:
-        from smspanel.services.users import ADMIN_USERNAME, UserError, check_password_policy
-
-        try:
-            check_password_policy(ADMIN_USERNAME, admin_password)
-        except UserError as exc:
-            raise ConfigError(f"ADMIN_PASSWORD is too weak: {exc}") from None
+    admin_password = env_str("ADMIN_PASSWORD")  # its strength is checked by create_app
     return {
         "ENV_NAME": env,
         "PRODUCTION": production,

@@ -18,7 +18,7 @@ from sqlalchemy import inspect, make_url, text
 
 from smspanel import sqlite_tuning
 from smspanel.models import db
-from smspanel.services.users import ensure_admin
+from smspanel.services.accounts import ensure_admin
 from smspanel.subcommands import flask_command
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")

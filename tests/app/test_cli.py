@@ -4,8 +4,9 @@ import sqlite3
 
 import pytest
 
-from smspanel.models import User, db
-from smspanel.services.users import authenticate, authenticate_token
+from smspanel.models import AuditEvent, User, db
+from smspanel.services.accounts import authenticate
+from smspanel.services.tokens import authenticate_token
 from tests.databases import server_dialect
 
 
@@ -43,6 +44,20 @@ def test_reset_password_also_re_enables_the_account(runner, app, make):
     with app.app_context():
         assert authenticate(db.session, "locked", "brand new pass") is not None
         assert db.session.scalar(db.select(User.is_active).where(User.username == "locked"))
+
+
+def test_reset_password_records_the_new_password_and_the_re_enabling(runner, app, make):
+    locked = make.user("locked", active=False)
+    result = runner.invoke(args=["reset-password", "locked", "--password", "brand new pass"])
+    assert result.output.strip() == "password for locked changed; the account is active"
+    with app.app_context():
+        recorded = db.session.execute(
+            db.select(AuditEvent.action, AuditEvent.target, AuditEvent.channel)
+            .where(AuditEvent.action != "user.create")
+            .order_by(AuditEvent.id)
+        ).all()
+    target = f"user:{locked.id} locked"
+    assert recorded == [("user.password", target, "cli"), ("user.enable", target, "cli")]
 
 
 def test_reset_password_of_unknown_user_fails(runner):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from smspanel.models import ApiToken, Message, User, db
-from smspanel.services.users import authenticate_token
+from smspanel.services.tokens import authenticate_token
 from tests.conftest import PASSWORD
 from tests.web.conftest import login, page_text
 

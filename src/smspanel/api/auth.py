@@ -15,7 +15,8 @@ from smspanel.authz import TOKEN, access_rule, public
 from smspanel.errors import ApiError
 from smspanel.models import db
 from smspanel.services import audit
-from smspanel.services.users import TokenHolder, authenticate, authenticate_token, issue_token
+from smspanel.services.accounts import log_in_for_token
+from smspanel.services.tokens import TokenHolder, authenticate_token
 from smspanel.throttling import limit_logins
 
 
@@ -57,10 +58,10 @@ def current_api_user() -> TokenHolder:
 def login():
     """Exchange a username and password for a new bearer token."""
     body = parse_body(LoginRequest)
-    user = authenticate(db.session, body.username, body.password)
-    if user is None:
+    logged_in = log_in_for_token(db.session, body.username, body.password)
+    if logged_in is None:
         raise ApiError(401, "INVALID_CREDENTIALS", "invalid username or password")
-    token = issue_token(db.session, user, name="api login")
+    user, token = logged_in
     data = LoginData(
         access_token=token,
         user=UserOut(id=user.id, username=user.username, is_admin=user.is_admin),

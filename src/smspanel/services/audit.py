@@ -8,17 +8,14 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from smspanel.hktime import hkt_day_bounds_utc
-from smspanel.models import AuditEvent, User, utcnow
+from smspanel.models import AuditEvent, utcnow
 from smspanel.services.pagination import Page, paginate
-
-if TYPE_CHECKING:
-    from smspanel.services.users import TokenHolder
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,21 @@ def set_actor(actor: Actor) -> None:
     _current_actor.set(actor)
 
 
-def identify(user: User | TokenHolder) -> None:
+class Account(Protocol):
+    """A user as audit sees one: an ORM user or an API token's holder alike."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+
+
+def describe(user: Account) -> str:
+    """How a record names the user it is about."""
+    return f"user:{user.id} {user.username}"
+
+
+def identify(user: Account) -> None:
     """The acting user became known (after login or token check); keep channel and address."""
     actor = current_actor()
     set_actor(Actor(user.id, user.username, actor.channel, actor.ip_address))

@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import User, UserSession, utcnow
-from smspanel.services.users import token_digest
+from smspanel.services.tokens import token_digest
+from smspanel.services.transactions import transaction
 
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -23,16 +24,16 @@ def start_session(session: Session, user: User, ip_address: str | None = None) -
     """Record a new login for `user` and return its token (a fresh one at every login)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(
-        UserSession(
-            user_id=user.id,
-            token_hash=token_digest(token),
-            created_at=now,
-            expires_at=now + SESSION_LIFETIME,
-            ip_address=(ip_address or "")[:45] or None,
+    with transaction(session):
+        session.add(
+            UserSession(
+                user_id=user.id,
+                token_hash=token_digest(token),
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+                ip_address=(ip_address or "")[:45] or None,
+            )
         )
-    )
-    session.commit()
     user.session_token = token
     return token
 
@@ -59,13 +60,15 @@ def resolve_session(session: Session, user_id: int, token: str) -> User | None:
 
 
 def end_session(session: Session, token: str | None) -> None:
-    if token:
+    """Log out the login holding `token` (nothing without one)."""
+    if not token:
+        return
+    with transaction(session):
         session.execute(
             update(UserSession)
             .where(UserSession.token_hash == token_digest(token), UserSession.ended_at.is_(None))
             .values(ended_at=utcnow())
         )
-        session.commit()
 
 
 def end_sessions(session: Session, user: User, keep_token: str | None = None) -> int:
@@ -75,6 +78,6 @@ def end_sessions(session: Session, user: User, keep_token: str | None = None) ->
     )
     if keep_token:
         query = query.where(UserSession.token_hash != token_digest(keep_token))
-    result = session.execute(query.values(ended_at=utcnow()))
-    session.commit()
+    with transaction(session):
+        result = session.execute(query.values(ended_at=utcnow()))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

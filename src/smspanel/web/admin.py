@@ -7,10 +7,10 @@ from flask_login import current_user
 
 from smspanel.models import User, db
 from smspanel.services import accounts, audit
+from smspanel.services.accounts import UserError, create_user, set_password
 from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import EVERYONE
 from smspanel.services.pagination import parse_page
-from smspanel.services.users import UserError, create_user, set_password
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.forms import CreateUserForm, PasswordForm
 from smspanel.web.sms import history_page

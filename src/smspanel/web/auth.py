@@ -9,8 +9,8 @@ from flask_login import current_user, login_user, logout_user
 
 from smspanel.authz import public
 from smspanel.models import db
-from smspanel.services.sessions import end_session, start_session
-from smspanel.services.users import authenticate
+from smspanel.services.accounts import log_in
+from smspanel.services.sessions import end_session
 from smspanel.throttling import limit_logins
 from smspanel.web.access import register_error_pages
 from smspanel.web.forms import LoginForm
@@ -41,10 +41,11 @@ def login():
         return redirect(url_for("sms.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(db.session, form.username.data or "", form.password.data or "")
+        user = log_in(
+            db.session, form.username.data or "", form.password.data or "", request.remote_addr
+        )
         if user is not None:
             session.clear()  # nothing from before the login survives it (no fixation)
-            start_session(db.session, user, request.remote_addr)
         if user is None or not login_user(user):
             flash(LOGIN_FAILED, "error")
             form.password.data = ""

@@ -1,0 +1,49 @@
+"""Password policy and hashing: what a password must be, and how it is stored and checked.
+
+Nothing here touches the database, so settings can be checked before there is one.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+MIN_PASSWORD_LENGTH = 12
+# Verifying against this when a username is unknown keeps login timing uniform.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class WeakPassword(ValueError):
+    """The password breaks the policy; the message says how."""
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)  # scrypt, werkzeug's default KDF
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; with no hash (an unknown user) it takes just as long."""
+    if password_hash is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return False
+    return check_password_hash(password_hash, password)
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    text = (Path(__file__).parent / "common_passwords.txt").read_text()
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
+def check_password_policy(username: str, password: str) -> None:
+    """At least 12 characters, not the username, not a well-known password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if password.strip().lower() == username.strip().lower():
+        raise WeakPassword("password must not be the username")
+    if password.strip().lower() in common_passwords():
+        raise WeakPassword("password is too common; choose another")

@@ -1,0 +1,109 @@
+"""API bearer tokens: issued once, stored only as a hash, checked before every API request."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from smspanel.models import ApiToken, User, utcnow
+from smspanel.services import audit
+from smspanel.services.transactions import transaction
+
+TOKEN_PREFIX = "smsp_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def token_digest(token: str) -> str:
+    """What is stored for a bearer or session token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    session: Session, user: User, name: str = "", expires_at: datetime | None = None
+) -> str:
+    """Create a token and return it; only its hash is kept, so this is the one time it shows."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction(session):
+        audit.record(session, "token.issue", audit.describe(user), name)
+        session.add(
+            ApiToken(
+                user_id=user.id,
+                token_hash=token_digest(token),
+                name=name[:64],
+                created_at=utcnow(),
+                expires_at=expires_at,
+            )
+        )
+    return token
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """The user behind a bearer token, as the API needs it (no ORM identity to load)."""
+
+    id: int
+    username: str
+    is_admin: bool
+
+
+_tokens, _users = ApiToken.__table__, User.__table__
+# Built once and in Core: this check runs before every API request.
+_TOKEN_HOLDER = (
+    select(
+        _tokens.c.id,
+        _tokens.c.token_hash,
+        _tokens.c.revoked_at,
+        _tokens.c.expires_at,
+        _tokens.c.last_used_at,
+        _users.c.id,
+        _users.c.username,
+        _users.c.is_admin,
+        _users.c.is_active,
+    )
+    .join(_users, _users.c.id == _tokens.c.user_id)
+    .where(_tokens.c.token_hash == bindparam("digest"))
+)
+
+
+def authenticate_token(session: Session, token: str) -> TokenHolder | None:
+    """The active user holding this live token, or None."""
+    if not token or len(token) > 200:
+        return None
+    digest = token_digest(token)
+    row = session.execute(_TOKEN_HOLDER, {"digest": digest}).first()
+    if row is None:
+        return None
+    token_id, token_hash, revoked_at, expires_at, last_used_at, user_id, name, admin, active = row
+    now = utcnow()
+    if not hmac.compare_digest(token_hash, digest):
+        return None
+    if revoked_at is not None or not active:
+        return None
+    if expires_at is not None and expires_at <= now:
+        return None
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+        # Coarse on purpose: one write a minute per token, not one per request.
+        with transaction(session):
+            session.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+            )
+    return TokenHolder(user_id, name, admin)
+
+
+def revoke_tokens(session: Session, user: User) -> int:
+    """Revoke every live token of `user`; return how many there were."""
+    with transaction(session):
+        result = session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        audit.record(session, "token.revoke", audit.describe(user), f"{revoked} token(s)")
+    return revoked
