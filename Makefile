@@ -28,10 +28,11 @@ worker: $(STAMP_RUN)  ## a dedicated delivery dispatcher
 mock: $(STAMP_RUN)  ## the mock 1010/HKT gateway on 127.0.0.1:5555
 	$(BIN)/python scripts/mock_sms_api.py
 
-test: $(STAMP_TEST)  ## lint, type-check and run the whole suite
+test: $(STAMP_TEST)  ## lint, type-check, check the import contracts, run the whole suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 MARIADB_TEST_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
@@ -46,6 +47,7 @@ test-postgres: $(STAMP_TEST)  ## the suite against PostgreSQL (each run in its o
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP_TEST)
 	$(BIN)/ruff format .

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import g, request
 
-from smspanel.api import bp
+from smspanel.api.blueprint import bp
 from smspanel.api.operations import operation
 from smspanel.api.schemas import LoginData, LoginRequest, UserOut, parse_body, respond
 from smspanel.authz import TOKEN, access_rule, public

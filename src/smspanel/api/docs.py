@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from werkzeug.routing import Rule
 
-from smspanel.api import bp
+from smspanel.api.blueprint import bp
 from smspanel.api.operations import (
     ERROR_DESCRIPTIONS,
     Operation,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smspanel.api import bp
+from smspanel.api.blueprint import bp
 from smspanel.api.operations import operation
 from smspanel.api.schemas import HealthData, respond
 from smspanel.authz import public

@@ -7,8 +7,8 @@ import math
 from flask import request
 from sqlalchemy import select
 
-from smspanel.api import bp
 from smspanel.api.auth import current_api_user, token_required
+from smspanel.api.blueprint import bp
 from smspanel.api.operations import PathId, QueryInt, operation
 from smspanel.api.schemas import (
     BulkSendRequest,

@@ -24,7 +24,7 @@ from smspanel.models import (
     utcnow,
 )
 from smspanel.services import audit
-from smspanel.services.delivery.doorbell import ring_after_commit
+from smspanel.services.doorbell import ring_after_commit
 from smspanel.services.message_status import adjust_message_counts
 from smspanel.services.pagination import Page, paginate
 from smspanel.services.transactions import transaction

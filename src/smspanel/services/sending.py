@@ -19,7 +19,7 @@ from smspanel.models import (
 )
 from smspanel.services import audit
 from smspanel.services.content import count_segments, validate_content
-from smspanel.services.delivery.doorbell import ring_after_commit
+from smspanel.services.doorbell import ring_after_commit
 from smspanel.services.phone import parse_recipients
 from smspanel.services.transactions import transaction
 

@@ -31,12 +31,10 @@ def load_user(login_id: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    from smspanel.api import bp as api_bp
     from smspanel.web import admin, auth, dead_letter, sms
 
     login_manager.init_app(app)
     csrf.init_app(app)
-    csrf.exempt(api_bp)  # bearer tokens, plain curl + JSON
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc: CSRFError):  # type: ignore[no-untyped-def]

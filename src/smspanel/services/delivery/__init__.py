@@ -6,6 +6,8 @@ gateway       the 1010/HKT HTTP gateway behind a small interface, and the simula
 attempt       one request to the gateway, and the outcome it decides
 retry_policy  which failures are retried, how often, after how long
 outcomes      results recorded for rows still owned; counts, status and dead letters follow
-doorbell      queued work wakes an idle dispatcher on this host at once
 dispatcher    the loop tying them together: claim, send concurrently, record
+
+Work reaches it from `services/sending.py` and `services/dead_letter.py` (retry), which ring
+`services/doorbell.py` after their commit so an idle dispatcher claims at once.
 """

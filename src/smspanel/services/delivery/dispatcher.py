@@ -31,10 +31,10 @@ from smspanel.services.delivery.claims import (
     claim_due_recipients,
     release_claims,
 )
-from smspanel.services.delivery.doorbell import DoorbellListener
 from smspanel.services.delivery.gateway import GatewayClient
 from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
 from smspanel.services.delivery.pacing import RateLimiter, Unlimited, rate_limiter_for
+from smspanel.services.doorbell import DoorbellListener
 from smspanel.services.transactions import with_conflict_retry
 from smspanel.sqlite_tuning import refresh_planner_statistics
 
