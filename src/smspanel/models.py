@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
@@ -73,26 +74,25 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-class MessageStatus:
+class MessageStatus(StrEnum):
+    """Pending until every recipient is final (services/message_status.py derives it)."""
+
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
     PARTIAL = "partial"
-    ALL = (PENDING, SENT, FAILED, PARTIAL)
 
 
-class RecipientStatus:
+class RecipientStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
-    ALL = (PENDING, SENT, FAILED)
 
 
-class DeadLetterStatus:
+class DeadLetterStatus(StrEnum):
     PENDING = "pending"
     RETRIED = "retried"
     ABANDONED = "abandoned"
-    ALL = (PENDING, RETRIED, ABANDONED)
 
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]

@@ -104,7 +104,7 @@ def status_counts(session: Session) -> dict[str, int]:
     rows = session.execute(
         select(DeadLetter.status, func.count()).group_by(DeadLetter.status)
     ).all()
-    counts = dict.fromkeys(DeadLetterStatus.ALL, 0)
+    counts: dict[str, int] = dict.fromkeys(DeadLetterStatus, 0)
     counts.update({status: count for status, count in rows})
     return counts
 
@@ -179,7 +179,7 @@ def list_dead_letters(
 ) -> Page[Any]:
     """One page of (DeadLetter, message content) rows, newest first, optionally of one status."""
     query = select(DeadLetter, Message.content).join(Message, Message.id == DeadLetter.message_id)
-    if status in DeadLetterStatus.ALL:
+    if status in tuple(DeadLetterStatus):
         query = query.where(DeadLetter.status == status)
     return paginate(
         session, query.order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc()), page, per_page

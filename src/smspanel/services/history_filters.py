@@ -52,11 +52,11 @@ class HistoryFilters:
             after=_message_id(args.get("after")),
         )
         status = (args.get("status") or "").strip().lower()
-        if status in MessageStatus.ALL:
+        if status in tuple(MessageStatus):
             filters.status = status
         elif status:
             filters.errors.append(
-                f"unknown status {status!r}; choose one of {', '.join(MessageStatus.ALL)}"
+                f"unknown status {status!r}; choose one of {', '.join(tuple(MessageStatus))}"
             )
         filters.date_from = filters._parse_day(args, "date_from", "from")
         filters.date_to = filters._parse_day(args, "date_to", "to")

@@ -32,6 +32,6 @@ def list_recipients(
     The caller has found the message within its reader's scope (ownership.find_message).
     """
     query = select(Recipient).where(Recipient.message_id == message_id)
-    if status in RecipientStatus.ALL:
+    if status in tuple(RecipientStatus):
         query = query.where(Recipient.status == status)
     return paginate(session, query.order_by(Recipient.id), page, per_page)

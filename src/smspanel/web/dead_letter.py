@@ -20,7 +20,7 @@ def back_to_list():
     return redirect(
         url_for(
             "dead_letter.index",
-            status=status if status in DeadLetterStatus.ALL else None,
+            status=status if status in tuple(DeadLetterStatus) else None,
             page=page if page and page.isdigit() and page != "1" else None,
         )
     )
@@ -30,7 +30,7 @@ def back_to_list():
 @admin_required
 def index():
     status = request.args.get("status", "")
-    if status not in DeadLetterStatus.ALL:
+    if status not in tuple(DeadLetterStatus):
         status = ""
     return render_template(
         "admin/dead_letter.html",
@@ -39,7 +39,7 @@ def index():
             db.session, status, parse_page(request.args.get("page"))
         ),
         status=status,
-        statuses=DeadLetterStatus.ALL,
+        statuses=tuple(DeadLetterStatus),
     )
 
 

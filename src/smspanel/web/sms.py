@@ -100,7 +100,11 @@ def history_page(template: str, scope: MessageScope):
         flash(f"Filter ignored: {problem}.", "warning")
     page = list_messages(db.session, filters, scope)
     return render_template(
-        template, page=page, filters=filters, statuses=MessageStatus.ALL, endpoint=request.endpoint
+        template,
+        page=page,
+        filters=filters,
+        statuses=tuple(MessageStatus),
+        endpoint=request.endpoint,
     )
 
 
@@ -117,7 +121,7 @@ def message_detail(message_id: int):
     if message is None:
         abort(404)
     recipient_status = request.args.get("recipient_status", "")
-    if recipient_status not in RecipientStatus.ALL:
+    if recipient_status not in tuple(RecipientStatus):
         recipient_status = ""
     recipients = list_recipients(
         db.session, message.id, parse_page(request.args.get("page")), recipient_status
@@ -129,6 +133,6 @@ def message_detail(message_id: int):
         sender=sender_name(db.session, message),
         recipients=recipients,
         recipient_status=recipient_status,
-        recipient_statuses=RecipientStatus.ALL,
+        recipient_statuses=tuple(RecipientStatus),
         refresh_seconds=REFRESH_SECONDS if pending else None,
     )
