@@ -11,23 +11,22 @@ delivery: one dedicated `flask --app smspanel worker` (concurrency 32) against t
 pages:    history, dashboard and API pages over 1,000,000 messages (bench/pages.py).
 mixed:    API and history latency while a 100,000 send is delivered (bench/mixed_load.py).
 memory:   RSS of run.py and gunicorn, idle and across a 100,000 send (bench/memory.py).
+deploy:   the README's default commands under wrk, delivery on (bench/deploy.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench import memory, mixed_load
+from bench import deploy, memory, mixed_load
 from bench import pages as bench_pages
-from bench.harness import cpu_seconds, emit, gunicorn_app, numbers, rss_mb
+from bench.harness import cpu_seconds, emit, gunicorn_app, numbers, rss_mb, run_wrk
 from loopback import MockGateway, http, wait_until
 
 
@@ -60,18 +59,6 @@ def bench_accept(tmp: Path, count: int, rounds: int = 7) -> None:
         mock.stop()
 
 
-def to_ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = '{"recipient": "9123 4567", "content": "bench"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer TOKEN"
-"""
-
-
 def bench_api_send(tmp: Path, seconds: int = 10, connections: int = 32) -> None:
     if shutil.which("wrk") is None:
         emit("api_send_rps", 0, "requests/s", error="wrk not installed (apt-get install wrk)")
@@ -79,27 +66,17 @@ def bench_api_send(tmp: Path, seconds: int = 10, connections: int = 32) -> None:
     mock = MockGateway(tmp).start()
     app = gunicorn_app(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
     try:
-        script = tmp / "send.lua"
-        script.write_text(WRK_SCRIPT.replace("TOKEN", app.token()))
-        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
-                   str(script), f"{app.base}/api/sms"]  # fmt: skip
         cpu_before = cpu_seconds(app.proc.pid)  # type: ignore[union-attr]
-        output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
+        figures = run_wrk(tmp, f"{app.base}/api/sms", app.token(), seconds, connections)
         cpu_used = cpu_seconds(app.proc.pid) - cpu_before  # type: ignore[union-attr]
-        text = output.stdout
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
-        total = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
-        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-        latency = re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)
-        percentiles = {level: to_ms(value, unit) for level, value, unit in latency}
-        errors = int(non_2xx.group(1)) if non_2xx else 0
-        emit("api_send_rps", rps, "requests/s", at_least=1000, connections=connections,
+        errors = int(figures["errors"])
+        emit("api_send_rps", figures["rps"], "requests/s", at_least=1000, connections=connections,
              workers=2, errors=errors)  # fmt: skip
-        emit("api_send_p99_ms", percentiles.get("99", 0), "ms", at_most=100,
-             p50=percentiles.get("50"), errors=errors)  # fmt: skip
+        emit("api_send_p99_ms", figures["p99"], "ms", at_most=100, p50=figures["p50"],
+             errors=errors)  # fmt: skip
         # CPU per request is the figure a busy machine does not distort.
-        emit("api_send_app_cpu_ms_per_request", cpu_used * 1000 / max(total, 1), "ms",
-             note="CPU of gunicorn master and workers / requests served")  # fmt: skip
+        emit("api_send_app_cpu_ms_per_request", cpu_used * 1000 / max(figures["requests"], 1),
+             "ms", note="CPU of gunicorn master and workers / requests served")  # fmt: skip
     finally:
         app.stop()
         mock.stop()
@@ -186,7 +163,7 @@ def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32
         mock.stop()
 
 
-SCENARIOS = ("accept", "api", "delivery", "pages", "mixed", "memory")
+SCENARIOS = ("deploy", "accept", "api", "delivery", "pages", "mixed", "memory")
 
 
 def main() -> int:
@@ -212,6 +189,8 @@ def main() -> int:
                 mixed_load.run(tmp)
             elif scenario == "memory":
                 memory.run(tmp)
+            elif scenario == "deploy":
+                deploy.run(tmp)
     return 0
 
 

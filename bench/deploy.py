@@ -19,23 +19,15 @@ accept    SMS_IN_APP_DISPATCHER=false, gunicorn -w 2, nothing delivering
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import emit, numbers
+from bench.harness import emit, numbers, run_wrk
 from loopback import ROOT, App, MockGateway, Process, http, wait_until
 
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = '{"recipient": "9123 4567", "content": "bench"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer TOKEN"
-"""
 CONNECTIONS = 32
 BULK = 10_000
 DRAIN_TIMEOUT = 60.0
@@ -57,38 +49,6 @@ DEPLOYMENTS: dict[str, tuple[list[str] | None, dict[str, str], str]] = {
 }
 
 
-def to_ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def run_wrk(tmp: Path, url: str, token: str, seconds: int) -> dict[str, float]:
-    """wrk's figures for POST /api/sms: requests, accepted, errors, requests/s, p50, p99."""
-    script = tmp / "send.lua"
-    script.write_text(WRK_SCRIPT.replace("TOKEN", token))
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s",
-               str(script), url]  # fmt: skip
-    text = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
-    requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
-    )
-    latency = dict(
-        (level, to_ms(value, unit))
-        for level, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)
-    )
-    refused = int(non_2xx.group(1)) if non_2xx else 0
-    socket_errors = sum(int(n) for n in sockets.groups()) if sockets else 0
-    return {
-        "requests": requests,
-        "accepted": requests - refused,
-        "errors": refused + socket_errors,
-        "rps": (requests - refused) / seconds,
-        "p50": latency.get("50", 0.0),
-        "p99": latency.get("99", 0.0),
-    }
-
-
 def measure(tmp: Path, name: str, seconds: int) -> None:
     command, settings, label = DEPLOYMENTS[name]
     run = tmp / name
@@ -108,7 +68,7 @@ def measure(tmp: Path, name: str, seconds: int) -> None:
             status, answer = http("POST", f"{app.base}/api/sms/send-bulk", body, token, 60)
             assert status == 202, answer
             expected += BULK
-        figures = run_wrk(run, f"{app.base}/api/sms", token, seconds)
+        figures = run_wrk(run, f"{app.base}/api/sms", token, seconds, CONNECTIONS)
         ended = time.perf_counter()
         expected += int(figures["accepted"])
         drained = None

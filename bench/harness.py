@@ -6,6 +6,7 @@ import http.client
 import json
 import re
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -46,6 +47,46 @@ def gunicorn_app(tmp: Path, gateway_url: str | None, workers: int = 2, **setting
     return App(tmp, gateway_url, command=command, **settings)
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"recipient": "9123 4567", "content": "bench"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer TOKEN"
+"""
+
+
+def to_ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(tmp: Path, url: str, token: str, seconds: int, connections: int) -> dict[str, float]:
+    """wrk's figures for POST /api/sms: requests, accepted, errors, requests/s, p50, p99."""
+    script = tmp / "send.lua"
+    script.write_text(WRK_SCRIPT.replace("TOKEN", token))
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+               str(script), url]  # fmt: skip
+    text = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
+    requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    latency = dict(
+        (level, to_ms(value, unit))
+        for level, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)
+    )
+    refused = int(non_2xx.group(1)) if non_2xx else 0
+    socket_errors = sum(int(n) for n in sockets.groups()) if sockets else 0
+    return {
+        "requests": requests,
+        "accepted": requests - refused,
+        "errors": refused + socket_errors,
+        "rps": (requests - refused) / seconds,
+        "p50": latency.get("50", 0.0),
+        "p99": latency.get("99", 0.0),
+    }
+
+
 def numbers(count: int, first: int = 20_000_000) -> list[str]:
     return [str(first + n) for n in range(count)]
 
@@ -75,15 +116,28 @@ def process_tree(pid: int) -> list[int]:
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MB (what `ps` and `top` show)."""
-    total_kb = 0
+    return sum(_rss_kb(each) for each in process_tree(pid)) / 1024
+
+
+def rss_by_role_mb(pid: int) -> dict[str, float]:
+    """The same, split into the serving processes and the host's dispatcher process."""
+    roles = {"serving": 0.0, "dispatcher": 0.0}
     for each in process_tree(pid):
         try:
-            status = Path(f"/proc/{each}/status").read_text()
+            dispatcher = b"smspanel\0worker" in Path(f"/proc/{each}/cmdline").read_bytes()
         except OSError:
             continue
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-        total_kb += int(match.group(1)) if match else 0
-    return total_kb / 1024
+        roles["dispatcher" if dispatcher else "serving"] += _rss_kb(each) / 1024
+    return roles
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(match.group(1)) if match else 0
 
 
 def cpu_seconds(pid: int) -> float:

@@ -2,9 +2,10 @@
 
     python -m bench.mixed_load [--seconds 30] [--clients 4]
 
-gunicorn with 2 workers, each with its in-app dispatcher (the default deployment), against
-the mock gateway at 0 ms. Once the bulk send is accepted and delivery is under way, each
-client loops over POST /api/sms, GET /api/sms/<bulk id> and GET /history (a web session).
+gunicorn with 2 workers and the host's dispatcher process they supervise (the default
+deployment), against the mock gateway at 0 ms. Once the bulk send is accepted and delivery
+is under way, each client loops over POST /api/sms, GET /api/sms/<bulk id> and GET /history
+(a web session).
 """
 
 from __future__ import annotations
