@@ -29,6 +29,8 @@ from smspanel.services.message_status import adjust_message_counts
 from smspanel.services.pagination import Page, paginate
 from smspanel.services.transactions import transaction
 
+DEAD_LETTERS_PER_PAGE = 25
+
 
 class DeadLetterError(ValueError):
     """The entry cannot take that action (unknown, or not pending)."""
@@ -169,9 +171,6 @@ def abandon(session: Session, entry_id: int) -> None:
         audit.record(
             session, "dead_letter.abandon", f"dead_letter:{entry.id}", f"phone {entry.phone}"
         )
-
-
-DEAD_LETTERS_PER_PAGE = 25
 
 
 def list_dead_letters(
