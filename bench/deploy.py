@@ -14,6 +14,7 @@ w4        gunicorn -w 4 -b 127.0.0.1:PORT run:app
 run_py    python run.py
 split     SMS_IN_APP_DISPATCHER=false, gunicorn -w 2, and one `flask --app smspanel worker`
 accept    SMS_IN_APP_DISPATCHER=false, gunicorn -w 2, nothing delivering
+accept_w4 the same with gunicorn -w 4: what four workers cost on their own, delivery aside
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ DEPLOYMENTS: dict[str, tuple[list[str] | None, dict[str, str], str]] = {
     "run_py": (None, {}, "python run.py"),
     "split": (gunicorn(2), {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 2 + flask worker"),
     "accept": (gunicorn(2), {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 2, no delivery"),
+    "accept_w4": (gunicorn(4), {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 4, no delivery"),
 }
 
 
@@ -72,7 +74,7 @@ def measure(tmp: Path, name: str, seconds: int) -> None:
         ended = time.perf_counter()
         expected += int(figures["accepted"])
         drained = None
-        if name != "accept":
+        if not name.startswith("accept"):
             wait_until(lambda: mock.received()["total"] >= expected, DRAIN_TIMEOUT, 0.05,
                        "the gateway to receive every accepted message")  # fmt: skip
             drained = time.perf_counter() - ended

@@ -101,7 +101,13 @@ def test_a_writer_that_cannot_get_its_turn_gives_up_with_an_error_naming_the_que
         with pytest.raises(OperationalError, match=r"database is locked: .*write-queue"):
             waiter.execute(statement, {"name": "waiter", "id": user_id})
         assert 0.2 <= time.monotonic() - started < 2
+        waiter.rollback()
         holder.commit()
+        # The wait given up on gives its place back: the next writer is not stuck behind it.
+        waiter.execute(statement, {"name": "waiter", "id": user_id})
+        waiter.commit()
+    with app.app_context():
+        assert db.session.scalar(text("SELECT username FROM users")) == "waiter"
 
 
 @on_sqlite
