@@ -178,6 +178,13 @@ class App(Process):
         super().__init__(args, env, tmp / f"app-{self.port}.log", cwd=cwd or tmp)
         self.base = f"http://127.0.0.1:{self.port}"
 
+    @classmethod
+    def gunicorn(cls, tmp: Path, gateway_url: str | None, workers: int = 2, **options: Any) -> App:
+        """The README's `gunicorn -w N -b HOST:PORT run:app`, run from the checkout."""
+        command = [sys.executable, "-m", "gunicorn", "-w", str(workers),
+                   "-b", "127.0.0.1:{port}", "run:app"]  # fmt: skip
+        return cls(tmp, gateway_url, command, cwd=ROOT, **options)
+
     def start(self, timeout: float = 30.0) -> App:
         super().start()
         wait_until(lambda: self._ready(), timeout, what=f"app on port {self.port}")

@@ -26,14 +26,14 @@ from pathlib import Path
 
 from bench import deploy, memory, mixed_load
 from bench import pages as bench_pages
-from bench.harness import cpu_seconds, emit, gunicorn_app, numbers, rss_mb, run_wrk
-from loopback import MockGateway, http, wait_until
+from bench.harness import cpu_seconds, emit, numbers, rss_mb, run_wrk
+from loopback import App, MockGateway, http, wait_until
 
 
 def bench_accept(tmp: Path, count: int, rounds: int = 7) -> None:
     """Accepting bulk sends of 10,000 and 100,000; the web tier's memory before and after."""
     mock = MockGateway(tmp).start()
-    app = gunicorn_app(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
+    app = App.gunicorn(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
     try:
         token = app.token()
         first = 20_000_000
@@ -64,7 +64,7 @@ def bench_api_send(tmp: Path, seconds: int = 10, connections: int = 32) -> None:
         emit("api_send_rps", 0, "requests/s", error="wrk not installed (apt-get install wrk)")
         return
     mock = MockGateway(tmp).start()
-    app = gunicorn_app(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
+    app = App.gunicorn(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
     try:
         cpu_before = cpu_seconds(app.proc.pid)  # type: ignore[union-attr]
         figures = run_wrk(tmp, f"{app.base}/api/sms", app.token(), seconds, connections)
@@ -91,7 +91,7 @@ def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32
     run.mkdir()
     mock = MockGateway(run, "--latency-ms", str(latency_ms)).start()
     settings = {"SMS_IN_APP_DISPATCHER": "false", "SMS_WORKER_CONCURRENCY": str(concurrency)}
-    app = gunicorn_app(run, mock.url, **settings).start(60)
+    app = App.gunicorn(run, mock.url, **settings).start(60)
     worker = app.worker()
     try:
         token = app.token()

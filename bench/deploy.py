@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,29 +33,27 @@ BULK = 10_000
 DRAIN_TIMEOUT = 60.0
 
 
-def gunicorn(workers: int) -> list[str]:
-    """The README's command, run from the checkout as its systemd unit does."""
-    return [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers),
-            "-b", "127.0.0.1:{port}", "run:app"]  # fmt: skip
-
-
-DEPLOYMENTS: dict[str, tuple[list[str] | None, dict[str, str], str]] = {
-    "default": (gunicorn(2), {}, "gunicorn -w 2 run:app"),
-    "bulk": (gunicorn(2), {}, "gunicorn -w 2 run:app while 10,000 recipients are delivered"),
-    "w4": (gunicorn(4), {}, "gunicorn -w 4 run:app"),
+# name: (gunicorn workers, or None for python run.py; settings; label)
+DEPLOYMENTS: dict[str, tuple[int | None, dict[str, str], str]] = {
+    "default": (2, {}, "gunicorn -w 2 run:app"),
+    "bulk": (2, {}, "gunicorn -w 2 run:app while 10,000 recipients are delivered"),
+    "w4": (4, {}, "gunicorn -w 4 run:app"),
     "run_py": (None, {}, "python run.py"),
-    "split": (gunicorn(2), {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 2 + flask worker"),
-    "accept": (gunicorn(2), {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 2, no delivery"),
-    "accept_w4": (gunicorn(4), {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 4, no delivery"),
+    "split": (2, {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 2 + flask worker"),
+    "accept": (2, {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 2, no delivery"),
+    "accept_w4": (4, {"SMS_IN_APP_DISPATCHER": "false"}, "gunicorn -w 4, no delivery"),
 }
 
 
 def measure(tmp: Path, name: str, seconds: int) -> None:
-    command, settings, label = DEPLOYMENTS[name]
+    workers, settings, label = DEPLOYMENTS[name]
     run = tmp / name
     run.mkdir()
     mock = MockGateway(run).start()
-    app = App(run, mock.url, command, cwd=ROOT, test_settings=False, **settings)
+    if workers is None:
+        app = App(run, mock.url, cwd=ROOT, test_settings=False, **settings)
+    else:
+        app = App.gunicorn(run, mock.url, workers, test_settings=False, **settings)
     worker: Process | None = None
     try:
         app.start(60)

@@ -7,7 +7,6 @@ import json
 import re
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from loopback import ADMIN_PASSWORD, ROOT, App
+from loopback import ADMIN_PASSWORD
 
 CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
 
@@ -38,13 +37,6 @@ def emit(
     figure |= extra
     print(json.dumps(figure), flush=True)
     return figure
-
-
-def gunicorn_app(tmp: Path, gateway_url: str | None, workers: int = 2, **settings: str) -> App:
-    """The app as production runs it: gunicorn's sync workers in front of run:app."""
-    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", "127.0.0.1:{port}",
-               "--chdir", str(ROOT), "run:app"]  # fmt: skip
-    return App(tmp, gateway_url, command=command, **settings)
 
 
 WRK_SCRIPT = """

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.harness import Client, emit, gunicorn_app, numbers, rss_by_role_mb
+from bench.harness import Client, emit, numbers, rss_by_role_mb
 from loopback import App, MockGateway, http, wait_until
 
 SETTLE_SECONDS = 3
@@ -40,7 +40,7 @@ def bench_idle(tmp: Path) -> None:
     finally:
         app.stop()
     (tmp / "gunicorn").mkdir()
-    app = gunicorn_app(tmp / "gunicorn", None).start(60)
+    app = App.gunicorn(tmp / "gunicorn", None).start(60)
     try:
         rss = idle_rss(app)
         emit("rss_gunicorn_2_workers_idle_mb", rss["serving"], "MB", at_most=150,

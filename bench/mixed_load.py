@@ -15,8 +15,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from bench.harness import Client, Timings, drive, emit, gunicorn_app, numbers
-from loopback import MockGateway, http, wait_until
+from bench.harness import Client, Timings, drive, emit, numbers
+from loopback import App, MockGateway, http, wait_until
 
 BULK = 100_000
 
@@ -31,7 +31,7 @@ def run(
     mock = MockGateway(tmp).start()
     in_app = "true" if dispatch == "in-app" else "false"
     settings = {"SMS_WORKER_CONCURRENCY": concurrency, "SMS_IN_APP_DISPATCHER": in_app}
-    app = gunicorn_app(tmp, mock.url, **settings).start(60)
+    app = App.gunicorn(tmp, mock.url, **settings).start(60)
     worker = app.worker() if dispatch == "worker" else None
     try:
         if worker:

@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, select, text
 
-from bench.harness import Client, emit, gunicorn_app, percentile
-from loopback import ADMIN_PASSWORD, ROOT
+from bench.harness import Client, emit, percentile
+from loopback import ADMIN_PASSWORD, ROOT, App
 
 MESSAGES = 1_000_000
 RECIPIENTS_PER_BLOCK = 50  # every 10 messages: 7 single, two of 3, one of 37 -> 5 on average
@@ -300,7 +300,7 @@ def run(
     tmp: Path, database_url: str | None = None, samples: int = 50, reseed: bool = False
 ) -> None:
     url = seeded_database(database_url, reseed, tmp)
-    app = gunicorn_app(tmp, None, DATABASE_URL=url, SMS_IN_APP_DISPATCHER="false").start(600)
+    app = App.gunicorn(tmp, None, DATABASE_URL=url, SMS_IN_APP_DISPATCHER="false").start(600)
     try:
         web = Client(app.base).log_in(BENCH_USER, BENCH_PASSWORD)
         admin = Client(app.base).log_in("SMSadmin", ADMIN_PASSWORD)

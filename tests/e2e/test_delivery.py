@@ -142,19 +142,7 @@ def test_sigkill_during_a_bulk_send_loses_no_recipient(tmp_path, fresh_database)
 
 
 def test_gunicorn_with_four_workers_on_an_empty_database(tmp_path, mock, fresh_database):
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-w",
-        "4",
-        "-b",
-        "127.0.0.1:{port}",
-        "--chdir",
-        str(ROOT),
-        "run:app",
-    ]
-    app = App(tmp_path, mock.url, command=command, DATABASE_URL=fresh_database).start(timeout=60)
+    app = App.gunicorn(tmp_path, mock.url, 4, DATABASE_URL=fresh_database).start(timeout=60)
     try:
         token = app.token()
         _, sent = app.api(

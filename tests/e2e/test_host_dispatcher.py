@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from loopback import ROOT, App, MockGateway, wait_until
+from loopback import App, MockGateway, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def gunicorn(workers: int) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", "127.0.0.1:{port}",
-            "run:app"]  # fmt: skip
 
 
 def dispatchers(instance: Path) -> list[int]:
@@ -75,7 +69,7 @@ def send_and_wait(app: App, mock: MockGateway, count: int, token: str) -> None:
 def test_gunicorn_alone_runs_one_dispatcher_that_survives_losing_its_worker(
     tmp_path, mock, fresh_database
 ):
-    app = App(tmp_path, mock.url, gunicorn(2), cwd=ROOT, DATABASE_URL=fresh_database)
+    app = App.gunicorn(tmp_path, mock.url, DATABASE_URL=fresh_database)
     app.start(60)
     try:
         token = app.token()
@@ -100,7 +94,7 @@ def test_gunicorn_alone_runs_one_dispatcher_that_survives_losing_its_worker(
 
 
 def test_a_sigkilled_gunicorn_leaves_no_dispatcher_behind(tmp_path, mock, fresh_database):
-    app = App(tmp_path, mock.url, gunicorn(2), cwd=ROOT, DATABASE_URL=fresh_database)
+    app = App.gunicorn(tmp_path, mock.url, DATABASE_URL=fresh_database)
     app.start(60)
     try:
         pid = one_dispatcher(app.instance)
@@ -129,7 +123,7 @@ def test_python_run_py_delivers_and_its_dispatcher_ends_with_it(tmp_path, mock, 
 def test_sigterm_finishes_what_is_on_the_wire(tmp_path, fresh_database):
     slow = MockGateway(tmp_path, "--latency-ms", "1500").start()
     settings = {"DATABASE_URL": fresh_database, "SMS_WORKER_CONCURRENCY": "4"}
-    app = App(tmp_path, slow.url, gunicorn(2), cwd=ROOT, **settings).start(60)
+    app = App.gunicorn(tmp_path, slow.url, **settings).start(60)
     restarted = App(tmp_path, slow.url, **settings)
     try:
         token = app.token()

@@ -1,11 +1,10 @@
 """Throttling holds across gunicorn workers when the counts are kept in Redis."""
 
 import socket
-import sys
 
 import pytest
 
-from loopback import ROOT, App
+from loopback import App
 
 pytestmark = pytest.mark.e2e
 
@@ -20,12 +19,10 @@ def redis_reachable() -> bool:
 
 @pytest.mark.skipif(not redis_reachable(), reason="needs Redis on 127.0.0.1:6379")
 def test_failed_logins_are_counted_across_workers(tmp_path, fresh_database):
-    command = [sys.executable, "-m", "gunicorn", "-w", "3", "-b", "127.0.0.1:{port}",
-               "--chdir", str(ROOT), "run:app"]  # fmt: skip
-    app = App(
+    app = App.gunicorn(
         tmp_path,
         None,
-        command=command,
+        3,
         DATABASE_URL=fresh_database,
         RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15",
         LOGIN_LIMIT_PER_ACCOUNT="4 per minute",

@@ -7,12 +7,11 @@ SQLite). Prints one JSON line per figure for the closing notes.
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import pytest
 
-from loopback import ROOT, App, MockGateway, wait_until
+from loopback import App, MockGateway, wait_until
 from tests.databases import query, server_dialect
 
 pytestmark = pytest.mark.e2e
@@ -28,14 +27,10 @@ def report(figure: str, value: float, unit: str, **extra: object) -> None:
 
 
 def start_cluster(tmp_path, database, mock, **settings):
-    command = [
-        sys.executable, "-m", "gunicorn", "-w", "4", "-b", "127.0.0.1:{port}",
-        "--chdir", str(ROOT), "run:app",
-    ]  # fmt: skip
-    app = App(
+    app = App.gunicorn(
         tmp_path,
         mock.url,
-        command=command,
+        4,
         DATABASE_URL=database,
         SMS_IN_APP_DISPATCHER="false",
         SMS_WORKER_CONCURRENCY=str(CONCURRENCY),
