@@ -46,7 +46,6 @@ class HostDispatcher:
             "worker", SMSPANEL_INSTANCE_PATH=app.instance_path
         )
         self.pid = os.getpid()
-        self.child: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sms-supervisor", daemon=True)
 
@@ -87,18 +86,21 @@ class HostDispatcher:
             started = time.monotonic()
             read_end, write_end = os.pipe()
             try:
-                self.child = subprocess.Popen(
+                child = subprocess.Popen(
                     self.command,
                     env={**self.environment, LIFELINE_ENV: str(read_end)},
                     pass_fds=(read_end, lock_fd),
                 )
+            except BaseException:
+                os.close(write_end)
+                raise
             finally:
                 os.close(read_end)
-            log.info("dispatcher process %s started by process %s", self.child.pid, self.pid)
+            log.info("dispatcher process %s started by process %s", child.pid, self.pid)
             try:
-                code = self._watch(self.child, server)
+                code = self._watch(child, server)
                 if code is None:  # stopping, or the server is gone: end the child gracefully
-                    end_child(self.child)
+                    end_child(child)
                     return
             finally:
                 os.close(write_end)
@@ -106,7 +108,7 @@ class HostDispatcher:
             delay = min(RESTART_BACKOFF_MAX_SECONDS, 2.0 ** (failures - 1)) if failures else 0.0
             log.warning(
                 "dispatcher process %s exited with code %s; restarting in %g s",
-                self.child.pid,
+                child.pid,
                 code,
                 delay,
             )
