@@ -193,10 +193,6 @@ class Dispatcher:
         if self._doorbell is not None:
             self._doorbell.wake()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
     def run(self) -> None:
         sending = SendingLoop(
             self.gateway, self.rate_limiter, self.settings.concurrency, self._finished
