@@ -183,4 +183,7 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, minimum=1024),
         # A compose textarea of 100,000 numbers is about 1 MB; Flask's default is 500 kB.
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
+        # A file of recipients, and a personalised API send: 100,000 rows with a few
+        # columns is 5-10 MB.
+        "UPLOAD_MAX_BYTES": env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
     }

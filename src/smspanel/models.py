@@ -14,10 +14,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -75,18 +77,30 @@ db = SQLAlchemy(model_class=Base)
 
 
 class MessageStatus(StrEnum):
-    """Pending until every recipient is final (services/message_status.py derives it)."""
+    """Scheduled until due, then pending until every recipient is final
+    (services/message_status.py derives it)."""
 
+    SCHEDULED = "scheduled"
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
     PARTIAL = "partial"
+    CANCELLED = "cancelled"
+
+
+FINAL_MESSAGE_STATUSES = (
+    MessageStatus.SENT,
+    MessageStatus.FAILED,
+    MessageStatus.PARTIAL,
+    MessageStatus.CANCELLED,
+)
 
 
 class RecipientStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # a cancel stopped it before it was handed to the gateway
 
 
 class DeadLetterStatus(StrEnum):
@@ -181,20 +195,43 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+    # The text as written; a personalised send keeps each recipient's own text on the recipient.
     content: Mapped[str] = mapped_column(Text)
+    # Per recipient for a plain send; the total over all recipients for a personalised one.
     segments: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.PENDING)
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PENDING)
     recipient_count: Mapped[int] = mapped_column(Integer, default=0)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cancelled_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When a scheduled message's first recipient was taken: a schedule missed while every
+    # process was down shows as started late.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set by a cancel: dispatchers holding its recipients hand back those not yet sent.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    personalised: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A send made from a template keeps it (unless the template is deleted later), and a send
+    # from a file keeps the file's SHA-256, for the duplicate-upload guard.
+    template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("templates.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    source_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
     user: Mapped[User | None] = relationship()
 
     @property
     def pending_count(self) -> int:
-        return self.recipient_count - self.sent_count - self.failed_count
+        return (
+            self.recipient_count
+            - self.sent_count
+            - self.failed_count
+            - self.skipped_count
+            - self.cancelled_count
+        )
 
 
 class Recipient(db.Model):  # type: ignore[name-defined,misc]
@@ -214,7 +251,9 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("messages.id", ondelete="CASCADE"),
     )
     phone: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(8), default=RecipientStatus.PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=RecipientStatus.PENDING)
+    # The personalised text this recipient is sent; null when it is the message's content.
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Due time; while claimed it is the lease's end, so an abandoned claim comes due again.
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -230,6 +269,49 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     message: Mapped[Message] = relationship()
+
+
+class Template(db.Model):  # type: ignore[name-defined,misc]
+    """A reusable text with `((placeholders))`, shared by every user who can send."""
+
+    __tablename__ = "templates"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    content: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Up to 4 GB on MySQL/MariaDB, whose plain BLOB stops at 64 KB.
+LongBinary = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+
+class Upload(db.Model):  # type: ignore[name-defined,misc]
+    """A file of recipients between its upload and its send: parsed rows, kept for a day.
+
+    In the database rather than on disk, so every serving process and host sees it.
+    """
+
+    __tablename__ = "uploads"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), nullable=True
+    )
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    file_format: Mapped[str] = mapped_column(String(16))  # utf-8, big5, xlsx
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the file as uploaded
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[bytes] = mapped_column(LongBinary)  # zlib-compressed JSON
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class DeadLetter(db.Model):  # type: ignore[name-defined,misc]

@@ -26,8 +26,10 @@ def test_single_send_is_accepted_for_delivery(client, headers):
     body = response.get_json()
     assert body["success"] is True and body["message"]
     data = body["data"]
-    assert set(data) == {"id", "status", "recipient_count", "segments", "created_at"}
+    assert set(data) >= {"id", "status", "recipient_count", "segments", "created_at"}
+    assert set(data) >= {"skipped_count", "cancelled_count", "scheduled_at", "skipped", "warnings"}
     assert (data["status"], data["recipient_count"], data["segments"]) == ("pending", 1, 1)
+    assert (data["scheduled_at"], data["skipped"], data["warnings"]) == (None, [], [])
     assert datetime.fromisoformat(data["created_at"]).utcoffset() is not None
 
 
@@ -165,12 +167,24 @@ def test_message_detail_and_recipients(client, headers, make, alice):
         "success_count": 0,
         "failed_count": 0,
         "pending_count": 2,
+        "skipped_count": 0,
+        "cancelled_count": 0,
         "segments": 1,
+        "scheduled_at": None,
     }
     recipients = client.get(f"/api/sms/{message_id}/recipients", headers=headers).get_json()
     rows = recipients["data"]["recipients"]
     assert [r["phone"] for r in rows] == ["11112222", "33334444"]
-    assert set(rows[0]) == {"id", "phone", "status", "error_message", "attempts", "sent_at"}
+    assert set(rows[0]) == {
+        "id",
+        "phone",
+        "status",
+        "error_message",
+        "attempts",
+        "sent_at",
+        "skip_reason",
+        "content",
+    }
     assert rows[0]["status"] == "pending" and rows[0]["attempts"] == 0
 
 
@@ -209,6 +223,9 @@ def test_list_shows_own_messages_newest_first_with_pagination(client, make, alic
         "recipient_count",
         "success_count",
         "failed_count",
+        "skipped_count",
+        "cancelled_count",
+        "scheduled_at",
     }
 
 

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import MetaData, Table, insert, inspect, select
 
 from smspanel import create_app
 from smspanel.database import (
@@ -95,8 +95,10 @@ def test_message_tallies_start_from_the_messages_each_user_already_owns(empty_ap
         message = {"content": "Hi", "segments": 1, "status": "sent", "recipient_count": 1,
                    "sent_count": 1, "failed_count": 0, "created_at": now}  # fmt: skip
         owners = [ids["alice"]] * 3 + [ids["bob"]] + [None] * 2  # two of a deleted account
+        # The table as it was at that revision, not as the models describe it now.
+        messages_then = Table("messages", MetaData(), autoload_with=db.session.connection())
         db.session.execute(
-            insert(Message.__table__), [{"user_id": owner, **message} for owner in owners]
+            insert(messages_then), [{"user_id": owner, **message} for owner in owners]
         )
         db.session.commit()
         db.session.remove()

@@ -23,7 +23,8 @@ View = TypeVar("View", bound=Callable[..., Any])
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; `details` names each bad field",
     401: "Missing, invalid, revoked or expired token",
-    404: "No such message among the caller's",
+    404: "No such message (among the caller's) or template",
+    409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE)",
     413: "Request body too large",
     429: "Too many failed logins for this account or address; wait `Retry-After` seconds",
     503: "Database unavailable",

@@ -14,8 +14,8 @@ from smspanel.services.content import MAX_CONTENT_LENGTH
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
 
 T = TypeVar("T")
-MessageStatusName = Literal["pending", "sent", "failed", "partial"]
-RecipientStatusName = Literal["pending", "sent", "failed"]
+MessageStatusName = Literal["scheduled", "pending", "sent", "failed", "partial", "cancelled"]
+RecipientStatusName = Literal["pending", "sent", "failed", "cancelled"]
 assert set(MessageStatusName.__args__) == set(tuple(MessageStatus))  # type: ignore[attr-defined]
 assert set(RecipientStatusName.__args__) == set(tuple(RecipientStatus))  # type: ignore[attr-defined]
 
@@ -35,11 +35,23 @@ class LoginRequest(Request):
     password: StrictStr = Field(min_length=1, max_length=1024)
 
 
+ScheduledAt = StrictStr | None
+SCHEDULED_AT = Field(
+    default=None,
+    max_length=64,
+    description=(
+        "when to send, ISO 8601 (read as HKT without an offset), "
+        "at least 1 minute and at most 35 days ahead; omit to send now"
+    ),
+)
+
+
 class SendRequest(Request):
     recipient: HongKongNumber = Field(
         min_length=1, max_length=64, description="Hong Kong number: 8 digits, e.g. '1234 5678'"
     )
     content: StrictStr = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    scheduled_at: ScheduledAt = SCHEDULED_AT
 
 
 class BulkSendRequest(Request):
@@ -49,6 +61,21 @@ class BulkSendRequest(Request):
         description="Hong Kong numbers; repeats are sent once",
     )
     content: StrictStr = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    scheduled_at: ScheduledAt = SCHEDULED_AT
+
+
+class TemplateRecipient(Request):
+    phone: HongKongNumber = Field(min_length=1, max_length=64)
+    personalisation: dict[str, StrictStr | int | float | None] = Field(
+        default_factory=dict,
+        description="a value for each placeholder; names match ignoring case, spaces, _ and -",
+    )
+
+
+class TemplateSendRequest(Request):
+    template_id: int = Field(ge=1, le=2**31 - 1)
+    recipients: list[TemplateRecipient] = Field(min_length=1, max_length=MAX_RECIPIENTS_PER_SEND)
+    scheduled_at: ScheduledAt = SCHEDULED_AT
 
 
 class UserOut(BaseModel):
@@ -63,12 +90,36 @@ class LoginData(BaseModel):
     user: UserOut
 
 
+class SkippedNumber(BaseModel):
+    phone: str
+    reason: str
+
+
+class NumberWarning(BaseModel):
+    phone: str
+    message: str
+
+
+class RepeatedRow(BaseModel):
+    row: int = Field(description="1-based position in `recipients`")
+    phone: str
+    first_row: int = Field(description="the row it is sent from")
+
+
 class SendAccepted(BaseModel):
     id: int
     status: MessageStatusName
     recipient_count: int
-    segments: int
+    segments: int = Field(description="per SMS; for a personalised send, the total of all")
     created_at: datetime
+    scheduled_at: datetime | None
+    skipped_count: int = 0
+    cancelled_count: int = 0
+    skipped: list[SkippedNumber] = Field(default_factory=list)
+    warnings: list[NumberWarning] = Field(default_factory=list)
+    repeated: list[RepeatedRow] = Field(
+        default_factory=list, description="personalised sends: numbers given again, sent once"
+    )
 
 
 class MessageSummary(BaseModel):
@@ -79,6 +130,9 @@ class MessageSummary(BaseModel):
     recipient_count: int
     success_count: int
     failed_count: int
+    skipped_count: int
+    cancelled_count: int
+    scheduled_at: datetime | None
 
 
 class MessagePage(BaseModel):
@@ -99,7 +153,16 @@ class MessageDetail(BaseModel):
     success_count: int
     failed_count: int
     pending_count: int
+    skipped_count: int
+    cancelled_count: int
     segments: int
+    scheduled_at: datetime | None
+
+
+class CancelResult(BaseModel):
+    id: int
+    status: MessageStatusName
+    cancelled_count: int
 
 
 class RecipientOut(BaseModel):
@@ -109,6 +172,8 @@ class RecipientOut(BaseModel):
     error_message: str | None
     attempts: int
     sent_at: datetime | None
+    skip_reason: str | None = None
+    content: str | None = Field(default=None, description="the personalised text, if any")
 
 
 class RecipientList(BaseModel):

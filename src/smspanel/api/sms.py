@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
-from flask import request
+from flask import current_app, request
 from sqlalchemy import select
 
 from smspanel.api.auth import current_api_user, token_required
@@ -12,24 +13,36 @@ from smspanel.api.blueprint import bp
 from smspanel.api.operations import PathId, QueryInt, operation
 from smspanel.api.schemas import (
     BulkSendRequest,
+    CancelResult,
     MessageDetail,
     MessagePage,
     MessageSummary,
     RecipientList,
     RecipientOut,
+    RepeatedRow,
     SendAccepted,
     SendRequest,
+    TemplateSendRequest,
     parse_body,
     respond,
 )
 from smspanel.errors import ApiError
-from smspanel.hktime import to_hkt
-from smspanel.models import Message, Recipient, db
+from smspanel.hktime import format_hkt, to_hkt
+from smspanel.models import Message, Recipient, db, utcnow
 from smspanel.services.api_listing import list_api_messages
+from smspanel.services.cancelling import NotCancellable, cancel_message
 from smspanel.services.content import InvalidContent
 from smspanel.services.ownership import MessageScope, find_message
+from smspanel.services.personalisation import RowProblem, check_rows
 from smspanel.services.phone import InvalidRecipients, NoRecipients
-from smspanel.services.sending import TooManyRecipients, accept_send
+from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
+from smspanel.services.sending import (
+    AcceptedSend,
+    TooManyRecipients,
+    accept_personalised_send,
+    accept_send,
+)
+from smspanel.services.templates import find_template
 
 MAX_PAGE = 1_000_000
 PAGE = QueryInt("page", default=1, maximum=MAX_PAGE)
@@ -38,9 +51,39 @@ RECIPIENTS_PER_PAGE = QueryInt("per_page", default=100, cap=1000)
 MESSAGE_ID = PathId("message_id")
 
 
-def queue_send(recipients: list[str], content: str, field: str):
+def read_schedule(value: str | None) -> datetime | None:
     try:
-        message = accept_send(db.session, current_api_user().id, recipients, content)
+        return parse_scheduled_at(value, utcnow())
+    except InvalidSchedule as exc:
+        raise ApiError(
+            400, "VALIDATION_ERROR", str(exc), [{"field": "scheduled_at", "message": str(exc)}]
+        ) from None
+
+
+def accepted_answer(
+    message: AcceptedSend, repeated: list[RepeatedRow] | None = None, repeated_count: int = 0
+):
+    accepted = SendAccepted(
+        id=message.id,
+        status=message.status,
+        recipient_count=message.recipient_count,
+        segments=message.segments,
+        created_at=to_hkt(message.created_at),
+        scheduled_at=to_hkt(message.scheduled_at),
+        repeated=repeated or [],
+    )
+    note = f"queued for {message.recipient_count} recipient(s)"
+    if message.scheduled_at:
+        note += f", scheduled for {format_hkt(message.scheduled_at)}"
+    if repeated_count:
+        note += f"; {repeated_count} repeated number(s) sent once, from their first row"
+    return respond(accepted, note, 202)
+
+
+def queue_send(recipients: list[str], content: str, field: str, scheduled_at: str | None):
+    schedule = read_schedule(scheduled_at)
+    try:
+        message = accept_send(db.session, current_api_user().id, recipients, content, schedule)
     except InvalidRecipients as exc:
         details = [
             {
@@ -60,14 +103,7 @@ def queue_send(recipients: list[str], content: str, field: str):
         raise ApiError(
             400, "VALIDATION_ERROR", f"{name}: {exc}", [{"field": name, "message": str(exc)}]
         ) from None
-    accepted = SendAccepted(
-        id=message.id,
-        status=message.status,
-        recipient_count=message.recipient_count,
-        segments=message.segments,
-        created_at=to_hkt(message.created_at),
-    )
-    return respond(accepted, f"queued for {message.recipient_count} recipient(s)", 202)
+    return accepted_answer(message)
 
 
 @bp.post("/sms")
@@ -81,7 +117,7 @@ def queue_send(recipients: list[str], content: str, field: str):
 def send_one():
     """Queue one SMS to one number."""
     body = parse_body(SendRequest)
-    return queue_send([body.recipient], body.content, "recipient")
+    return queue_send([body.recipient], body.content, "recipient", body.scheduled_at)
 
 
 @bp.post("/sms/send-bulk")
@@ -95,7 +131,101 @@ def send_one():
 def send_bulk():
     """Queue one SMS to many numbers (up to 100,000; repeats are sent once)."""
     body = parse_body(BulkSendRequest)
-    return queue_send(body.recipients, body.content, "recipients")
+    return queue_send(body.recipients, body.content, "recipients", body.scheduled_at)
+
+
+# Which refusal a personalised send gets: the first kind its rows have, in this order.
+_ROW_REFUSALS = (
+    ("missing_value", "MISSING_PERSONALISATION"),
+    ("invalid_phone", "INVALID_RECIPIENTS"),
+    ("too_long", "VALIDATION_ERROR"),
+    ("invalid_text", "VALIDATION_ERROR"),
+)
+
+
+def row_field(problem: RowProblem) -> str:
+    index = f"recipients[{problem.row - 1}]"
+    if problem.kind == "invalid_phone":
+        return f"{index}.phone"
+    if problem.kind == "missing_value":
+        return f"{index}.personalisation.{problem.column}"
+    return index
+
+
+@bp.post("/sms/send-template")
+@token_required
+@operation(
+    "Queue a template, personalised for each recipient",
+    body=TemplateSendRequest,
+    responds=(202, SendAccepted, "Queued"),
+    errors=(400, 401, 404, 413, 503),
+)
+def send_template():
+    """Queue a template to many numbers, each with its own values for the placeholders.
+
+    Each text is rendered now and kept with its recipient; `segments` is the total. A
+    missing or blank value refuses the whole send (`MISSING_PERSONALISATION`, every row and
+    placeholder in `details`); values the template does not use are ignored; a number
+    repeated keeps its first row.
+    """
+    request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+    body = parse_body(TemplateSendRequest)
+    schedule = read_schedule(body.scheduled_at)
+    template = find_template(db.session, body.template_id)
+    if template is None:
+        raise ApiError(404, "NOT_FOUND", f"no template {body.template_id}")
+    check = check_rows(
+        template.content,
+        ((i, r.phone, r.personalisation) for i, r in enumerate(body.recipients, start=1)),
+    )
+    if check.problems:
+        kinds = {p.kind for p in check.problems}
+        code = next(code for kind, code in _ROW_REFUSALS if kind in kinds)
+        details = [
+            {
+                "field": row_field(p),
+                "message": f"row {p.row}: {p.message}",
+                "value": p.value or None,
+            }
+            for p in check.problems[:1000]
+        ]
+        raise ApiError(
+            400,
+            code,
+            f"{check.rows_with_problems} of {len(body.recipients)} recipients cannot be sent; "
+            + "; ".join(d["message"] for d in details[:5]),
+            details,
+        )
+    try:
+        message = accept_personalised_send(
+            db.session, current_api_user().id, template.id, template.content, check.rows, schedule
+        )
+    except TooManyRecipients as exc:
+        raise ApiError(400, "VALIDATION_ERROR", str(exc)) from None
+    repeated = [
+        RepeatedRow(row=r.row, phone=r.phone, first_row=r.first_row) for r in check.repeated[:100]
+    ]
+    return accepted_answer(message, repeated, len(check.repeated))
+
+
+@bp.post("/sms/<int:message_id>/cancel")
+@token_required
+@operation(
+    "Cancel a scheduled message, or stop one being sent",
+    path=(MESSAGE_ID,),
+    responds=(200, CancelResult, "Cancelled"),
+    errors=(401, 404, 409, 503),
+)
+def cancel(message_id: int):
+    """A scheduled message is cancelled whole; one being sent stops, and its recipients not
+    yet handed to the gateway become `cancelled`. 409 `NOT_CANCELLABLE` once it is final."""
+    m = owned_message(message_id)
+    try:
+        result = cancel_message(db.session, m.id)
+    except NotCancellable as exc:
+        raise ApiError(409, "NOT_CANCELLABLE", str(exc)) from None
+    data = CancelResult(id=result.id, status=result.status, cancelled_count=result.cancelled_count)
+    return respond(data, f"{result.cancelled_count} recipient(s) cancelled")
 
 
 @bp.get("/sms")
@@ -120,6 +250,9 @@ def list_messages():
                 recipient_count=m.recipient_count,
                 success_count=m.sent_count,
                 failed_count=m.failed_count,
+                skipped_count=m.skipped_count,
+                cancelled_count=m.cancelled_count,
+                scheduled_at=to_hkt(m.scheduled_at),
             )
             for m in rows
         ],
@@ -160,7 +293,10 @@ def get_message(message_id: int):
         success_count=m.sent_count,
         failed_count=m.failed_count,
         pending_count=m.pending_count,
+        skipped_count=m.skipped_count,
+        cancelled_count=m.cancelled_count,
         segments=m.segments,
+        scheduled_at=to_hkt(m.scheduled_at),
     )
     return respond(data)
 
@@ -191,6 +327,7 @@ def get_recipients(message_id: int):
                 error_message=r.error_message if r.status != "sent" else None,
                 attempts=r.attempts,
                 sent_at=to_hkt(r.sent_at),
+                content=r.content,
             )
             for r in rows
         ],

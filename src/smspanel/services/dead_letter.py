@@ -25,7 +25,7 @@ from smspanel.models import (
 )
 from smspanel.services import audit
 from smspanel.services.doorbell import ring_after_commit
-from smspanel.services.message_status import adjust_message_counts
+from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.pagination import Page, paginate
 from smspanel.services.transactions import transaction
 
@@ -151,7 +151,9 @@ def retry(session: Session, entry_ids: list[int] | None = None) -> int:
             entry.updated_at = now
             failed_back[entry.message_id] -= 1
         if requeued.rowcount:  # type: ignore[attr-defined]
-            adjust_message_counts(session, {m: (0, d) for m, d in failed_back.items()}, now)
+            adjust_message_counts(
+                session, {m: CountChange(failed=d) for m, d in failed_back.items()}, now
+            )
         target = f"dead_letter:{entries[0].id}" if entry_ids else "all pending"
         audit.record(session, "dead_letter.retry", target, f"{len(entries)} entr(y/ies)")
         ring_after_commit(session)

@@ -4,6 +4,7 @@ message's status is derived."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
@@ -12,10 +13,31 @@ from sqlalchemy.orm import Session
 from smspanel.models import Message, MessageStatus
 
 
-def derive_message_status(recipient_count: int, sent_count: int, failed_count: int) -> str:
-    """A message is pending until every recipient is final, then sent, failed or partial."""
-    if sent_count + failed_count < recipient_count:
-        return MessageStatus.PENDING
+@dataclass(frozen=True)
+class CountChange:
+    """How many of one message's recipients just became sent, failed or cancelled."""
+
+    sent: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+def derive_message_status(
+    recipient_count: int,
+    sent_count: int,
+    failed_count: int,
+    skipped_count: int = 0,
+    cancelled_count: int = 0,
+    current: str | None = None,
+) -> str:
+    """Scheduled or pending until no recipient is pending; then, over those attempted, sent,
+    failed or partial, unless a cancel stopped any recipient (cancelled)."""
+    if sent_count + failed_count + skipped_count + cancelled_count < recipient_count:
+        return (
+            MessageStatus.SCHEDULED if current == MessageStatus.SCHEDULED else MessageStatus.PENDING
+        )
+    if cancelled_count:
+        return MessageStatus.CANCELLED
     if failed_count == 0:
         return MessageStatus.SENT
     if sent_count == 0:
@@ -23,10 +45,8 @@ def derive_message_status(recipient_count: int, sent_count: int, failed_count: i
     return MessageStatus.PARTIAL
 
 
-def adjust_message_counts(
-    session: Session, deltas: dict[int, tuple[int, int]], now: datetime
-) -> None:
-    """Apply (sent, failed) count changes per message, then re-derive each status."""
+def adjust_message_counts(session: Session, changes: dict[int, CountChange], now: datetime) -> None:
+    """Apply count changes per message, then re-derive each status."""
     table = Message.__table__
     session.execute(
         update(table)
@@ -34,10 +54,14 @@ def adjust_message_counts(
         .values(
             sent_count=table.c.sent_count + bindparam("d_sent"),
             failed_count=table.c.failed_count + bindparam("d_failed"),
+            cancelled_count=table.c.cancelled_count + bindparam("d_cancelled"),
         ),
-        [{"mid": mid, "d_sent": s, "d_failed": f} for mid, (s, f) in sorted(deltas.items())],
+        [
+            {"mid": mid, "d_sent": c.sent, "d_failed": c.failed, "d_cancelled": c.cancelled}
+            for mid, c in sorted(changes.items())
+        ],
     )
-    refresh_message_status(session, deltas.keys(), now)
+    refresh_message_status(session, changes.keys(), now)
 
 
 def refresh_message_status(session: Session, message_ids: Iterable[int], now: datetime) -> None:
@@ -48,14 +72,23 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
             Message.recipient_count,
             Message.sent_count,
             Message.failed_count,
+            Message.skipped_count,
+            Message.cancelled_count,
             Message.status,
         ).where(Message.id.in_(ids))
     ).all()
     changes = []
     for row in rows:
-        status = derive_message_status(row.recipient_count, row.sent_count, row.failed_count)
+        status = derive_message_status(
+            row.recipient_count,
+            row.sent_count,
+            row.failed_count,
+            row.skipped_count,
+            row.cancelled_count,
+            current=row.status,
+        )
         if status != row.status:
-            final = status != MessageStatus.PENDING
+            final = status not in (MessageStatus.PENDING, MessageStatus.SCHEDULED)
             changes.append(
                 {"mid": row.id, "new_status": status, "new_completed_at": now if final else None}
             )

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
+from smspanel.hktime import format_hkt
 from smspanel.models import (
     Message,
     MessageStatus,
@@ -20,7 +21,8 @@ from smspanel.models import (
 from smspanel.services import audit
 from smspanel.services.content import count_segments, validate_content
 from smspanel.services.doorbell import ring_after_commit
-from smspanel.services.phone import parse_recipients
+from smspanel.services.personalisation import PersonalisedRow
+from smspanel.services.phone import NoRecipients, parse_recipients
 from smspanel.services.transactions import transaction
 
 MAX_RECIPIENTS_PER_SEND = 100_000
@@ -48,31 +50,89 @@ class AcceptedSend:
     recipient_count: int
     segments: int
     created_at: datetime
+    scheduled_at: datetime | None = None
 
 
 def accept_send(
-    session: Session, user_id: int | None, recipients: Sequence[str], content: str
+    session: Session,
+    user_id: int | None,
+    recipients: Sequence[str],
+    content: str,
+    scheduled_at: datetime | None = None,
 ) -> AcceptedSend:
-    """Queue one message for every distinct number; refuse the whole send on any bad input.
-
-    One short transaction, set-based: the recipients go in as a multi-row insert, the
-    sender's message tally goes up by one with them, and the request never waits on the
-    gateway.
-    """
+    """Queue one message for every distinct number; refuse the whole send on any bad input."""
     content = validate_content(content)
-    if len(recipients) > MAX_RECIPIENTS_PER_SEND:
-        raise TooManyRecipients(
-            f"{len(recipients)} recipients; at most {MAX_RECIPIENTS_PER_SEND} per send"
-        )
+    _check_size(len(recipients))
     phones = parse_recipients(recipients)
+    return _store(
+        session,
+        user_id,
+        content,
+        [(phone, None) for phone in phones],
+        segments=count_segments(content),
+        scheduled_at=scheduled_at,
+    )
+
+
+def accept_personalised_send(
+    session: Session,
+    user_id: int | None,
+    template_id: int,
+    template_content: str,
+    rows: Sequence[PersonalisedRow],
+    scheduled_at: datetime | None = None,
+    source_digest: str | None = None,
+) -> AcceptedSend:
+    """Queue rows already checked by `personalisation.check_rows`, each with its own text.
+
+    The message keeps the template's text; its `segments` is the total over all rows.
+    """
+    if not rows:
+        raise NoRecipients("no row is left to send to")
+    _check_size(len(rows))
+    return _store(
+        session,
+        user_id,
+        template_content,
+        [(row.phone, row.text) for row in rows],
+        segments=sum(row.segments for row in rows),
+        scheduled_at=scheduled_at,
+        personalised=True,
+        template_id=template_id,
+        source_digest=source_digest,
+    )
+
+
+def _check_size(count: int) -> None:
+    if count > MAX_RECIPIENTS_PER_SEND:
+        raise TooManyRecipients(f"{count} recipients; at most {MAX_RECIPIENTS_PER_SEND} per send")
+
+
+def _store(
+    session: Session,
+    user_id: int | None,
+    content: str,
+    recipients: Sequence[tuple[str, str | None]],
+    *,
+    segments: int,
+    scheduled_at: datetime | None,
+    personalised: bool = False,
+    template_id: int | None = None,
+    source_digest: str | None = None,
+) -> AcceptedSend:
+    """One short transaction, set-based: the recipients go in as a multi-row insert, the
+    sender's message tally goes up by one with them, and the request never waits on the
+    gateway. A scheduled message's recipients come due at its time."""
     now = utcnow()
     accepted = AcceptedSend(
         id=0,
-        status=MessageStatus.PENDING,
-        recipient_count=len(phones),
-        segments=count_segments(content),
+        status=MessageStatus.SCHEDULED if scheduled_at else MessageStatus.PENDING,
+        recipient_count=len(recipients),
+        segments=segments,
         created_at=now,
+        scheduled_at=scheduled_at,
     )
+    due = scheduled_at or now
     with transaction(session):
         # Core inserts, not the unit of work: a single SMS is the API's hottest path, and
         # nothing here needs identity tracking or a reload after commit.
@@ -86,7 +146,13 @@ def accept_send(
                 "recipient_count": accepted.recipient_count,
                 "sent_count": 0,
                 "failed_count": 0,
+                "skipped_count": 0,
+                "cancelled_count": 0,
                 "created_at": now,
+                "scheduled_at": scheduled_at,
+                "personalised": personalised,
+                "template_id": template_id,
+                "source_digest": source_digest,
             },
         )
         accepted = replace(accepted, id=result.inserted_primary_key[0])  # type: ignore[attr-defined]
@@ -96,24 +162,27 @@ def accept_send(
                 {
                     "message_id": accepted.id,
                     "phone": phone,
+                    "content": text,
                     "status": RecipientStatus.PENDING,
                     "attempts": 0,
-                    "next_attempt_at": now,
+                    "next_attempt_at": due,
                     "maybe_duplicate": False,
                     "updated_at": now,
                 }
-                for phone in phones
+                for phone, text in recipients
             ],
         )
+        when = f", scheduled for {format_hkt(scheduled_at)}" if scheduled_at else ""
         audit.record(
             session,
             "sms.send",
             f"message:{accepted.id}",
-            f"{len(phones)} recipient(s), {accepted.segments} segment(s)",
+            f"{len(recipients)} recipient(s), {accepted.segments} segment(s){when}",
         )
         if user_id is not None:
             # Last, so the tally's row lock is held only for the commit, not for the inserts:
             # concurrent sends by one user queue on it briefly and cannot deadlock.
             session.execute(_COUNT_ONE_MORE, {"sender": user_id})
-        ring_after_commit(session)
+        if scheduled_at is None:
+            ring_after_commit(session)
     return accepted

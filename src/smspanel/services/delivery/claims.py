@@ -17,7 +17,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from smspanel.models import Message, Recipient, RecipientStatus, utcnow
+from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
+from smspanel.services.cancelling import cancel_claimed_in_transaction
 from smspanel.services.transactions import begin_write, locks_rows, transaction
 
 
@@ -70,15 +71,36 @@ def claim_due_recipients(
                 Recipient.phone,
                 Recipient.attempts,
                 Recipient.maybe_duplicate,
-                Message.content,
+                func.coalesce(Recipient.content, Message.content).label("content"),
+                Message.status.label("message_status"),
+                Message.cancelled_at,
             )
             .join(Message, Message.id == Recipient.message_id)
             .where(Recipient.id.in_(ids))
             .order_by(Recipient.id)
         ).all()
+        # Back in the queue after their message was cancelled (a retry, a lapsed lease).
+        stopped = [(r.id, r.message_id) for r in rows if r.cancelled_at is not None]
+        if stopped:
+            cancel_claimed_in_transaction(session, worker_id, stopped)
+        starting = sorted(
+            {
+                r.message_id
+                for r in rows
+                if r.message_status == MessageStatus.SCHEDULED and r.cancelled_at is None
+            }
+        )
+        if starting:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(starting), Message.status == MessageStatus.SCHEDULED)
+                .values(status=MessageStatus.PENDING, started_at=now),
+                execution_options={"synchronize_session": False},
+            )
     return [
         ClaimedRecipient(r.id, r.message_id, r.phone, r.content, r.attempts, r.maybe_duplicate)
         for r in rows
+        if r.cancelled_at is None
     ]
 
 

@@ -25,6 +25,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from smspanel.services.cancelling import (
+    CANCEL_CHECK_SECONDS,
+    cancel_held_recipients,
+    cancelled_among,
+)
 from smspanel.services.delivery.attempt import attempt_delivery
 from smspanel.services.delivery.claims import (
     ClaimedRecipient,
@@ -49,6 +54,14 @@ PREFETCH_PER_SENDER = 4
 # a time is then claimed a few dozen at once, not one transaction per SMS beside the web's.
 GATHER_SECONDS = 0.02
 STATISTICS_INTERVAL_SECONDS = 3600.0  # how often an idle dispatcher refreshes planner figures
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A claimed recipient not sent because its message was cancelled."""
+
+    recipient_id: int
+    message_id: int
 
 
 def new_worker_id() -> str:
@@ -85,12 +98,13 @@ class SendingLoop:
         gateway: GatewayClient,
         pacer: RateLimiter,
         concurrency: int,
-        finished: SimpleQueue[DeliveryOutcome | int],
+        finished: SimpleQueue[DeliveryOutcome | int | Withdrawn],
     ) -> None:
         self.gateway = gateway
         self.pacer = pacer
         self.concurrency = concurrency
         self._finished = finished
+        self._cancelled_messages: set[int] = set()
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop
         self._waiting: asyncio.Queue[ClaimedRecipient | None]
@@ -108,6 +122,11 @@ class SendingLoop:
     def submit(self, claimed: list[ClaimedRecipient]) -> None:
         """Hand a claimed batch to the loop (safe from any thread)."""
         self._loop.call_soon_threadsafe(self._enqueue, claimed)
+
+    def withdraw(self, message_ids: set[int]) -> None:
+        """Send nothing more of these (cancelled) messages: each unsent recipient of them is
+        reported as `Withdrawn`; requests already on the wire finish (safe from any thread)."""
+        self._loop.call_soon_threadsafe(self._withdraw, message_ids)
 
     def stop(self) -> list[int]:
         """Take back what has not started, let requests on the wire finish; return those ids.
@@ -135,6 +154,18 @@ class SendingLoop:
         for item in claimed:
             self._waiting.put_nowait(item)
 
+    def _withdraw(self, message_ids: set[int]) -> None:
+        self._cancelled_messages.update(message_ids)
+        keep = []
+        while not self._waiting.empty():
+            item = self._waiting.get_nowait()
+            if item is not None and item.message_id in self._cancelled_messages:
+                self._finished.put(Withdrawn(item.id, item.message_id))
+            else:
+                keep.append(item)
+        for item in keep:
+            self._waiting.put_nowait(item)
+
     async def _stop(self) -> list[int]:
         unstarted = []
         while not self._waiting.empty():
@@ -152,7 +183,11 @@ class SendingLoop:
                     delay = await self._loop.run_in_executor(self._pacing, self.pacer.reserve)
                     if delay > 0:
                         await asyncio.sleep(delay)
-                outcome: DeliveryOutcome | int = await attempt_delivery(self.gateway, item)
+                outcome: DeliveryOutcome | int | Withdrawn
+                if item.message_id in self._cancelled_messages:  # cancelled while paced
+                    outcome = Withdrawn(item.id, item.message_id)
+                else:
+                    outcome = await attempt_delivery(self.gateway, item)
             except Exception:  # e.g. pacing could not reach the database: not sent, give back
                 log.exception("recipient %s not attempted", item.id)
                 outcome = item.id
@@ -180,11 +215,13 @@ class Dispatcher:
         self._doorbell = DoorbellListener.bind(engine)
         self._outcomes: list[DeliveryOutcome] = []
         self._not_attempted: list[int] = []
+        self._withdrawn: list[Withdrawn] = []
+        self._cancels_checked_at = 0.0
         self._first_outcome_at = 0.0
         self._last_claim_at = 0.0
         self._queue_emptied = False
         self._statistics_at = time.monotonic()  # the process refreshed them as it started
-        self._finished: SimpleQueue[DeliveryOutcome | int] = SimpleQueue()
+        self._finished: SimpleQueue[DeliveryOutcome | int | Withdrawn] = SimpleQueue()
         self._session: Session
 
     def stop(self) -> None:
@@ -199,7 +236,7 @@ class Dispatcher:
         )
         with Session(self.engine) as self._session:
             sending.start()
-            inflight: set[int] = set()
+            inflight: dict[int, int] = {}  # recipient id: message id
             try:
                 self._loop(sending, inflight)
             finally:
@@ -207,7 +244,7 @@ class Dispatcher:
                 if self._doorbell is not None:
                     self._doorbell.close()
 
-    def _loop(self, sending: SendingLoop, inflight: set[int]) -> None:
+    def _loop(self, sending: SendingLoop, inflight: dict[int, int]) -> None:
         capacity = self.settings.concurrency * PREFETCH_PER_SENDER
         db_failures = 0
         while not self._stopping.is_set():
@@ -219,7 +256,7 @@ class Dispatcher:
                     db_failures = 0
                     nothing_due = not claimed
                     if claimed:
-                        inflight.update(item.id for item in claimed)
+                        inflight.update((item.id, item.message_id) for item in claimed)
                         sending.submit(claimed)
                 except SQLAlchemyError as exc:
                     self._session.rollback()
@@ -227,6 +264,7 @@ class Dispatcher:
                     log.warning("dispatcher %s cannot claim: %s", self.worker_id, exc)
                     self._stopping.wait(min(5.0, 0.2 * 2**db_failures))
             if inflight:
+                self._withdraw_cancelled(sending, inflight)
                 self._collect(inflight, timeout=WAIT_SLICE_SECONDS)
             elif not nothing_due:
                 self._stopping.wait(WAIT_SLICE_SECONDS)  # gathering: a claim comes soon
@@ -273,7 +311,21 @@ class Dispatcher:
             self._session.rollback()
             log.warning("dispatcher %s cannot refresh statistics: %s", self.worker_id, exc)
 
-    def _collect(self, inflight: set[int], timeout: float | None) -> None:
+    def _withdraw_cancelled(self, sending: SendingLoop, inflight: dict[int, int]) -> None:
+        """Every CANCEL_CHECK_SECONDS while holding recipients: stop those of cancelled messages."""
+        if time.monotonic() - self._cancels_checked_at < CANCEL_CHECK_SECONDS:
+            return
+        self._cancels_checked_at = time.monotonic()
+        try:
+            cancelled = cancelled_among(self._session, list(set(inflight.values())))
+        except SQLAlchemyError as exc:
+            self._session.rollback()
+            log.warning("dispatcher %s cannot check for cancels: %s", self.worker_id, exc)
+            return
+        if cancelled:
+            sending.withdraw(cancelled)
+
+    def _collect(self, inflight: dict[int, int], timeout: float | None) -> None:
         """Take every finished outcome: wait for the first, then drain what else is ready."""
         try:
             outcome = self._finished.get(timeout=timeout)
@@ -283,10 +335,13 @@ class Dispatcher:
             self._first_outcome_at = time.monotonic()
         while True:
             if isinstance(outcome, int):
-                inflight.discard(outcome)
+                inflight.pop(outcome, None)
                 self._not_attempted.append(outcome)
+            elif isinstance(outcome, Withdrawn):
+                inflight.pop(outcome.recipient_id, None)
+                self._withdrawn.append(outcome)
             else:
-                inflight.discard(outcome.recipient_id)
+                inflight.pop(outcome.recipient_id, None)
                 self._outcomes.append(outcome)
             try:
                 outcome = self._finished.get_nowait()
@@ -306,6 +361,19 @@ class Dispatcher:
                 release_claims(self._session, self.worker_id, not_attempted)
             except SQLAlchemyError:
                 self._session.rollback()  # their lease runs out and they come due again
+        if self._withdrawn:
+            withdrawn, self._withdrawn = self._withdrawn, []
+            try:
+                with_conflict_retry(
+                    self._session,
+                    lambda: cancel_held_recipients(
+                        self._session,
+                        self.worker_id,
+                        [(w.recipient_id, w.message_id) for w in withdrawn],
+                    ),
+                )
+            except SQLAlchemyError:
+                self._session.rollback()  # cancelled when claimed again, after their lease
         if not self._outcomes:
             return
         waited = time.monotonic() - self._first_outcome_at
@@ -325,10 +393,11 @@ class Dispatcher:
             )
             time.sleep(0.5)
 
-    def _drain(self, sending: SendingLoop, inflight: set[int]) -> None:
+    def _drain(self, sending: SendingLoop, inflight: dict[int, int]) -> None:
         """On shutdown: release claims not yet started, wait for those on the wire, record all."""
         unstarted = sending.stop()  # the requests on the wire finish (bounded by timeouts)
-        inflight.difference_update(unstarted)
+        for recipient_id in unstarted:
+            inflight.pop(recipient_id, None)
         self._collect(inflight, timeout=0)
         if inflight:  # only if the loop died: their leases run out and they come due again
             log.error(

@@ -7,9 +7,9 @@ A row another dispatcher has taken over meanwhile (this one's lease ran out) is 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
@@ -19,7 +19,7 @@ from smspanel.models import Message, Recipient, RecipientStatus, utcnow
 from smspanel.services.dead_letter import FinalFailure, write_dead_letters
 from smspanel.services.delivery.claims import ClaimedRecipient
 from smspanel.services.delivery.gateway import GatewayReply, GatewayTransportError
-from smspanel.services.message_status import adjust_message_counts
+from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.transactions import locks_rows, transaction
 
 ERROR_MESSAGE_LIMIT = 500
@@ -31,7 +31,9 @@ class DeliveryOutcome:
 
     recipient_id: int
     message_id: int
-    status: str  # RecipientStatus: sent, failed, or pending (retry at `retry_at`)
+    # RecipientStatus: sent, failed, pending (retry at `retry_at`), or cancelled (a retry of a
+    # cancelled message's recipient)
+    status: str
     attempts: int
     finished_at: datetime
     retry_at: datetime | None = None
@@ -143,15 +145,27 @@ def record_outcomes(session: Session, worker_id: str, outcomes: Sequence[Deliver
         )
         if not kept:
             return 0
+        # Lock the counters' rows up front, in id order, rather than on first update.
+        message_ids = sorted({o.message_id for o in kept})
+        messages_query = (
+            select(Message.id).where(Message.id.in_(message_ids), Message.cancelled_at.is_not(None))
+        ).order_by(Message.id)
         if locks_rows(session):
-            # Lock the counters' rows up front, in id order, rather than on first update.
-            message_ids = sorted({o.message_id for o in kept})
             session.execute(
                 select(Message.id)
                 .where(Message.id.in_(message_ids))
                 .order_by(Message.id)
                 .with_for_update()
             ).all()
+        cancelled = set(session.scalars(messages_query))
+        if cancelled:
+            # A retry of a cancelled message's recipient would only be cancelled when claimed.
+            kept = [
+                replace(o, status=RecipientStatus.CANCELLED, retry_at=None)
+                if o.message_id in cancelled and o.status == RecipientStatus.PENDING
+                else o
+                for o in kept
+            ]
         _update_recipients(session, kept)
         failed = [o for o in kept if o.status == RecipientStatus.FAILED]
         if failed:
@@ -164,18 +178,18 @@ def record_outcomes(session: Session, worker_id: str, outcomes: Sequence[Deliver
                     for o in failed
                 ],
             )
-        deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for o in kept:
-            if o.status == RecipientStatus.SENT:
-                deltas[o.message_id][0] += 1
-            elif o.status == RecipientStatus.FAILED:
-                deltas[o.message_id][1] += 1
-        if deltas:
-            adjust_message_counts(
-                session,
-                {mid: (sent, failed) for mid, (sent, failed) in deltas.items()},
-                now=max(o.finished_at for o in kept),
+        finished = Counter((o.message_id, o.status) for o in kept)
+        changes = {
+            mid: CountChange(
+                sent=finished[mid, RecipientStatus.SENT],
+                failed=finished[mid, RecipientStatus.FAILED],
+                cancelled=finished[mid, RecipientStatus.CANCELLED],
             )
+            for mid in message_ids
+        }
+        changes = {mid: c for mid, c in changes.items() if c != CountChange()}
+        if changes:
+            adjust_message_counts(session, changes, now=max(o.finished_at for o in kept))
     return len(kept)
 
 

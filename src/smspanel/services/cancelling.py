@@ -1,0 +1,193 @@
+"""Cancelling a message: whole while scheduled, or what is left of it while it is sent.
+
+A cancel marks the message (`cancelled_at`) and, in the same transaction, turns every
+recipient no dispatcher holds into `cancelled`. Dispatchers holding recipients of it notice
+within `CANCEL_CHECK_SECONDS` and hand back those not yet sent, which become `cancelled`
+too; requests already on the wire finish and are recorded as usual. The cancel answers
+once no recipient is held any more (or after `CANCEL_WAIT_SECONDS`), so nothing is sent
+after it answers beyond what was already on the wire. Recipients of a cancelled message
+that come back to the queue later (a retry, a lapsed lease) are cancelled when claimed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from smspanel.models import (
+    FINAL_MESSAGE_STATUSES,
+    Message,
+    Recipient,
+    RecipientStatus,
+    utcnow,
+)
+from smspanel.services import audit
+from smspanel.services.doorbell import ring_after_commit
+from smspanel.services.message_status import CountChange, adjust_message_counts
+from smspanel.services.transactions import locks_rows, transaction
+
+CANCEL_CHECK_SECONDS = 0.1  # how often a busy dispatcher looks for cancels of what it holds
+CANCEL_WAIT_SECONDS = 1.0
+
+
+class NotCancellable(ValueError):
+    """The message is final: nothing is left to cancel."""
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    id: int
+    status: str
+    cancelled_count: int
+
+
+def cancel_message(
+    session: Session, message_id: int, wait_seconds: float = CANCEL_WAIT_SECONDS
+) -> CancelResult:
+    """Stop every recipient of the message not yet handed to the gateway.
+
+    The caller has checked that the user may see the message (ownership.find_message).
+    """
+    with transaction(session, write=True):
+        query = select(Message).where(Message.id == message_id)
+        if locks_rows(session):
+            query = query.with_for_update()
+        message = session.scalars(query).one()
+        if message.status in FINAL_MESSAGE_STATUSES or message.cancelled_at is not None:
+            raise NotCancellable(
+                f"message {message_id} is {message.status}: nothing is left to cancel"
+            )
+        now = utcnow()
+        message.cancelled_at = now
+        session.flush()
+        stopped = _cancel_recipients(
+            session,
+            {message_id},
+            and_(
+                Recipient.message_id == message_id,
+                Recipient.status == RecipientStatus.PENDING,
+                # Not held by a dispatcher, or held under a lease that ran out.
+                or_(Recipient.claimed_by.is_(None), Recipient.next_attempt_at <= now),
+            ),
+            now,
+        )
+        audit.record(
+            session,
+            "sms.cancel",
+            f"message:{message_id}",
+            f"{stopped} recipient(s) stopped at once",
+        )
+        ring_after_commit(session)
+    _wait_until_released(session, message_id, wait_seconds)
+    with transaction(session):
+        row = session.execute(
+            select(Message.status, Message.cancelled_count).where(Message.id == message_id)
+        ).one()
+    return CancelResult(message_id, row.status, row.cancelled_count)
+
+
+def _wait_until_released(session: Session, message_id: int, wait_seconds: float) -> None:
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        with transaction(session):
+            held = session.scalar(
+                select(func.count())
+                .select_from(Recipient)
+                .where(
+                    Recipient.message_id == message_id,
+                    Recipient.status == RecipientStatus.PENDING,
+                    Recipient.claimed_by.is_not(None),
+                    Recipient.next_attempt_at > utcnow(),
+                )
+            )
+        if not held:
+            return
+        time.sleep(0.02)
+
+
+def cancelled_among(session: Session, message_ids: Sequence[int]) -> set[int]:
+    """Which of these messages a cancel has marked (a dispatcher's check on what it holds)."""
+    if not message_ids:
+        return set()
+    with transaction(session):
+        return set(
+            session.scalars(
+                select(Message.id).where(
+                    Message.id.in_(sorted(set(message_ids))), Message.cancelled_at.is_not(None)
+                )
+            )
+        )
+
+
+def cancel_held_recipients(
+    session: Session, worker_id: str, recipients: Sequence[tuple[int, int]]
+) -> int:
+    """A dispatcher's unsent (recipient id, message id) pairs of cancelled messages."""
+    if not recipients:
+        return 0
+    with transaction(session, write=True):
+        return cancel_claimed_in_transaction(session, worker_id, recipients)
+
+
+def cancel_claimed_in_transaction(
+    session: Session, worker_id: str, recipients: Sequence[tuple[int, int]]
+) -> int:
+    ids = sorted(rid for rid, _ in recipients)
+    return _cancel_recipients(
+        session,
+        {mid for _, mid in recipients},
+        and_(
+            Recipient.id.in_(ids),
+            Recipient.claimed_by == worker_id,
+            Recipient.status == RecipientStatus.PENDING,
+        ),
+        utcnow(),
+    )
+
+
+def _cancel_recipients(
+    session: Session, message_ids: set[int], which: ColumnElement[bool], now
+) -> int:
+    """Cancel the pending recipients `which` picks, with their messages' counts."""
+    if locks_rows(session):
+        session.execute(
+            select(Message.id)
+            .where(Message.id.in_(sorted(message_ids)))
+            .order_by(Message.id)
+            .with_for_update()
+        ).all()
+    if len(message_ids) == 1:
+        (only,) = message_ids
+        result = session.execute(
+            update(Recipient)
+            .where(which)
+            .values(
+                status=RecipientStatus.CANCELLED, claimed_by=None, claimed_at=None, updated_at=now
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        changes = {only: CountChange(cancelled=result.rowcount)} if result.rowcount else {}  # type: ignore[attr-defined]
+    else:
+        per_message = dict(
+            session.execute(
+                select(Recipient.message_id, func.count())
+                .where(which)
+                .group_by(Recipient.message_id)
+            ).all()
+        )
+        session.execute(
+            update(Recipient)
+            .where(which)
+            .values(
+                status=RecipientStatus.CANCELLED, claimed_by=None, claimed_at=None, updated_at=now
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        changes = {mid: CountChange(cancelled=n) for mid, n in per_message.items() if n}
+    if changes:
+        adjust_message_counts(session, changes, now)
+    return sum(c.cancelled for c in changes.values())

@@ -1,0 +1,128 @@
+"""Checking a personalised send row by row: the one rule the API and file uploads share.
+
+Each row is a number and its values. A row is refused for a number that is not a Hong Kong
+number, a placeholder with no value (missing or blank), or a text that renders too long or
+with a character an SMS cannot carry. Values for names the template does not use are
+ignored. A number repeated in the rows keeps its first row; the later ones are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from smspanel.services.content import (
+    MAX_CONTENT_LENGTH,
+    InvalidContent,
+    count_segments,
+    validate_content,
+)
+from smspanel.services.phone import normalize_phone
+from smspanel.services.placeholders import personalisation_by_key, placeholders, render
+
+MAX_PROBLEMS_KEPT = 1000  # beyond this, only counted: a 100,000-row mistake is one mistake
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int  # as the sender counts: the file's row number, or the list position + 1
+    column: str  # the column or field at fault
+    kind: str  # invalid_phone, missing_value, too_long, invalid_text
+    message: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class PersonalisedRow:
+    row: int
+    phone: str  # the 8 digits
+    text: str  # exactly what this number is sent
+    segments: int
+
+
+@dataclass(frozen=True)
+class RepeatedNumber:
+    row: int
+    phone: str
+    first_row: int
+
+
+@dataclass
+class PersonalisationCheck:
+    rows: list[PersonalisedRow] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    problem_count: int = 0
+    rows_with_problems: int = 0
+    repeated: list[RepeatedNumber] = field(default_factory=list)
+    placeholders: list[str] = field(default_factory=list)
+
+    @property
+    def total_segments(self) -> int:
+        return sum(r.segments for r in self.rows)
+
+    @property
+    def missing_values(self) -> bool:
+        return any(p.kind == "missing_value" for p in self.problems)
+
+    def add(self, problem: RowProblem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+
+def check_rows(
+    template_content: str,
+    rows: Iterable[tuple[int, str, Mapping[str, object]]],
+    phone_column: str = "phone",
+) -> PersonalisationCheck:
+    """Render `template_content` for each (row number, number as written, values)."""
+    check = PersonalisationCheck(placeholders=placeholders(template_content))
+    first_row_of: dict[str, int] = {}
+    for row_number, raw_phone, values in rows:
+        problems_before = check.problem_count
+        phone = normalize_phone(raw_phone) if isinstance(raw_phone, str) else None
+        if phone is None:
+            shown = "" if raw_phone is None else str(raw_phone)
+            check.add(
+                RowProblem(
+                    row_number,
+                    phone_column,
+                    "invalid_phone",
+                    "not a Hong Kong number (8 digits, e.g. 9123 4567)"
+                    if shown.strip()
+                    else "no number",
+                    shown[:40],
+                )
+            )
+        rendering = render(template_content, personalisation_by_key(values))
+        for name in rendering.missing:
+            check.add(RowProblem(row_number, name, "missing_value", f"no value for (({name}))"))
+        if rendering.missing:
+            pass
+        elif len(rendering.text) > MAX_CONTENT_LENGTH:
+            check.add(
+                RowProblem(
+                    row_number,
+                    "content",
+                    "too_long",
+                    f"the personalised text is {len(rendering.text)} characters; "
+                    f"the maximum is {MAX_CONTENT_LENGTH}",
+                )
+            )
+        else:
+            try:
+                validate_content(rendering.text)
+            except InvalidContent as exc:
+                check.add(RowProblem(row_number, "content", "invalid_text", f"the text: {exc}"))
+        if check.problem_count > problems_before:
+            check.rows_with_problems += 1
+            continue
+        assert phone is not None
+        first = first_row_of.setdefault(phone, row_number)
+        if first != row_number:
+            check.repeated.append(RepeatedNumber(row_number, phone, first))
+            continue
+        check.rows.append(
+            PersonalisedRow(row_number, phone, rendering.text, count_segments(rendering.text))
+        )
+    return check
