@@ -74,8 +74,10 @@ def check_rows(
     template_content: str,
     rows: Iterable[tuple[int, str, Mapping[str, object]]],
     phone_column: str = "phone",
+    suffix: str = "",
 ) -> PersonalisationCheck:
-    """Render `template_content` for each (row number, number as written, values)."""
+    """Render `template_content` for each (row number, number as written, values), then
+    append `suffix` (the web's enquiry-number suffix) to each text."""
     check = PersonalisationCheck(placeholders=placeholders(template_content))
     first_row_of: dict[str, int] = {}
     for row_number, raw_phone, values in rows:
@@ -95,23 +97,24 @@ def check_rows(
                 )
             )
         rendering = render(template_content, personalisation_by_key(values))
+        text = rendering.text + suffix
         for name in rendering.missing:
             check.add(RowProblem(row_number, name, "missing_value", f"no value for (({name}))"))
         if rendering.missing:
             pass
-        elif len(rendering.text) > MAX_CONTENT_LENGTH:
+        elif len(text) > MAX_CONTENT_LENGTH:
             check.add(
                 RowProblem(
                     row_number,
                     "content",
                     "too_long",
-                    f"the personalised text is {len(rendering.text)} characters; "
+                    f"the personalised text is {len(text)} characters; "
                     f"the maximum is {MAX_CONTENT_LENGTH}",
                 )
             )
         else:
             try:
-                validate_content(rendering.text)
+                validate_content(text)
             except InvalidContent as exc:
                 check.add(RowProblem(row_number, "content", "invalid_text", f"the text: {exc}"))
         if check.problem_count > problems_before:
@@ -122,7 +125,5 @@ def check_rows(
         if first != row_number:
             check.repeated.append(RepeatedNumber(row_number, phone, first))
             continue
-        check.rows.append(
-            PersonalisedRow(row_number, phone, rendering.text, count_segments(rendering.text))
-        )
+        check.rows.append(PersonalisedRow(row_number, phone, text, count_segments(text)))
     return check
