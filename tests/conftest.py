@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -127,10 +128,16 @@ class Factory:
             record_outcomes(db.session, "test-worker", outcomes)
 
     def message(
-        self, user: User, recipients: list[str] | None = None, content: str = "Notice"
+        self,
+        user: User,
+        recipients: list[str] | None = None,
+        content: str = "Notice",
+        scheduled_at: datetime | None = None,
     ) -> int:
         with self.app.app_context():
-            return accept_send(db.session, user.id, recipients or ["12345678"], content).id
+            return accept_send(
+                db.session, user.id, recipients or ["12345678"], content, scheduled_at
+            ).id
 
 
 @pytest.fixture

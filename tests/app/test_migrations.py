@@ -15,7 +15,7 @@ from smspanel.database import (
     register_migrations,
     schema_is_current,
 )
-from smspanel.models import Message, MessageTally, User, db, utcnow
+from smspanel.models import MessageTally, User, db, utcnow
 
 
 @pytest.fixture

@@ -45,6 +45,10 @@ class CancelResult:
     cancelled_count: int
 
 
+def is_cancellable(message: Message) -> bool:
+    return message.status not in FINAL_MESSAGE_STATUSES and message.cancelled_at is None
+
+
 def cancel_message(
     session: Session, message_id: int, wait_seconds: float = CANCEL_WAIT_SECONDS
 ) -> CancelResult:
@@ -57,7 +61,7 @@ def cancel_message(
         if locks_rows(session):
             query = query.with_for_update()
         message = session.scalars(query).one()
-        if message.status in FINAL_MESSAGE_STATUSES or message.cancelled_at is not None:
+        if not is_cancellable(message):
             raise NotCancellable(
                 f"message {message_id} is {message.status}: nothing is left to cancel"
             )

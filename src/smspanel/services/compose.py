@@ -13,7 +13,9 @@ answers for all three fields so a refused form can name every problem.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from smspanel.models import utcnow
 from smspanel.services.content import (
     GSM7_BASIC,  # the core's character sets and sizes, shipped to the live counter unchanged
     GSM7_EXTENDED,
@@ -33,6 +35,7 @@ from smspanel.services.phone import (
     normalize_phone,
     parse_recipient_lines,
 )
+from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
 
 ENQUIRY_PREFIX = " EN:"
@@ -65,6 +68,7 @@ class ComposeRefused(ValueError):
 class ComposedSend:
     phones: list[str]
     content: str  # with the enquiry suffix, exactly as it will be sent
+    scheduled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -108,9 +112,16 @@ def compose_content(content: str, enquiry: str) -> str:
     return full
 
 
-def prepare_send(recipients_text: str, content: str, enquiry: str) -> ComposedSend:
-    """Check all three fields; return what to queue, or raise ComposeRefused listing it all."""
+def prepare_send(
+    recipients_text: str, content: str, enquiry: str, scheduled_at: str = ""
+) -> ComposedSend:
+    """Check every field; return what to queue, or raise ComposeRefused listing it all."""
     errors: dict[str, list[str]] = {}
+    schedule = None
+    try:
+        schedule = parse_scheduled_at(scheduled_at, utcnow())
+    except InvalidSchedule as exc:
+        errors["scheduled_at"] = [str(exc)]
     bad_lines: list[InvalidLine] = []
     phones: list[str] = []
     try:
@@ -145,7 +156,7 @@ def prepare_send(recipients_text: str, content: str, enquiry: str) -> ComposedSe
 
     if errors:
         raise ComposeRefused(errors, bad_lines)
-    return ComposedSend(phones=phones, content=full_content)
+    return ComposedSend(phones=phones, content=full_content, scheduled_at=schedule)
 
 
 def content_stats(text: str) -> ContentStats:

@@ -60,6 +60,8 @@ class Dashboard:
     failed: int
     queued: int
     days: list[DayTotals]
+    upcoming: list[Any]  # (Message, username) rows of scheduled messages, soonest first
+    upcoming_count: int
 
     @property
     def chart_max(self) -> int:
@@ -97,23 +99,44 @@ def daily_totals(
     return [DayTotals(day, *found.get(index, (0, 0))) for index, day in enumerate(day_list)]
 
 
-def _queued(session: Session, scope: MessageScope) -> int:
-    """Recipients still to send: the queue's own count for everyone, else from the counters."""
-    if scope.everyone:
-        return queued_count(session)
+def _recipients_left(session: Session, scope: MessageScope, status: str) -> int:
+    """Recipients not yet final over the messages of one status, from the counters."""
+    left = (
+        Message.recipient_count
+        - Message.sent_count
+        - Message.failed_count
+        - Message.skipped_count
+        - Message.cancelled_count
+    )
     return int(
         session.scalar(
-            select(
-                func.coalesce(
-                    func.sum(Message.recipient_count - Message.sent_count - Message.failed_count),
-                    0,
-                )
-            )
-            .where(Message.status == MessageStatus.PENDING)
+            select(func.coalesce(func.sum(left), 0))
+            .where(Message.status == status)
             .where(*scope.conditions())
         )
         or 0
     )
+
+
+def _queued(session: Session, scope: MessageScope) -> int:
+    """Recipients still to send, scheduled ones aside: for everyone the queue's own count."""
+    if scope.everyone:
+        scheduled = _recipients_left(session, scope, MessageStatus.SCHEDULED)
+        return max(0, queued_count(session) - scheduled)
+    return _recipients_left(session, scope, MessageStatus.PENDING)
+
+
+def _upcoming(session: Session, scope: MessageScope, limit: int) -> tuple[list[Any], int]:
+    scheduled = (Message.status == MessageStatus.SCHEDULED, *scope.conditions())
+    rows = session.execute(
+        select(Message, User.username)
+        .outerjoin(User, User.id == Message.user_id)
+        .where(*scheduled)
+        .order_by(Message.scheduled_at, Message.id)
+        .limit(limit)
+    ).all()
+    count = session.scalar(select(func.count(Message.id)).where(*scheduled)) or 0
+    return list(rows), int(count)
 
 
 def dashboard(
@@ -122,6 +145,7 @@ def dashboard(
     time_filter: str | None,
     recent_limit: int = 20,
     now: datetime | None = None,
+    upcoming_limit: int = 10,
 ) -> Dashboard:
     """The dashboard's figures for the messages in `scope` over the chosen window."""
     window = time_window(time_filter, now)
@@ -145,6 +169,7 @@ def dashboard(
             .limit(recent_limit)
         ).all()
     )
+    upcoming, upcoming_count = _upcoming(session, scope, upcoming_limit)
     return Dashboard(
         window=window,
         recent=recent,
@@ -153,4 +178,6 @@ def dashboard(
         failed=int(totals[2]),
         queued=_queued(session, scope),
         days=daily_totals(session, scope, now=now),
+        upcoming=upcoming,
+        upcoming_count=upcoming_count,
     )

@@ -18,6 +18,7 @@ class ComposeForm(FlaskForm):
     recipients = TextAreaField("Recipients")
     content = TextAreaField("Message")
     enquiry_number = StringField("Enquiry number")
+    scheduled_at = StringField("Send at")  # YYYY-MM-DDTHH:MM in HKT; empty sends now
 
 
 class PasswordForm(FlaskForm):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from smspanel.models import MessageStatus, RecipientStatus, db
+from smspanel.hktime import format_hkt, to_hkt
+from smspanel.models import MessageStatus, RecipientStatus, db, utcnow
+from smspanel.services.cancelling import NotCancellable, is_cancellable
+from smspanel.services.cancelling import cancel_message as cancel
 from smspanel.services.compose import (
     ComposeRefused,
     content_stats,
@@ -22,7 +27,8 @@ from smspanel.services.message_detail import list_recipients, sender_name
 from smspanel.services.ownership import MessageScope, find_message, readable_by
 from smspanel.services.pagination import parse_page
 from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
-from smspanel.services.sending import TooManyRecipients, accept_send
+from smspanel.services.scheduling import EARLIEST_AHEAD, LATEST_AHEAD, started_late
+from smspanel.services.sending import AcceptedSend, TooManyRecipients, accept_send
 from smspanel.web.access import login_required, register_error_pages
 from smspanel.web.forms import ComposeForm
 
@@ -59,20 +65,24 @@ def compose():
     if form.validate_on_submit():
         try:
             prepared = prepare_send(
-                form.recipients.data or "", form.content.data or "", form.enquiry_number.data or ""
+                form.recipients.data or "",
+                form.content.data or "",
+                form.enquiry_number.data or "",
+                form.scheduled_at.data or "",
             )
-            message = accept_send(db.session, current_user.id, prepared.phones, prepared.content)
+            message = accept_send(
+                db.session,
+                current_user.id,
+                prepared.phones,
+                prepared.content,
+                prepared.scheduled_at,
+            )
         except ComposeRefused as exc:
             errors, bad_lines = exc.errors, exc.invalid_lines
         except (InvalidContent, InvalidRecipients, NoRecipients, TooManyRecipients) as exc:
             errors = {"content": [str(exc)]}
         else:
-            count = message.recipient_count
-            flash(
-                f"Message #{message.id} queued for {count} recipient{'s' if count != 1 else ''}. "
-                "This page updates as they are sent.",
-                "success",
-            )
+            flash(accepted_note(message), "success")
             return redirect(url_for("sms.message_detail", message_id=message.id))
         status = 422
         flash("The message was not sent. Please correct the problems shown below.", "error")
@@ -89,9 +99,33 @@ def compose():
                 1 for line in (form.recipients.data or "").splitlines() if line.strip()
             ),
             rules=counter_rules(),
+            schedule_window=schedule_window(),
         ),
         status,
     )
+
+
+def schedule_window() -> tuple[str, str]:
+    """The `min` and `max` of a `datetime-local` schedule field, in HKT."""
+    now = utcnow()
+    # The next whole minute that is at least EARLIEST_AHEAD away.
+    earliest = to_hkt(now + EARLIEST_AHEAD + timedelta(minutes=1))
+    latest = to_hkt(now + LATEST_AHEAD)
+    return (
+        earliest.strftime("%Y-%m-%dT%H:%M"),  # type: ignore[union-attr]
+        latest.strftime("%Y-%m-%dT%H:%M"),  # type: ignore[union-attr]
+    )
+
+
+def accepted_note(message: AcceptedSend) -> str:
+    count = message.recipient_count
+    whom = f"{count} recipient{'s' if count != 1 else ''}"
+    if message.scheduled_at:
+        return (
+            f"Message #{message.id} is scheduled for {format_hkt(message.scheduled_at)} "
+            f"to {whom}. Nothing is sent before then; you can cancel it here until it goes."
+        )
+    return f"Message #{message.id} queued for {whom}. This page updates as they are sent."
 
 
 def history_page(template: str, scope: MessageScope):
@@ -135,4 +169,25 @@ def message_detail(message_id: int):
         recipient_status=recipient_status,
         recipient_statuses=tuple(RecipientStatus),
         refresh_seconds=REFRESH_SECONDS if pending else None,
+        cancellable=is_cancellable(message),
+        started_late=started_late(message.scheduled_at, message.started_at),
     )
+
+
+@bp.post("/history/<int:message_id>/cancel")
+@login_required
+def cancel_message(message_id: int):
+    message = find_message(db.session, message_id, readers_scope())
+    if message is None:
+        abort(404)
+    try:
+        result = cancel(db.session, message.id)
+    except NotCancellable:
+        flash(f"Message #{message_id} has finished: nothing was left to cancel.", "warning")
+    else:
+        flash(
+            f"Message #{message_id} cancelled: {result.cancelled_count} recipient(s) will not be "
+            "sent. Any already handed to the gateway are shown as sent or failed.",
+            "success",
+        )
+    return redirect(url_for("sms.message_detail", message_id=message_id))
