@@ -43,7 +43,7 @@ def personalisation_by_key(values: Mapping[str, object]) -> dict[str, str]:
     # Built from the last key to the first, so the first of two that match is the one kept.
     return {
         name_key(str(key)): "" if value is None else str(value).strip()
-        for key, value in reversed(values.items())
+        for key, value in list(values.items())[::-1]
     }
 
 
