@@ -7,15 +7,21 @@ too; requests already on the wire finish and are recorded as usual. The cancel a
 once no recipient is held any more (or after `CANCEL_WAIT_SECONDS`), so nothing is sent
 after it answers beyond what was already on the wire. Recipients of a cancelled message
 that come back to the queue later (a retry, a lapsed lease) are cancelled when claimed.
+
+Locks: every use case that changes recipients and their message's counts locks the
+recipient rows first and the message row after (claims, results, dead-letter retries, and
+the cancels here), so a cancel racing dispatchers waits on them but never deadlocks them.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import (
@@ -26,9 +32,8 @@ from smspanel.models import (
     utcnow,
 )
 from smspanel.services import audit
-from smspanel.services.doorbell import ring_after_commit
 from smspanel.services.message_status import CountChange, adjust_message_counts
-from smspanel.services.transactions import locks_rows, transaction
+from smspanel.services.transactions import locks_rows, transaction, with_conflict_retry
 
 CANCEL_CHECK_SECONDS = 0.1  # how often a busy dispatcher looks for cancels of what it holds
 CANCEL_WAIT_SECONDS = 1.0
@@ -56,42 +61,58 @@ def cancel_message(
 
     The caller has checked that the user may see the message (ownership.find_message).
     """
-    with transaction(session, write=True):
-        query = select(Message).where(Message.id == message_id)
-        if locks_rows(session):
-            query = query.with_for_update()
-        message = session.scalars(query).one()
-        if not is_cancellable(message):
-            raise NotCancellable(
-                f"message {message_id} is {message.status}: nothing is left to cancel"
-            )
-        now = utcnow()
-        message.cancelled_at = now
-        session.flush()
-        stopped = _cancel_recipients(
-            session,
-            {message_id},
-            and_(
-                Recipient.message_id == message_id,
-                Recipient.status == RecipientStatus.PENDING,
-                # Not held by a dispatcher, or held under a lease that ran out.
-                or_(Recipient.claimed_by.is_(None), Recipient.next_attempt_at <= now),
-            ),
-            now,
-        )
-        audit.record(
-            session,
-            "sms.cancel",
-            f"message:{message_id}",
-            f"{stopped} recipient(s) stopped at once",
-        )
-        ring_after_commit(session)
+    with_conflict_retry(session, lambda: _mark_cancelled(session, message_id))
     _wait_until_released(session, message_id, wait_seconds)
     with transaction(session):
         row = session.execute(
             select(Message.status, Message.cancelled_count).where(Message.id == message_id)
         ).one()
     return CancelResult(message_id, row.status, row.cancelled_count)
+
+
+def _mark_cancelled(session: Session, message_id: int) -> None:
+    with transaction(session, write=True):
+        now = utcnow()
+        stopped = session.execute(
+            update(Recipient)
+            .where(
+                Recipient.message_id == message_id,
+                Recipient.status == RecipientStatus.PENDING,
+                # Not held by a dispatcher, or held under a lease that ran out.
+                or_(Recipient.claimed_by.is_(None), Recipient.next_attempt_at <= now),
+            )
+            .values(_cancelled_values(now)),
+            execution_options={"synchronize_session": False},
+        ).rowcount  # type: ignore[attr-defined]
+        query = select(Message).where(Message.id == message_id)
+        if locks_rows(session):
+            query = query.with_for_update()
+        # Read again under the lock: the caller's copy may be from before another's cancel.
+        message = session.scalars(query.execution_options(populate_existing=True)).one()
+        if not is_cancellable(message):
+            raise NotCancellable(  # and the recipients above stay as they were
+                f"message {message_id} is {message.status}: nothing is left to cancel"
+            )
+        message.cancelled_at = now
+        session.flush()
+        if stopped:
+            adjust_message_counts(session, {message_id: CountChange(cancelled=stopped)}, now)
+        audit.record(
+            session,
+            "sms.cancel",
+            f"message:{message_id}",
+            f"{stopped} recipient(s) stopped at once",
+        )
+
+
+def _cancelled_values(now: datetime) -> dict[str, object]:
+    """What a recipient becomes when a cancel stops it."""
+    return {
+        "status": RecipientStatus.CANCELLED,
+        "claimed_by": None,
+        "claimed_at": None,
+        "updated_at": now,
+    }
 
 
 def _wait_until_released(session: Session, message_id: int, wait_seconds: float) -> None:
@@ -140,58 +161,26 @@ def cancel_held_recipients(
 def cancel_claimed_in_transaction(
     session: Session, worker_id: str, recipients: Sequence[tuple[int, int]]
 ) -> int:
-    ids = sorted(rid for rid, _ in recipients)
-    return _cancel_recipients(
-        session,
-        {mid for _, mid in recipients},
-        and_(
-            Recipient.id.in_(ids),
-            Recipient.claimed_by == worker_id,
-            Recipient.status == RecipientStatus.PENDING,
-        ),
-        utcnow(),
+    """Cancel those of these recipients the worker still holds, with their messages' counts."""
+    query = select(Recipient.id, Recipient.message_id).where(
+        Recipient.id.in_(sorted(rid for rid, _ in recipients)),
+        Recipient.claimed_by == worker_id,
+        Recipient.status == RecipientStatus.PENDING,
     )
-
-
-def _cancel_recipients(
-    session: Session, message_ids: set[int], which: ColumnElement[bool], now
-) -> int:
-    """Cancel the pending recipients `which` picks, with their messages' counts."""
     if locks_rows(session):
-        session.execute(
-            select(Message.id)
-            .where(Message.id.in_(sorted(message_ids)))
-            .order_by(Message.id)
-            .with_for_update()
-        ).all()
-    if len(message_ids) == 1:
-        (only,) = message_ids
-        result = session.execute(
-            update(Recipient)
-            .where(which)
-            .values(
-                status=RecipientStatus.CANCELLED, claimed_by=None, claimed_at=None, updated_at=now
-            ),
-            execution_options={"synchronize_session": False},
-        )
-        changes = {only: CountChange(cancelled=result.rowcount)} if result.rowcount else {}  # type: ignore[attr-defined]
-    else:
-        per_message = dict(
-            session.execute(
-                select(Recipient.message_id, func.count())
-                .where(which)
-                .group_by(Recipient.message_id)
-            ).all()
-        )
-        session.execute(
-            update(Recipient)
-            .where(which)
-            .values(
-                status=RecipientStatus.CANCELLED, claimed_by=None, claimed_at=None, updated_at=now
-            ),
-            execution_options={"synchronize_session": False},
-        )
-        changes = {mid: CountChange(cancelled=n) for mid, n in per_message.items() if n}
-    if changes:
-        adjust_message_counts(session, changes, now)
-    return sum(c.cancelled for c in changes.values())
+        query = query.with_for_update()
+    held = session.execute(query).all()
+    if not held:
+        return 0
+    now = utcnow()
+    session.execute(
+        update(Recipient)
+        .where(Recipient.id.in_([r.id for r in held]))
+        .values(_cancelled_values(now)),
+        execution_options={"synchronize_session": False},
+    )
+    per_message = Counter(r.message_id for r in held)
+    adjust_message_counts(
+        session, {mid: CountChange(cancelled=n) for mid, n in per_message.items()}, now
+    )
+    return len(held)

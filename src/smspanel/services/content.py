@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-import unicodedata
+import re
 
 MAX_CONTENT_LENGTH = 1000
 
@@ -13,6 +13,14 @@ GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENDED = set("^{}\\[~]|€\f")
+# The same rules as regular expressions: a 100,000-row personalised send checks every
+# rendered text, and a scan in C is ~50 times faster than a loop over characters in Python.
+_ALL_GSM7 = re.compile(
+    "[" + "".join(re.escape(ch) for ch in sorted(GSM7_BASIC | GSM7_EXTENDED)) + "]*"
+)
+# Unicode's Cc (control) characters except tab and line breaks, and lone surrogates.
+_EXTENDED = re.compile("[" + "".join(re.escape(ch) for ch in sorted(GSM7_EXTENDED)) + "]")
+_UNSUPPORTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # Segment sizes: one SMS, and each part of a longer one (the rest carries the joining header).
 GSM7_SINGLE, GSM7_PART = 160, 153  # septets
@@ -31,18 +39,19 @@ def validate_content(content: str) -> str:
         raise InvalidContent(
             f"content is {len(content)} characters; the maximum is {MAX_CONTENT_LENGTH}"
         )
-    for position, ch in enumerate(content, start=1):
-        # Control characters have no place in an SMS (and PostgreSQL cannot store U+0000);
-        # lone surrogates are not text at all.
-        if (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or "\ud800" <= ch <= "\udfff":
-            raise InvalidContent(
-                f"content contains an unsupported character U+{ord(ch):04X} at position {position}"
-            )
+    # Control characters have no place in an SMS (and PostgreSQL cannot store U+0000);
+    # lone surrogates are not text at all.
+    unsupported = _UNSUPPORTED.search(content)
+    if unsupported:
+        raise InvalidContent(
+            f"content contains an unsupported character U+{ord(unsupported.group()):04X} "
+            f"at position {unsupported.start() + 1}"
+        )
     return content
 
 
 def is_gsm7(content: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in content)
+    return _ALL_GSM7.fullmatch(content) is not None
 
 
 def count_segments(content: str) -> int:
@@ -50,7 +59,7 @@ def count_segments(content: str) -> int:
     if not content:
         return 0
     if is_gsm7(content):
-        length = sum(2 if ch in GSM7_EXTENDED else 1 for ch in content)
+        length = len(content) + len(_EXTENDED.findall(content))  # escape + character
         single, part = GSM7_SINGLE, GSM7_PART
     else:
         length = len(content.encode("utf-16-le")) // 2  # emoji take two UCS-2 units

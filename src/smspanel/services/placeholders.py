@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 PLACEHOLDER = re.compile(r"\(\(([^()]*)\)\)")
 _IGNORED_IN_NAMES = re.compile(r"[\s_\-]+")
 
 
+@lru_cache(maxsize=4096)  # a send's rows repeat the same few column names
 def name_key(name: str) -> str:
     """The form two names share when they match: `First name` and `first_name` → `firstname`."""
     return _IGNORED_IN_NAMES.sub("", name).casefold()
@@ -38,26 +40,64 @@ class Rendering:
 
 def personalisation_by_key(values: Mapping[str, object]) -> dict[str, str]:
     """Values by matching name; the first of two keys that match the same name wins."""
-    keyed: dict[str, str] = {}
-    for key, value in values.items():
-        keyed.setdefault(name_key(str(key)), "" if value is None else str(value).strip())
-    return keyed
+    # Built from the last key to the first, so the first of two that match is the one kept.
+    return {
+        name_key(str(key)): "" if value is None else str(value).strip()
+        for key, value in list(values.items())[::-1]
+    }
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A template cut once, so every row of a send renders from it: each piece is (text
+    before, placeholder as written, its key), the last with no placeholder; `pattern` is
+    the same text for `str.format`, one field per distinct key, in the order of `keys`."""
+
+    pieces: tuple[tuple[str, str, str], ...]
+    keys: tuple[str, ...]
+    pattern: str
+
+
+@lru_cache(maxsize=64)
+def _cut(content: str) -> _Cut:
+    pieces = []
+    keys: dict[str, int] = {}
+    pattern = []
+    start = 0
+    for match in PLACEHOLDER.finditer(content):
+        key = name_key(match.group(1).strip())
+        if not key:
+            continue  # `(( ))` is not a placeholder: left as written
+        before = content[start : match.start()]
+        pieces.append((before, match.group(0), key))
+        pattern.append(_literal(before) + "{" + str(keys.setdefault(key, len(keys))) + "}")
+        start = match.end()
+    pieces.append((content[start:], "", ""))
+    pattern.append(_literal(content[start:]))
+    return _Cut(tuple(pieces), tuple(keys), "".join(pattern))
+
+
+def _literal(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def render(content: str, values_by_key: Mapping[str, str]) -> Rendering:
-    """Fill every placeholder from `values_by_key` (see `personalisation_by_key`)."""
-    missing: list[str] = []
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1).strip()
-        key = name_key(name)
-        if not key:
-            return match.group(0)  # `(( ))` is not a placeholder: left as written
+    """Fill every placeholder from `values_by_key` (see `personalisation_by_key`); one
+    with no value is left as written and named in `missing`, once."""
+    cut = _cut(content)
+    values = [values_by_key.get(key, "") for key in cut.keys]
+    if all(values):
+        return Rendering(cut.pattern.format(*values), [])
+    missing: dict[str, str] = {}
+    parts = []
+    for before, written, key in cut.pieces:
+        parts.append(before)
+        if not written:
+            continue
         value = values_by_key.get(key, "")
-        if not value:
-            if name not in missing:
-                missing.append(name)
-            return match.group(0)
-        return value
-
-    return Rendering(PLACEHOLDER.sub(fill, content), missing)
+        if value:
+            parts.append(value)
+        else:
+            missing.setdefault(key, written[2:-2].strip())
+            parts.append(written)
+    return Rendering("".join(parts), list(missing.values()))

@@ -30,17 +30,22 @@ def parse_scheduled_at(value: str | None, now: datetime) -> datetime | None:
     """
     if value is None or not value.strip():
         return None
-    text = value.strip()
+    text = value.strip().replace(" ", "T", 1)
     try:
-        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
-    except ValueError:
+        # A date alone is not a time to send at; and the parser would overlook a NUL.
+        if "T" not in text or not (text.isascii() and text.isprintable()):
+            raise ValueError(text)
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=HKT)
+        moment = moment.astimezone(UTC)
+        # Near the ends of the calendar, HKT itself is out of range: never a valid time.
+        moment.astimezone(HKT)
+    except (ValueError, OverflowError):
         raise InvalidSchedule(
-            f"scheduled_at {text!r} is not a date and time "
+            f"scheduled_at {value.strip()[:40]!r} is not a date and time "
             "(use YYYY-MM-DDTHH:MM in HKT, or ISO 8601 with an offset)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=HKT)
-    moment = moment.astimezone(UTC)
     if moment < now + EARLIEST_AHEAD:
         raise InvalidSchedule(
             f"scheduled_at {format_hkt(moment)} must be at least 1 minute from now "
