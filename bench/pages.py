@@ -32,7 +32,9 @@ YEARS = 3
 BENCH_USER = "bench"
 BENCH_PASSWORD = "bench user password 1"
 OTHER_USERS = ("ops", "clinic", "school")
-SEED_VERSION = "2"  # 2: message_tallies filled
+SEED_VERSION = "3"  # 2: message_tallies filled; 3: scheduled and personalised messages
+SCHEDULED_MESSAGES = 500  # the bench user's, 3 recipients each, due over the next days
+PERSONALISED_RECIPIENTS = 10_000
 TARGET_MS = 30.0
 POLL_TARGET_MS = 5.0
 
@@ -186,6 +188,7 @@ def seed(engine: Engine, users: dict[str, int]) -> None:
         )
         print(f"# seeded recipients in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         seed_big_message(connection, users[BENCH_USER], now)
+        seed_campaigns(connection, users[BENCH_USER], now)
         for index in indexes:
             index.create(connection)
         # The messages went in behind the app's back: bring each user's tally (made with the
@@ -234,6 +237,53 @@ def seed_big_message(connection: Any, user_id: int, now: int) -> None:
     )  # fmt: skip
 
 
+def seed_campaigns(connection: Any, user_id: int, now: int) -> None:
+    """A personalised message of 10,000 recipients, each with its own text, half sent; and
+    scheduled messages waiting for the coming days."""
+    from datetime import UTC, datetime, timedelta
+
+    from smspanel.models import Message, Recipient
+
+    created = datetime.fromtimestamp(now, UTC)
+    personalised_id = MESSAGES + 2
+    first = MESSAGES // 10 * RECIPIENTS_PER_BLOCK + BIG_MESSAGE_RECIPIENTS + 1
+    connection.execute(
+        Message.__table__.insert(),
+        [{"id": personalised_id, "user_id": user_id, "personalised": True,
+          "content": "Dear ((name)), your appointment is on ((date)) at ((clinic)).",
+          "segments": PERSONALISED_RECIPIENTS, "status": "pending",
+          "recipient_count": PERSONALISED_RECIPIENTS, "sent_count": PERSONALISED_RECIPIENTS // 2,
+          "failed_count": 0, "created_at": created}],
+    )  # fmt: skip
+    connection.execute(
+        Recipient.__table__.insert(),
+        [
+            {"id": first + n, "message_id": personalised_id, "phone": f"{61000000 + n:08d}",
+             "content": f"Dear Client {n}, your appointment is on 2 Dec at Clinic {n % 18}.",
+             "status": "sent" if n < PERSONALISED_RECIPIENTS // 2 else "pending",
+             "attempts": 1 if n < PERSONALISED_RECIPIENTS // 2 else 0,
+             "next_attempt_at": created, "maybe_duplicate": False, "updated_at": created}
+            for n in range(PERSONALISED_RECIPIENTS)
+        ],
+    )  # fmt: skip
+    first += PERSONALISED_RECIPIENTS
+    for m in range(SCHEDULED_MESSAGES):
+        message_id = personalised_id + 1 + m
+        due = created + timedelta(hours=1 + m)
+        connection.execute(
+            Message.__table__.insert(),
+            [{"id": message_id, "user_id": user_id, "content": f"Reminder {m}: clinic tomorrow",
+              "segments": 1, "status": "scheduled", "recipient_count": 3, "sent_count": 0,
+              "failed_count": 0, "created_at": created, "scheduled_at": due}],
+        )  # fmt: skip
+        connection.execute(
+            Recipient.__table__.insert(),
+            [{"id": first + 3 * m + r, "message_id": message_id, "phone": f"{62000000 + r:08d}",
+              "status": "pending", "attempts": 0, "next_attempt_at": due,
+              "maybe_duplicate": False, "updated_at": created} for r in range(3)],
+        )  # fmt: skip
+
+
 def stale_before() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 12 * 3600))
 
@@ -253,7 +303,7 @@ def seeded_database(database_url: str | None, reseed: bool, tmp: Path) -> str:
     try:
         with engine.connect() as connection:
             has_history = connection.execute(
-                text("SELECT count(*) FROM messages WHERE id = :id"), {"id": MESSAGES + 1}
+                text("SELECT count(*) FROM messages WHERE id = :id"), {"id": MESSAGES + 2}
             ).scalar()
     except Exception:
         has_history = 0
@@ -320,6 +370,8 @@ def run(
             ("page_history_next_link", web, path),
             ("page_history_deep_page_param", web, "/history?page=10000"),
             ("page_history_status_failed", web, "/history?status=failed"),
+            ("page_history_status_scheduled", web, "/history?status=scheduled"),
+            ("page_message_personalised", web, f"/history/{MESSAGES + 2}"),
             ("page_history_date_range", web,
              f"/history?date_from={deep_year}-03-01&date_to={deep_year}-03-31"),
             ("page_history_search_word", web, "/history?search=typhoon"),
@@ -334,8 +386,12 @@ def run(
             time_page(client, name, page_path, samples, TARGET_MS)
         time_page(api, "api_status_poll_10k_recipients", f"/api/sms/{MESSAGES + 1}",
                   samples * 4, POLL_TARGET_MS)  # fmt: skip
+        time_page(api, "api_status_poll_personalised", f"/api/sms/{MESSAGES + 2}",
+                  samples * 4, POLL_TARGET_MS)  # fmt: skip
         emit("pages_database", 0, "", dialect=dialect, messages=MESSAGES,
-             recipients=MESSAGES // 10 * RECIPIENTS_PER_BLOCK + BIG_MESSAGE_RECIPIENTS,
+             recipients=MESSAGES // 10 * RECIPIENTS_PER_BLOCK + BIG_MESSAGE_RECIPIENTS
+             + PERSONALISED_RECIPIENTS + 3 * SCHEDULED_MESSAGES,
+             scheduled_messages=SCHEDULED_MESSAGES,
              timing="client side on loopback, one at a time, a TCP connect each")  # fmt: skip
     finally:
         app.stop()
