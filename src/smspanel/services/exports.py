@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from smspanel.hktime import to_hkt
@@ -45,15 +45,20 @@ MESSAGE_COLUMNS = (
     "skipped_count",
     "content",
 )
-RECIPIENT_PAGE_ROWS = 5_000
+# A page of 2,000 personalised rows is about 3 MB of Python objects while it is written out
+# (5,000 took the worker's RSS up 14 MB); smaller pages cost no time that can be measured.
+RECIPIENT_PAGE_ROWS = 2_000
 MESSAGE_PAGE_ROWS = 1_000  # a message row carries up to 1,000 characters of content
 # What spreadsheets take as the start of a formula (OWASP: CSV injection), tab and CR included.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-HKT_CELL = "%Y-%m-%d %H:%M:%S"
 
 
 def neutralise(cell: object) -> object:
-    """A text cell that could start a formula gets a leading `'`, which Excel shows as text."""
+    """A text cell that could start a formula gets a leading `'`, which Excel shows as text.
+
+    Applied to the free text in a file (content, gateway errors, usernames): numbers, phone
+    digits, statuses and times cannot start with any of FORMULA_STARTS.
+    """
     if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
         return "'" + cell
     return cell
@@ -62,14 +67,14 @@ def neutralise(cell: object) -> object:
 def hkt_cell(moment: datetime | None) -> str:
     """`YYYY-MM-DD HH:MM:SS` in Hong Kong time; empty when there is no time."""
     local = to_hkt(moment)
-    return local.strftime(HKT_CELL) if local is not None else ""
+    # isoformat, not strftime: a quarter quicker, which counts over 100,000 rows.
+    return local.isoformat(" ", "seconds")[:19] if local is not None else ""
 
 
 def csv_text(rows: Iterable[Sequence[object]]) -> str:
-    """Rows as CSV text (Excel's dialect: quoted where needed, CRLF), every cell neutralised."""
+    """Rows as CSV text in Excel's dialect: quoted where needed, CRLF line ends."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerows([neutralise(cell) for cell in row] for row in rows)
+    csv.writer(buffer).writerows(rows)
     return buffer.getvalue()
 
 
@@ -77,34 +82,32 @@ def recipient_columns(personalised: bool) -> tuple[str, ...]:
     return (*RECIPIENT_COLUMNS, PERSONALISED_COLUMN) if personalised else RECIPIENT_COLUMNS
 
 
-def recipient_row(recipient: Any, personalised: bool, message_content: str) -> list[object]:
-    """One recipient's cells. `skip_reason` stays empty until numbers can be skipped (issue 9)."""
-    cells: list[object] = [
-        recipient.phone,
-        recipient.status,
-        "",
-        recipient.attempts,
-        hkt_cell(recipient.sent_at),
-        recipient.error_message or "",
-    ]
-    if personalised:
-        cells.append(recipient.content if recipient.content is not None else message_content)
-    return cells
+def recipient_rows(
+    page: Iterable[Sequence[Any]], personalised: bool, message_content: str
+) -> Iterator[tuple[object, ...]]:
+    """Each recipient's cells (RECIPIENT_CELLS in, RECIPIENT_COLUMNS out). `skip_reason`
+    stays empty until numbers can be skipped (issue 9)."""
+    for _, phone, status, attempts, sent_at, error_message, content in page:
+        cells: tuple[object, ...] = (
+            phone,
+            status,
+            "",
+            attempts,
+            hkt_cell(sent_at),
+            neutralise(error_message or ""),
+        )
+        if personalised:
+            text = content if content is not None else message_content
+            cells = (*cells, neutralise(text))
+        yield cells
 
 
-def message_row(message: Any) -> list[object]:
-    """One message's cells; the sender is empty once their account is deleted."""
-    return [
-        message.id,
-        hkt_cell(message.created_at),
-        message.username or "",
-        message.status,
-        message.recipient_count,
-        message.sent_count,
-        message.failed_count,
-        message.skipped_count,
-        message.content,
-    ]
+def message_rows(page: Iterable[Sequence[Any]]) -> Iterator[tuple[object, ...]]:
+    """Each message's cells (MESSAGE_CELLS in, MESSAGE_COLUMNS out); the sender is empty
+    once their account is deleted."""
+    for message_id, created_at, username, status, *counts, content in page:
+        sender = neutralise(username or "")
+        yield (message_id, hkt_cell(created_at), sender, status, *counts, neutralise(content))
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,13 @@ def _recipient_chunks(
 ) -> Iterator[str]:
     yield BOM + csv_text([recipient_columns(personalised)])
     for page in recipient_pages(session, message_id, page_rows):
-        yield csv_text(recipient_row(row, personalised, content) for row in page)
+        yield csv_text(recipient_rows(page, personalised, content))
+
+
+def _rows(session: Session, query: Select) -> list[Any]:
+    """Plain rows through the session's connection: the ORM's row handling would cost more
+    than the rest of a 100,000-row file."""
+    return list(session.connection().execute(query).all())
 
 
 RECIPIENT_CELLS = (
@@ -183,22 +192,21 @@ def recipient_pages(
     after = first - 1
     while after < last:
         with transaction(session):
-            page = list(
-                session.execute(
-                    select(*RECIPIENT_CELLS)
-                    .where(
-                        Recipient.id > after,
-                        Recipient.id <= last,
-                        (Recipient.message_id + 0) == message_id,
-                    )
-                    .order_by(Recipient.id)
-                    .limit(page_rows)
-                ).all()
+            page = _rows(
+                session,
+                select(*RECIPIENT_CELLS)
+                .where(
+                    Recipient.id > after,
+                    Recipient.id <= last,
+                    (Recipient.message_id + 0) == message_id,
+                )
+                .order_by(Recipient.id)
+                .limit(page_rows),
             )
         if not page:
             return
         yield page
-        after = page[-1].id
+        after = page[-1][0]
 
 
 # --- the messages of a history listing --------------------------------------------------------
@@ -228,7 +236,7 @@ def _message_chunks(
 ) -> Iterator[str]:
     yield BOM + csv_text([MESSAGE_COLUMNS])
     for page in message_pages(session, filters, scope, page_rows):
-        yield csv_text(message_row(row) for row in page)
+        yield csv_text(message_rows(page))
 
 
 MESSAGE_CELLS = (
@@ -273,10 +281,10 @@ def message_pages(
             .order_by(*NEWEST_FIRST)
         )
         with transaction(session):
-            page = list(session.execute(query).all())
+            page = _rows(session, query)
         if not page:
             return
         yield page
         if len(page) < page_rows:
             return
-        after = (page[-1].created_at, page[-1].id)
+        after = (page[-1][1], page[-1][0])
