@@ -180,10 +180,12 @@ def recipient_pages(
     walks the primary key from the last id read, bounded by the message's last id. The
     message id is compared as `message_id + 0` so that no planner prefers the
     (message_id, status) index, which would read and sort the whole message for every page.
+    The run's ends, the other way round, come from that index: as `id + 0`, or PostgreSQL
+    looks for them along the primary key, through every other message's recipients.
     """
     with transaction(session):
         first, last = session.execute(
-            select(func.min(Recipient.id), func.max(Recipient.id)).where(
+            select(func.min(Recipient.id + 0), func.max(Recipient.id + 0)).where(
                 Recipient.message_id == message_id
             )
         ).one()
