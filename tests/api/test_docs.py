@@ -36,6 +36,9 @@ def test_openapi_document_describes_every_api_route(app, client):
     for path in spec["paths"].values():
         for described in path.values():
             for response in described["responses"].values():
+                if "text/csv" in response["content"]:  # a download, not the envelope
+                    assert response["content"]["text/csv"]["schema"] == {"type": "string"}
+                    continue
                 ref = response["content"]["application/json"]["schema"]["$ref"]
                 assert ref.split("/")[-1] in schemas
 

@@ -18,6 +18,7 @@ from werkzeug.routing import Rule
 from smspanel.api.blueprint import bp
 from smspanel.api.operations import (
     ERROR_DESCRIPTIONS,
+    CsvFile,
     Operation,
     is_declared,
     operation_of,
@@ -49,6 +50,19 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
+def _csv(answer: CsvFile, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {
+            "Content-Disposition": {
+                "description": "attachment, with the file's name",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {"text/csv": {"schema": {"type": "string"}, "example": answer.header_line()}},
+    }
+
+
 def _api_rules(app: Flask) -> Iterator[Rule]:
     """The api blueprint's rules, in the order they were registered."""
     for rule in app.url_map.iter_rules():
@@ -78,7 +92,7 @@ def _envelope(declared: Operation) -> type[BaseModel]:
 
 
 def _describe(declared: Operation, secured: bool) -> dict[str, Any]:
-    status, _, meaning = declared.responds
+    status, answer, meaning = declared.responds
     described: dict[str, Any] = {"summary": declared.summary}
     if secured:
         described["security"] = [{"bearer": []}]
@@ -91,7 +105,9 @@ def _describe(declared: Operation, secured: bool) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref(declared.body)}},
         }
     described["responses"] = {
-        str(status): _json(_envelope(declared), meaning),
+        str(status): _csv(answer, meaning)
+        if isinstance(answer, CsvFile)
+        else _json(_envelope(declared), meaning),
         **{str(s): _json(ErrorEnvelope, ERROR_DESCRIPTIONS[s]) for s in declared.errors},
     }
     return described
@@ -111,7 +127,8 @@ def build_document(app: Flask) -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _describe(declared, secured)
         if declared.body is not None:
             models[declared.body] = "validation"
-        models[_envelope(declared)] = "serialization"
+        if not isinstance(declared.responds[1], CsvFile):
+            models[_envelope(declared)] = "serialization"
         if declared.errors:
             models[ErrorEnvelope] = "serialization"
     _, schema = models_json_schema(list(models.items()), ref_template=REF)

@@ -98,9 +98,23 @@ class PathId:
 
 
 @dataclass(frozen=True)
+class CsvFile:
+    """A success answer that is a CSV file, not the JSON envelope: documented by its columns."""
+
+    columns: tuple[str, ...]
+
+    def header_line(self) -> str:
+        return ",".join(self.columns) + "\r\n"
+
+
+# The status, then the `data` in the envelope (or a CsvFile), then what the answer means.
+Answer = tuple[int, type[BaseModel] | CsvFile, str]
+
+
+@dataclass(frozen=True)
 class Operation:
     summary: str
-    responds: tuple[int, type[BaseModel], str]  # status, the `data` in the envelope, meaning
+    responds: Answer
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     query: tuple[QueryInt, ...] = ()
@@ -110,7 +124,7 @@ class Operation:
 def operation(
     summary: str,
     *,
-    responds: tuple[int, type[BaseModel], str],
+    responds: Answer,
     body: type[BaseModel] | None = None,
     errors: tuple[int, ...] = (),
     query: tuple[QueryInt, ...] = (),

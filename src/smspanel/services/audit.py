@@ -114,6 +114,8 @@ ACTIONS = (
     "sms.send",
     "dead_letter.retry",
     "dead_letter.abandon",
+    "export.recipients",
+    "export.messages",
 )
 EVENTS_PER_PAGE = 50
 

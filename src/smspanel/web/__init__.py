@@ -31,7 +31,7 @@ def load_user(login_id: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    from smspanel.web import admin, auth, dead_letter, sms
+    from smspanel.web import admin, auth, dead_letter, exports, sms
 
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -48,5 +48,5 @@ def init_app(app: Flask) -> None:
             400,
         )
 
-    for blueprint in (auth.bp, sms.bp, admin.bp, dead_letter.bp):
+    for blueprint in (auth.bp, sms.bp, admin.bp, dead_letter.bp, exports.bp):
         app.register_blueprint(blueprint)
