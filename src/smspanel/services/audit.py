@@ -116,6 +116,9 @@ ACTIONS = (
     "dead_letter.abandon",
     "export.recipients",
     "export.messages",
+    "template.create",
+    "template.update",
+    "template.delete",
 )
 EVENTS_PER_PAGE = 50
 
