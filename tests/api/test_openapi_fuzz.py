@@ -25,6 +25,8 @@ from schemathesis.checks import (
 
 from smspanel.api import bp
 from smspanel.api.docs import build_document
+from smspanel.models import db
+from smspanel.services.templates import create_template
 
 CHECKS = [
     not_a_server_error,
@@ -57,11 +59,14 @@ RUNS = [
 
 
 @pytest.fixture
-def bearer(make) -> dict[str, str]:
-    """A user with three messages (ids 1 to 3 on SQLite), and the header for calls as them."""
+def bearer(app, make) -> dict[str, str]:
+    """A user with three messages (ids 1 to 3 on SQLite) and a template (id 1), and the header
+    for calls as them."""
     user = make.user("fuzzer")
     for content in ("Road closed", "明日停水", "Meeting at 10:00"):
         make.message(user, ["1234 5678", "9876 5432"], content)
+    with app.app_context():
+        create_template(db.session, user.id, "Reminder", "Dear ((name)), see you at ((time))")
     return make.auth(user)
 
 

@@ -104,10 +104,14 @@ def _describe(declared: Operation, secured: bool) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": _ref(declared.body)}},
         }
+    if isinstance(answer, CsvFile):
+        success = _csv(answer, meaning)
+    elif answer is None:
+        success = {"description": meaning}  # no content, as a 204
+    else:
+        success = _json(_envelope(declared), meaning)
     described["responses"] = {
-        str(status): _csv(answer, meaning)
-        if isinstance(answer, CsvFile)
-        else _json(_envelope(declared), meaning),
+        str(status): success,
         **{str(s): _json(ErrorEnvelope, ERROR_DESCRIPTIONS[s]) for s in declared.errors},
     }
     return described
@@ -127,7 +131,7 @@ def build_document(app: Flask) -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _describe(declared, secured)
         if declared.body is not None:
             models[declared.body] = "validation"
-        if not isinstance(declared.responds[1], CsvFile):
+        if declared.responds[1] is not None and not isinstance(declared.responds[1], CsvFile):
             models[_envelope(declared)] = "serialization"
         if declared.errors:
             models[ErrorEnvelope] = "serialization"

@@ -24,7 +24,8 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input; `details` names each bad field",
     401: "Missing, invalid, revoked or expired token",
     404: "No such message (among the caller's) or template",
-    409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE)",
+    409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE, "
+    "DUPLICATE_NAME, TEMPLATE_IN_USE)",
     413: "Request body too large",
     429: "Too many failed logins for this account or address; wait `Retry-After` seconds",
     503: "Database unavailable",
@@ -107,8 +108,9 @@ class CsvFile:
         return ",".join(self.columns) + "\r\n"
 
 
-# The status, then the `data` in the envelope (or a CsvFile), then what the answer means.
-Answer = tuple[int, type[BaseModel] | CsvFile, str]
+# The status, then the `data` in the envelope (or a CsvFile, or None for no body, as a 204),
+# then what the answer means.
+Answer = tuple[int, type[BaseModel] | CsvFile | None, str]
 
 
 @dataclass(frozen=True)

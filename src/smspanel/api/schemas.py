@@ -78,6 +78,33 @@ class TemplateSendRequest(Request):
     scheduled_at: ScheduledAt = SCHEDULED_AT
 
 
+class TemplateRequest(Request):
+    """Checked by services/templates.py, which names each problem; the bounds here only keep
+    absurd bodies out."""
+
+    name: StrictStr = Field(
+        max_length=1000, description="at most 100 characters once trimmed; unique ignoring case"
+    )
+    content: StrictStr = Field(
+        max_length=10 * MAX_CONTENT_LENGTH,
+        description=f"at most {MAX_CONTENT_LENGTH} characters as written, "
+        "placeholders written ((name))",
+    )
+
+
+class TemplateOut(BaseModel):
+    id: int
+    name: str
+    content: str
+    placeholders: list[str] = Field(description="placeholder names in order of first appearance")
+    created_at: datetime
+    updated_at: datetime
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateOut]
+
+
 class UserOut(BaseModel):
     id: int
     username: str
