@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from smspanel.models import db
+from smspanel.services.templates import create_template
 from tests.queries import recorded_statements
 from tests.web.conftest import deliver
 
@@ -16,6 +18,9 @@ PAGES = [
     "/compose",
     "/history",
     "/history/{message}",
+    "/templates",
+    "/templates/new",
+    "/templates/{template}/edit",
     "/admin/users",
     "/admin/users/create",
     "/admin/users/{user}/password",
@@ -31,7 +36,9 @@ def filled(app, make, admin):
     other = make.user("bob")
     message = make.message(other, ["11112222", "33334444"], "Sample")
     deliver(app, failing={"33334444"})
-    return {"message": message, "user": other.id}
+    with app.app_context():
+        template = create_template(db.session, other.id, "Reminder", "Dear ((name)), see you").id
+    return {"message": message, "user": other.id, "template": template}
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -50,7 +57,9 @@ def test_pages_are_self_contained_labelled_and_protected(admin_client, filled, p
         assert 'name="csrf_token"' in form
 
 
-@pytest.mark.parametrize("path", ["/", "/history/{message}", "/admin/messages", "/admin/users"])
+@pytest.mark.parametrize(
+    "path", ["/", "/history/{message}", "/admin/messages", "/admin/users", "/templates"]
+)
 def test_times_are_shown_in_hkt(admin_client, filled, path):
     html = admin_client.get(path.format(**filled)).get_data(as_text=True)
     times = re.findall(r"<time [^>]*>([^<]+)</time>", html)

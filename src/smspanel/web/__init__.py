@@ -31,7 +31,7 @@ def load_user(login_id: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    from smspanel.web import admin, auth, dead_letter, exports, sms
+    from smspanel.web import admin, auth, dead_letter, exports, message_templates, sms
 
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -48,5 +48,12 @@ def init_app(app: Flask) -> None:
             400,
         )
 
-    for blueprint in (auth.bp, sms.bp, admin.bp, dead_letter.bp, exports.bp):
+    for blueprint in (
+        auth.bp,
+        sms.bp,
+        message_templates.bp,
+        admin.bp,
+        dead_letter.bp,
+        exports.bp,
+    ):
         app.register_blueprint(blueprint)

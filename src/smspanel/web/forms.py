@@ -35,3 +35,10 @@ class PasswordForm(FlaskForm):
 class CreateUserForm(PasswordForm):
     username = StringField("Username", validators=[InputRequired("enter a username")])
     is_admin = BooleanField("Administrator (can manage users and see every message)")
+
+
+class TemplateForm(FlaskForm):
+    """Checked by services.templates, which names every problem of both fields."""
+
+    name = StringField("Name")
+    content = TextAreaField("Message")

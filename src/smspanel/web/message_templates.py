@@ -1,0 +1,131 @@
+"""Templates on the web: list, create, edit, delete. Shared, so any logged-in user may."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from smspanel.models import Template, db
+from smspanel.services.compose import content_stats, counter_rules, normalize_line_endings
+from smspanel.services.placeholders import placeholders
+from smspanel.services.templates import (
+    InvalidTemplate,
+    TemplateInUse,
+    TemplateNotFound,
+    create_template,
+    delete_template,
+    find_template,
+    list_templates,
+    update_template,
+)
+from smspanel.web.access import login_required, register_error_pages
+from smspanel.web.forms import TemplateForm
+
+bp = Blueprint("templates", __name__)
+register_error_pages(bp)
+
+# Where the send-from-a-file page lives (its own blueprint, so a plain path here).
+UPLOAD_PATH = "/send/upload"
+
+
+def stored_template(template_id: int) -> Template:
+    template = find_template(db.session, template_id)
+    if template is None:
+        abort(404)
+    return template
+
+
+def list_page(refused: TemplateInUse | None = None, refused_template: Template | None = None):
+    return render_template(
+        "message_templates/list.html",
+        templates=list_templates(db.session),
+        placeholders=placeholders,
+        upload_path=UPLOAD_PATH,
+        refused=refused,
+        refused_template=refused_template,
+        readable=readable,
+    )
+
+
+def readable(user_id: int | None) -> bool:
+    """Whether the logged-in user may open a message of `user_id` (as readers_scope says)."""
+    return bool(current_user.is_admin) or user_id == current_user.id
+
+
+def form_page(form: TemplateForm, template: Template | None, errors, status: int = 200, **extra):
+    content = normalize_line_endings(form.content.data or "")
+    return (
+        render_template(
+            "message_templates/form.html",
+            form=form,
+            template=template,
+            errors=errors,
+            stats=content_stats(content),
+            found=placeholders(content),
+            rules=counter_rules(),
+            readable=readable,
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.get("/templates", endpoint="list")
+@login_required
+def template_list():
+    return list_page()
+
+
+@bp.route("/templates/new", methods=["GET", "POST"], endpoint="new")
+@login_required
+def new_template():
+    form = TemplateForm()
+    if form.validate_on_submit():
+        try:
+            template = create_template(
+                db.session, current_user.id, form.name.data or "", form.content.data or ""
+            )
+        except InvalidTemplate as exc:
+            flash("The template was not saved. Please correct the problems shown below.", "error")
+            return form_page(form, None, exc.errors, 422)
+        flash(f"Template “{template.name}” created.", "success")
+        return redirect(url_for("templates.list"))
+    return form_page(form, None, {}, 400 if request.method == "POST" else 200)
+
+
+@bp.route("/templates/<int:template_id>/edit", methods=["GET", "POST"], endpoint="edit")
+@login_required
+def edit_template(template_id: int):
+    template = stored_template(template_id)
+    form = TemplateForm(obj=template) if request.method == "GET" else TemplateForm()
+    if form.validate_on_submit():
+        try:
+            template = update_template(
+                db.session, template_id, form.name.data or "", form.content.data or ""
+            )
+        except TemplateNotFound:
+            abort(404)
+        except InvalidTemplate as exc:
+            flash("The template was not saved. Please correct the problems shown below.", "error")
+            return form_page(form, template, exc.errors, 422)
+        flash(f"Template “{template.name}” saved.", "success")
+        return redirect(url_for("templates.list"))
+    return form_page(form, template, {}, 400 if request.method == "POST" else 200)
+
+
+@bp.post("/templates/<int:template_id>/delete", endpoint="delete")
+@login_required
+def delete(template_id: int):
+    template = stored_template(template_id)
+    try:
+        name = delete_template(db.session, template_id)
+    except TemplateNotFound:
+        abort(404)
+    except TemplateInUse as exc:
+        flash(f"Template “{template.name}” was not deleted: scheduled messages use it.", "error")
+        if request.form.get("return_to") == "edit":
+            form = TemplateForm(obj=template)
+            return form_page(form, template, {}, 409, refused=exc)
+        return list_page(exc, template), 409
+    flash(f"Template “{name}” deleted. Messages already sent from it keep their record.", "success")
+    return redirect(url_for("templates.list"))
