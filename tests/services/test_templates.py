@@ -3,10 +3,13 @@ and no deleting a template that a scheduled message is waiting to be sent from."
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from threading import Barrier
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from smspanel.models import AuditEvent, Message, Template, db, utcnow
 from smspanel.services.personalisation import check_rows
@@ -250,3 +253,95 @@ def test_sent_and_cancelled_messages_keep_their_record_when_the_template_goes(ap
         assert [(m.id, m.template_id) for m in kept] == [(scheduled, None), (plain.id, None)]
         assert kept[0].content == REMINDER
         assert audit_rows()[-1] == ("template.delete", f"template:{template_id} Reminder", "")
+
+
+def test_two_racing_creates_of_one_name_store_one(app):
+    threads = 4
+    together = Barrier(threads)
+
+    def create(n: int) -> str:
+        with app.app_context():
+            together.wait(10)
+            try:
+                create_template(
+                    db.session, None, "Clinic reminder" if n % 2 else "CLINIC REMINDER", f"Text {n}"
+                )
+            except DuplicateName:
+                return "duplicate"
+            finally:
+                db.session.remove()
+            return "created"
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = sorted(pool.map(create, range(threads)))
+    with app.app_context():
+        stored = template_count()
+    # The exact name is held by the unique constraint; names differing only in case are
+    # caught by the check, except when two commit at the very same moment.
+    assert results.count("created") == stored
+    assert 1 <= stored <= 2
+    assert results.count("duplicate") == threads - stored
+
+
+def test_a_send_racing_a_delete_never_leaves_a_scheduled_message_without_its_template(app, make):
+    """Either the send commits first and the delete is refused, or the delete commits first
+    and the send fails on the missing template; never both go through."""
+    user = make.user()
+    rows = [(1, "9123 4567", {"name": "Chan", "date": "2 Dec", "clinic": "Wan Chai"})]
+    [row] = check_rows(REMINDER, rows).rows
+
+    def send(template_id: int, together: Barrier) -> str:
+        with app.app_context():
+            together.wait(10)
+            try:
+                tomorrow = utcnow() + timedelta(days=1)
+                accept_personalised_send(
+                    db.session, user.id, template_id, REMINDER, [row], tomorrow
+                )
+            except IntegrityError:
+                return "send failed"
+            finally:
+                db.session.remove()
+            return "sent"
+
+    def delete(template_id: int, together: Barrier) -> str:
+        with app.app_context():
+            together.wait(10)
+            find_template(db.session, template_id)  # as the web page reads it first
+            try:
+                delete_template(db.session, template_id)
+            except TemplateInUse:
+                return "delete refused"
+            finally:
+                db.session.remove()
+            return "deleted"
+
+    for attempt in range(8):
+        with app.app_context():
+            template_id = create_template(db.session, user.id, f"Race {attempt}", REMINDER).id
+        together = Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            sending = pool.submit(send, template_id, together)
+            deleting = pool.submit(delete, template_id, together)
+            outcome = (sending.result(timeout=60), deleting.result(timeout=60))
+        assert outcome in {("sent", "delete refused"), ("send failed", "deleted")}
+    with app.app_context():
+        orphans = db.session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.status == "scheduled", Message.template_id.is_(None))
+        )
+    assert orphans == 0
+
+
+def test_a_delete_sees_a_send_committed_after_its_transaction_began(app, make):
+    """A page reads the template, a send from it commits, then the page deletes: refused
+    (a snapshot kept from the first read would miss the send)."""
+    user = make.user()
+    with app.app_context():
+        template_id = create_template(db.session, user.id, "Reminder", REMINDER).id
+        assert find_template(db.session, template_id) is not None  # the transaction's first read
+        message_id = schedule_from_template(app, user.id, template_id)  # another session
+        with pytest.raises(TemplateInUse) as refused:
+            delete_template(db.session, template_id)
+        assert [use.message_id for use in refused.value.uses] == [message_id]
