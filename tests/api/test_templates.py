@@ -151,9 +151,12 @@ def test_put_validates_as_post(client, headers):
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-def test_a_missing_template_is_404(client, headers, method):
+@pytest.mark.parametrize("template_id", [424242, 2**31, 2**63 - 1])  # beyond a 32-bit id too
+def test_a_missing_template_is_404(client, headers, method, template_id):
     body = {"name": "x", "content": "y"} if method == "PUT" else None
-    response = client.open("/api/templates/424242", method=method, json=body, headers=headers)
+    response = client.open(
+        f"/api/templates/{template_id}", method=method, json=body, headers=headers
+    )
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "NOT_FOUND"
 

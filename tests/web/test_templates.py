@@ -157,6 +157,8 @@ def test_anyone_logged_in_may_manage_every_template(app, client, make):
         ("GET", "/templates/999/edit"),
         ("POST", "/templates/999/edit"),
         ("POST", "/templates/999/delete"),
+        ("GET", f"/templates/{2**31}/edit"),
+        ("POST", f"/templates/{2**63 - 1}/delete"),
     ],
 )
 def test_a_missing_template_is_404(user_client, method, path):

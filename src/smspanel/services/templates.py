@@ -26,6 +26,7 @@ from smspanel.services.transactions import transaction
 MAX_NAME_LENGTH = 100
 MAX_PLACEHOLDER_NAME_LENGTH = 50
 MAX_PLACEHOLDER_PROBLEMS = 20  # beyond this, one more line says how many
+LARGEST_ID = 2**31 - 1  # the id column is a 32-bit integer; PostgreSQL refuses larger values
 
 
 class TemplateNotFound(LookupError):
@@ -64,7 +65,14 @@ class TemplateInUse(ValueError):
 
 
 def find_template(session: Session, template_id: int) -> Template | None:
-    return session.get(Template, template_id)
+    return _get(session, template_id)
+
+
+def _get(session: Session, template_id: int, *, for_update: bool = False) -> Template | None:
+    """The template, or None also for an id no template could have."""
+    if not 0 < template_id <= LARGEST_ID:
+        return None
+    return session.get(Template, template_id, with_for_update=for_update or None)
 
 
 def list_templates(session: Session) -> list[Template]:
@@ -207,7 +215,7 @@ def update_template(session: Session, template_id: int, name: str, content: str)
     """Change a template's name and content; messages already made from it keep their texts."""
     try:
         with transaction(session, write=True):
-            template = session.get(Template, template_id, with_for_update=True)
+            template = _get(session, template_id, for_update=True)
             if template is None:
                 raise TemplateNotFound(f"no template {template_id}")
             name, content = _check(session, name, content, template_id)
@@ -245,7 +253,7 @@ def delete_template(session: Session, template_id: int) -> str:
     with transaction(session, write=True):
         # The row lock makes a send from this template that is being accepted right now
         # either finish first (and be seen below) or fail on the foreign key after us.
-        template = session.get(Template, template_id, with_for_update=True)
+        template = _get(session, template_id, for_update=True)
         if template is None:
             raise TemplateNotFound(f"no template {template_id}")
         uses = scheduled_uses(session, template_id)
