@@ -31,10 +31,12 @@ def load_user(login_id: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    from smspanel.web import admin, auth, dead_letter, exports, message_templates, sms
+    from smspanel.web import admin, auth, dead_letter, exports, message_templates, sms, uploads
 
     login_manager.init_app(app)
     csrf.init_app(app)
+    # The upload form checks its token itself, once it has raised the body's size limit.
+    csrf.exempt(uploads.upload)
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc: CSRFError):  # type: ignore[no-untyped-def]
@@ -55,5 +57,6 @@ def init_app(app: Flask) -> None:
         admin.bp,
         dead_letter.bp,
         exports.bp,
+        uploads.bp,
     ):
         app.register_blueprint(blueprint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import EqualTo, InputRequired
 
@@ -42,3 +43,18 @@ class TemplateForm(FlaskForm):
 
     name = StringField("Name")
     content = TextAreaField("Message")
+
+
+class UploadForm(FlaskForm):
+    """A file of recipients and its template; read and checked by services.uploads."""
+
+    file = FileField("File of recipients")
+    template_id = StringField("Template")
+
+
+class SendCheckForm(FlaskForm):
+    """The check page's send form; checked by services.uploads.send_upload."""
+
+    enquiry_number = StringField("Enquiry number")
+    scheduled_at = StringField("Send at (optional)")
+    confirm_duplicate = BooleanField("Send it again anyway")

@@ -1,0 +1,370 @@
+"""Sends from a file of recipients: upload, check, send, and an upload's day of life.
+
+An upload keeps the file's rows, parsed (`recipient_files`), in the database as
+zlib-compressed JSON, never the file itself, so every serving process and host sees it; it
+belongs to the user who uploaded it and expires after `UPLOAD_LIFETIME` (expired ones are
+purged at each new upload, and by `flask purge-uploads`). The check is
+`personalisation.check_rows` over the rows, with the file's own problems first (a
+placeholder no column provides is one problem, not one per row). Sending deletes the upload
+in the same transaction that queues the message, so a second submit finds nothing to send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import json
+import secrets
+import zlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from smspanel.hktime import format_hkt, hkt_day_bounds_utc, to_hkt
+from smspanel.models import Message, MessageStatus, Template, Upload
+from smspanel.services.compose import ENQUIRY_PREFIX, InvalidEnquiryNumber, enquiry_number
+from smspanel.services.personalisation import (
+    MAX_PROBLEMS_KEPT,
+    PersonalisedRow,
+    RepeatedNumber,
+    RowProblem,
+    check_rows,
+)
+from smspanel.services.placeholders import name_key, placeholders
+from smspanel.services.recipient_files import UnreadableFile, read_recipient_file
+from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
+from smspanel.services.sending import AcceptedSend, accept_personalised_send
+from smspanel.services.templates import find_template
+from smspanel.services.transactions import transaction
+
+UPLOAD_LIFETIME = timedelta(days=1)
+PREVIEW_ROWS = 3
+# Before the enquiry number is typed, texts are checked and counted with a stand-in of the
+# same length, so lengths and segments are already right.
+PLACEHOLDER_SUFFIX = ENQUIRY_PREFIX + "XXXXXXXX"
+# A spreadsheet's error values: a failed lookup must not become "Dear #N/A".
+SPREADSHEET_ERRORS = frozenset(
+    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
+     "#SPILL!", "#CALC!"}
+)  # fmt: skip
+
+
+class UploadRefused(ValueError):
+    """The upload form's problems, by field (`file`, `template_id`); nothing was stored."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+
+
+class UploadGone(LookupError):
+    """The upload was sent already, has expired, or is not this user's."""
+
+
+@dataclass
+class UploadCheck:
+    """What the check page shows, and what a send queues (`rows`)."""
+
+    upload_id: str
+    filename: str
+    file_format: str
+    row_count: int
+    template: Template
+    columns: list[str]
+    phone_column: str
+    sheet: str = ""
+    other_sheets: int = 0
+    file_problems: list[str] = field(default_factory=list)  # nothing can be sent
+    problems: list[RowProblem] = field(default_factory=list)  # the first MAX_PROBLEMS_KEPT
+    problem_count: int = 0
+    rows_with_problems: int = 0
+    rows: list[PersonalisedRow] = field(default_factory=list)
+    repeated: list[RepeatedNumber] = field(default_factory=list)
+    earlier_send: Message | None = None  # this template and file, already sent today
+
+    @property
+    def read_as_big5(self) -> bool:
+        return self.file_format == "big5"
+
+    @property
+    def preview(self) -> list[PersonalisedRow]:
+        return self.rows[:PREVIEW_ROWS]
+
+    @property
+    def sms_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def total_segments(self) -> int:
+        return sum(r.segments for r in self.rows)
+
+
+class SendRefused(ValueError):
+    """The check form's problems, by field; `check` is what the page shows again."""
+
+    def __init__(self, errors: dict[str, list[str]], check: UploadCheck) -> None:
+        self.errors = errors
+        self.check = check
+        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+
+
+def store_upload(
+    session: Session,
+    user_id: int,
+    template_id: int | None,
+    filename: str,
+    data: bytes,
+    max_bytes: int,
+    now: datetime,
+) -> str:
+    """Read the file and keep its rows for a day; the new upload's id. Raises UploadRefused
+    naming every problem of the file and the template; then nothing is stored."""
+    errors: dict[str, list[str]] = {}
+    if template_id is None:
+        errors["template_id"] = ["choose a template"]
+    elif find_template(session, template_id) is None:
+        errors["template_id"] = [f"there is no template {template_id}; choose one from the list"]
+    parsed = None
+    if not filename and not data:
+        errors["file"] = ["choose a file of recipients (CSV or .xlsx)"]
+    elif len(data) > max_bytes:
+        errors["file"] = [too_large_message(len(data), max_bytes)]
+    else:
+        try:
+            parsed = read_recipient_file(data)
+        except UnreadableFile as exc:
+            errors["file"] = [str(exc)]
+    if errors or parsed is None or template_id is None:
+        raise UploadRefused(errors)
+    upload_id = secrets.token_hex(16)
+    packed = {
+        "columns": parsed.columns,
+        "phone_column": parsed.phone_column,
+        "sheet": parsed.sheet,
+        "other_sheets": parsed.other_sheets,
+        "rows": [[number, *cells] for number, cells in parsed.rows],
+    }
+    upload = Upload(
+        id=upload_id,
+        user_id=user_id,
+        template_id=template_id,
+        filename=display_filename(filename),
+        file_format=parsed.file_format,
+        digest=hashlib.sha256(data).hexdigest(),
+        row_count=len(parsed.rows),
+        rows=zlib.compress(
+            json.dumps(packed, ensure_ascii=False, separators=(",", ":")).encode(), 6
+        ),
+        created_at=now,
+        expires_at=now + UPLOAD_LIFETIME,
+    )
+    with transaction(session):
+        purge_expired_uploads(session, now)
+        session.add(upload)
+    return upload_id
+
+
+def too_large_message(size: int | None, max_bytes: int) -> str:
+    limit = f"{max_bytes / (1024 * 1024):g} MB"
+    shown = f" ({size / (1024 * 1024):.1f} MB)" if size else ""
+    return (
+        f"the file is larger than {limit}{shown}; split it into smaller files, or remove "
+        "columns the template does not use"
+    )
+
+
+def display_filename(filename: str) -> str:
+    """The name as the user knows it: no folders (old browsers send them), no controls."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if ch.isprintable())[:255]
+
+
+def purge_expired_uploads(session: Session, now: datetime) -> int:
+    """Delete every upload past its day; how many were deleted."""
+    with transaction(session):
+        result = session.execute(delete(Upload).where(Upload.expires_at <= now))
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def find_upload(session: Session, upload_id: str, user_id: int, now: datetime) -> Upload | None:
+    """The user's upload while it lives; None if missing, expired or someone else's."""
+    if len(upload_id) != 32 or not all(ch in "0123456789abcdef" for ch in upload_id):
+        return None
+    upload = session.get(Upload, upload_id)
+    if upload is None or upload.user_id != user_id or upload.expires_at <= now:
+        return None
+    return upload
+
+
+def check_upload(
+    session: Session, upload: Upload, now: datetime, suffix: str = PLACEHOLDER_SUFFIX
+) -> UploadCheck:
+    """Every problem by row and column, the texts each row would get (with `suffix`
+    appended) and an earlier send of the same template and file today."""
+    template = upload_template(session, upload)
+    packed = json.loads(zlib.decompress(upload.rows))
+    columns: list[str] = packed["columns"]
+    phone_index: int = packed["phone_column"]
+    check = UploadCheck(
+        upload_id=upload.id,
+        filename=upload.filename,
+        file_format=upload.file_format,
+        row_count=upload.row_count,
+        template=template,
+        columns=columns,
+        phone_column=columns[phone_index],
+        sheet=packed.get("sheet", ""),
+        other_sheets=packed.get("other_sheets", 0),
+        earlier_send=earlier_send_today(session, template.id, upload.digest, now),
+    )
+    index_by_key: dict[str, int] = {}
+    for index, name in enumerate(columns):
+        if name:
+            index_by_key.setdefault(name_key(name), index)
+    used: list[tuple[str, int]] = []
+    for placeholder in placeholders(template.content):
+        index = index_by_key.get(name_key(placeholder), -1)
+        if index < 0:
+            found = ", ".join(repr(c) for c in columns if c)
+            check.file_problems.append(
+                f"the template's (({placeholder})) has no column in the file: add a column "
+                f"named {placeholder!r} (columns found: {found})"
+            )
+        used.append((placeholder, index))
+    if check.file_problems:
+        return check
+
+    early_problems: list[RowProblem] = []
+    watched = [(columns[phone_index], phone_index)] + [(columns[i], i) for _, i in used]
+
+    def checkable_rows():
+        for number, *cells in packed["rows"]:
+            error = next(
+                ((name, cells[i]) for name, i in watched if cells[i] in SPREADSHEET_ERRORS), None
+            )
+            if error is not None:
+                early_problems.append(
+                    RowProblem(
+                        number,
+                        error[0],
+                        "spreadsheet_error",
+                        f"the cell holds the spreadsheet error {error[1]}",
+                        error[1],
+                    )
+                )
+                continue
+            yield number, cells[phone_index], {name: cells[i] for name, i in used}
+
+    result = check_rows(
+        template.content, checkable_rows(), phone_column=columns[phone_index], suffix=suffix
+    )
+    header_of = {name_key(p): columns[i] for p, i in used}
+    row_problems = [
+        replace(p, column=header_of.get(name_key(p.column), p.column))
+        if p.kind == "missing_value"
+        else p
+        for p in result.problems
+    ]
+    merged = heapq.merge(early_problems, row_problems, key=lambda p: p.row)
+    check.problems = list(itertools.islice(merged, MAX_PROBLEMS_KEPT))
+    check.problem_count = len(early_problems) + result.problem_count
+    check.rows_with_problems = len(early_problems) + result.rows_with_problems
+    check.rows = result.rows
+    check.repeated = result.repeated
+    return check
+
+
+def upload_template(session: Session, upload: Upload) -> Template:
+    template = find_template(session, upload.template_id) if upload.template_id else None
+    if template is None:  # deleting a template deletes its uploads: only in a race
+        raise UploadGone("the template of this upload was deleted")
+    return template
+
+
+def earlier_send_today(
+    session: Session, template_id: int, digest: str, now: datetime
+) -> Message | None:
+    """The latest message today (HKT) from this template and a file of the same content,
+    by anyone: two people sending the same file is the costly mistake. A send cancelled
+    before anything went out does not count."""
+    local = to_hkt(now)
+    assert local is not None
+    start, end = hkt_day_bounds_utc(local.date())
+    return session.scalar(
+        select(Message)
+        .where(
+            Message.template_id == template_id,
+            Message.source_digest == digest,
+            Message.created_at >= start,
+            Message.created_at < end,
+            ~((Message.status == MessageStatus.CANCELLED) & (Message.sent_count == 0)),
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+
+
+def send_upload(
+    session: Session,
+    upload: Upload,
+    user_id: int,
+    *,
+    enquiry: str,
+    scheduled_at: str,
+    confirm_duplicate: bool,
+    now: datetime,
+) -> AcceptedSend:
+    """Queue the rows without problems, with the enquiry suffix, now or at `scheduled_at`.
+
+    Raises SendRefused naming every problem (the check, done again with the real suffix,
+    comes with it), or UploadGone when another submit sent it first.
+    """
+    errors: dict[str, list[str]] = {}
+    suffix = PLACEHOLDER_SUFFIX
+    try:
+        suffix = ENQUIRY_PREFIX + enquiry_number(enquiry)
+    except InvalidEnquiryNumber as exc:
+        errors["enquiry_number"] = [str(exc)]
+    when = None
+    try:
+        when = parse_scheduled_at(scheduled_at, now)
+    except InvalidSchedule as exc:
+        errors["scheduled_at"] = [str(exc)]
+    upload_id, digest = upload.id, upload.digest
+    check = check_upload(session, upload, now, suffix)
+    if check.file_problems:
+        errors["file"] = list(check.file_problems)
+    elif not check.rows:
+        errors["file"] = [
+            f"none of the {check.row_count} rows can be sent: correct the problems in the "
+            "file and upload it again"
+        ]
+    if check.earlier_send is not None and not confirm_duplicate:
+        earlier = check.earlier_send
+        errors["confirm_duplicate"] = [
+            f"this template was already sent with the same file today (message #{earlier.id} "
+            f"at {format_hkt(earlier.created_at)}): tick the box to send it again"
+        ]
+    if errors:
+        raise SendRefused(errors, check)
+    with transaction(session, write=True):
+        # First, so that of two submits at once the second waits here, then finds nothing.
+        gone = session.execute(
+            delete(Upload).where(
+                Upload.id == upload_id, Upload.user_id == user_id, Upload.expires_at > now
+            )
+        )
+        if gone.rowcount != 1:  # type: ignore[attr-defined]
+            raise UploadGone("this upload was already sent or has expired")
+        return accept_personalised_send(
+            session,
+            user_id,
+            check.template.id,
+            check.template.content,
+            check.rows,
+            scheduled_at=when,
+            source_digest=digest,
+        )

@@ -1,0 +1,155 @@
+"""Sends from a file: upload it with a template, check every row, send the rows without
+problems (services/uploads.py holds the rules)."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from smspanel.hktime import format_hkt
+from smspanel.models import db, utcnow
+from smspanel.services.ownership import readable_by
+from smspanel.services.templates import list_templates
+from smspanel.services.uploads import (
+    SendRefused,
+    UploadGone,
+    UploadRefused,
+    check_upload,
+    find_upload,
+    send_upload,
+    store_upload,
+    too_large_message,
+)
+from smspanel.web.access import login_required, register_error_pages
+from smspanel.web.forms import SendCheckForm, UploadForm
+
+bp = Blueprint("uploads", __name__)
+register_error_pages(bp)
+
+FORM_ALLOWANCE = 64 * 1024  # the form's other field and the multipart framing around the file
+MAX_PROBLEMS_SHOWN = 100
+
+
+def check_csrf() -> None:
+    """The upload view is exempt from the app-wide check, which would read the body under the
+    app's smaller limit (web/__init__.py); it checks the token itself, after its own limit."""
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        current_app.extensions["csrf"].protect()
+
+
+def upload_gone():
+    return (
+        render_template(
+            "error.html",
+            title="Upload not found",
+            message="There is no such upload: it was sent already, it expired (an unsent "
+            "upload is kept for a day), or it is not yours. Upload the file again.",
+        ),
+        404,
+    )
+
+
+@bp.route("/send/upload", methods=["GET", "POST"])
+@login_required
+def upload():
+    max_bytes = current_app.config["UPLOAD_MAX_BYTES"]
+    selected = request.args.get("template_id", "")
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        request.max_content_length = max_bytes + FORM_ALLOWANCE
+        try:
+            request.files  # noqa: B018  (reads the body, under the limit just set)
+        except RequestEntityTooLarge:
+            errors = {"file": [too_large_message(request.content_length, max_bytes)]}
+            status = 413
+        else:
+            check_csrf()
+            form = UploadForm(meta={"csrf": False})
+            selected = (form.template_id.data or "").strip()
+            file = request.files.get("file")
+            try:
+                upload_id = store_upload(
+                    db.session,
+                    current_user.id,
+                    int(selected) if selected.isdigit() else None,
+                    (file.filename or "") if file else "",
+                    file.read() if file else b"",
+                    max_bytes,
+                    utcnow(),
+                )
+            except UploadRefused as exc:
+                errors, status = exc.errors, 422
+            else:
+                return redirect(url_for("uploads.check", upload_id=upload_id))
+        flash("The file was not uploaded. Please correct the problems shown below.", "error")
+    return (
+        render_template(
+            "send_upload.html",
+            templates=list_templates(db.session),
+            selected=selected,
+            errors=errors,
+            max_mb=f"{max_bytes / (1024 * 1024):g}",
+        ),
+        status,
+    )
+
+
+@bp.route("/send/check/<upload_id>", methods=["GET", "POST"])
+@login_required
+def check(upload_id: str):
+    now = utcnow()
+    upload = find_upload(db.session, upload_id, current_user.id, now)
+    if upload is None:
+        return upload_gone()
+    form = SendCheckForm()
+    errors: dict[str, list[str]] = {}
+    status = 200
+    try:
+        if form.validate_on_submit():
+            try:
+                sent = send_upload(
+                    db.session,
+                    upload,
+                    current_user.id,
+                    enquiry=form.enquiry_number.data or "",
+                    scheduled_at=form.scheduled_at.data or "",
+                    confirm_duplicate=bool(form.confirm_duplicate.data),
+                    now=now,
+                )
+            except SendRefused as exc:
+                report, errors, status = exc.check, exc.errors, 422
+                flash("Nothing was sent. Please correct the problems shown below.", "error")
+            else:
+                count = sent.recipient_count
+                recipients = f"{count} recipient{'s' if count != 1 else ''}"
+                if sent.scheduled_at:
+                    note = f"scheduled for {format_hkt(sent.scheduled_at)} to {recipients}."
+                else:
+                    note = f"queued for {recipients}. This page updates as they are sent."
+                flash(f"Message #{sent.id} {note}", "success")
+                return redirect(url_for("sms.message_detail", message_id=sent.id))
+        else:
+            report = check_upload(db.session, upload, now)
+    except UploadGone:
+        return upload_gone()
+    return (
+        render_template(
+            "send_check.html",
+            report=report,
+            form=form,
+            errors=errors,
+            scope=readable_by(current_user.id, is_admin=current_user.is_admin),
+            max_problems=MAX_PROBLEMS_SHOWN,
+        ),
+        status,
+    )
