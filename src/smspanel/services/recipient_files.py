@@ -155,17 +155,25 @@ def _cell_size_limit(limit: int) -> Iterator[None]:
 
 def _read_csv(text: str, file_format: str) -> RecipientFile:
     reader = csv.reader(_checked_lines(text), delimiter=sniff_delimiter(text))
+    last_row = 0  # csv counts physical lines; people count rows
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        nonlocal last_row
+        for number, cells in enumerate(reader, start=1):
+            last_row = number
+            yield number, cells
+
     with _cell_size_limit(MAX_CELL_CHARS):
         try:
-            return _table(enumerate(reader, start=1), file_format)
+            return _table(numbered(), file_format)
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise UnreadableFile(
-                    f"row {reader.line_num}: a cell is longer than {MAX_CELL_CHARS:,} characters "
+                    f"row {last_row + 1}: a cell is longer than {MAX_CELL_CHARS:,} characters "
                     "(Excel's own limit for a cell); is this really a file of recipients?"
                 ) from None
             raise UnreadableFile(
-                f"the CSV file cannot be read near line {reader.line_num}: {exc}"
+                f"the CSV file cannot be read at row {last_row + 1}: {exc}"
             ) from None
 
 
