@@ -16,6 +16,7 @@ PAGES = [
     "/",
     "/?time_filter=7d",
     "/compose",
+    "/send/upload",
     "/history",
     "/history/{message}",
     "/templates",

@@ -168,12 +168,18 @@ def store_upload(
 
 
 def too_large_message(size: int | None, max_bytes: int) -> str:
-    limit = f"{max_bytes / (1024 * 1024):g} MB"
-    shown = f" ({size / (1024 * 1024):.1f} MB)" if size else ""
+    shown = f" ({file_size(size)})" if size else ""
     return (
-        f"the file is larger than {limit}{shown}; split it into smaller files, or remove "
-        "columns the template does not use"
+        f"the file is larger than {file_size(max_bytes)}{shown}; split it into smaller files, "
+        "or remove columns the template does not use"
     )
+
+
+def file_size(size: int) -> str:
+    """20 MB, 1.5 MB, 100 KB."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    return f"{size / 1024:.0f} KB"
 
 
 def display_filename(filename: str) -> str:

@@ -24,6 +24,7 @@ from smspanel.services.uploads import (
     UploadGone,
     UploadRefused,
     check_upload,
+    file_size,
     find_upload,
     send_upload,
     store_upload,
@@ -98,7 +99,7 @@ def upload():
             templates=list_templates(db.session),
             selected=selected,
             errors=errors,
-            max_mb=f"{max_bytes / (1024 * 1024):g}",
+            max_size=file_size(max_bytes),
         ),
         status,
     )
