@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from smspanel.hktime import hkt_day_bounds_utc, to_hkt
-from smspanel.models import Message, MessageStatus, Recipient, Template, Upload, db, utcnow
+from smspanel.models import Message, MessageStatus, Recipient, Upload, db, utcnow
 from smspanel.services import recipient_files
 from smspanel.services.content import MAX_CONTENT_LENGTH
 from smspanel.services.recipient_files import (
@@ -34,6 +34,7 @@ from smspanel.services.uploads import (
     send_upload,
     store_upload,
 )
+from tests.campaign_helpers import make_template
 
 MAX_BYTES = 20 * 1024 * 1024
 NOTICE = "Dear ((name)), your appointment is on ((date))."
@@ -335,11 +336,7 @@ def alice(make):
 
 
 def add_template(session, content: str = NOTICE, name: str | None = None) -> int:
-    count = session.scalar(select(func.count()).select_from(Template))
-    template = Template(name=name or f"Appointment {count + 1}", content=content)
-    session.add(template)
-    session.commit()
-    return template.id
+    return make_template(session, content, name)
 
 
 def stored(session) -> tuple[int, int, int]:

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from smspanel.models import Message, Recipient, Template, Upload, db, utcnow
+from smspanel.models import Message, Recipient, Upload, db, utcnow
+from tests.campaign_helpers import make_template
 from tests.web.conftest import login, page_text
 
 NOTICE = "Dear ((name)), your appointment is on ((date))."
@@ -22,10 +23,7 @@ GOOD = (
 @pytest.fixture
 def template_id(app) -> int:
     with app.app_context():
-        template = Template(name="Appointment", content=NOTICE)
-        db.session.add(template)
-        db.session.commit()
-        return template.id
+        return make_template(db.session, NOTICE, "Appointment")
 
 
 def stored(app) -> tuple[int, int, int]:

@@ -15,7 +15,6 @@ from flask import (
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from smspanel.hktime import format_hkt
 from smspanel.models import db, utcnow
 from smspanel.services.ownership import readable_by
 from smspanel.services.templates import list_templates
@@ -32,6 +31,7 @@ from smspanel.services.uploads import (
 )
 from smspanel.web.access import login_required, register_error_pages
 from smspanel.web.forms import SendCheckForm, UploadForm
+from smspanel.web.sms import accepted_note, schedule_window
 
 bp = Blueprint("uploads", __name__)
 register_error_pages(bp)
@@ -131,13 +131,7 @@ def check(upload_id: str):
                 report, errors, status = exc.check, exc.errors, 422
                 flash("Nothing was sent. Please correct the problems shown below.", "error")
             else:
-                count = sent.recipient_count
-                recipients = f"{count} recipient{'s' if count != 1 else ''}"
-                if sent.scheduled_at:
-                    note = f"scheduled for {format_hkt(sent.scheduled_at)} to {recipients}."
-                else:
-                    note = f"queued for {recipients}. This page updates as they are sent."
-                flash(f"Message #{sent.id} {note}", "success")
+                flash(accepted_note(sent), "success")
                 return redirect(url_for("sms.message_detail", message_id=sent.id))
         else:
             report = check_upload(db.session, upload, now)
@@ -151,6 +145,7 @@ def check(upload_id: str):
             errors=errors,
             scope=readable_by(current_user.id, is_admin=current_user.is_admin),
             max_problems=MAX_PROBLEMS_SHOWN,
+            schedule_window=schedule_window(),
         ),
         status,
     )

@@ -1,0 +1,141 @@
+"""In a real browser: upload a real CSV and a real .xlsx, read the check page, send.
+
+Templates are put straight into the running app's database (their pages are not part of
+this test); screenshots of the upload and check pages go under docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date, timedelta
+
+import openpyxl
+from sqlalchemy import create_engine, insert
+
+from loopback import wait_until
+from smspanel.hktime import to_hkt
+from smspanel.models import Template, utcnow
+from tests.browser.conftest import log_in, screenshot
+
+DELIVERY_TIMEOUT_S = 30
+
+
+def expect():
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect
+
+
+def add_template(live_app, content: str) -> tuple[int, str]:
+    name = f"Clinic reminder {secrets.token_hex(3)}"
+    engine = create_engine(live_app.database_url)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(
+                insert(Template.__table__),
+                {"name": name, "content": content, "created_at": utcnow(), "updated_at": utcnow()},
+            )
+            return result.inserted_primary_key[0], name
+    finally:
+        engine.dispose()
+
+
+def upload(page, template_name: str, path) -> None:
+    page.goto("/send/upload")
+    page.get_by_label("Template").select_option(label=template_name)
+    page.get_by_label("File of recipients").set_input_files(str(path))
+    screenshot(page, "send-upload")
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_url(re.compile(r"/send/check/[0-9a-f]{32}$"))
+
+
+def test_a_csv_is_checked_then_sent_and_each_number_gets_its_own_text(
+    page, live_app, gateway, tmp_path
+):
+    template_id, name = add_template(live_app, "Dear ((name)), your appointment is at ((clinic)).")
+    run = secrets.randbelow(9000) + 1000  # numbers of this test's own, on a shared gateway
+    csv = tmp_path / "clinic.csv"
+    csv.write_text(
+        "Phone,Name,Clinic\n"
+        f"9{run}001,Ann,Tsuen Wan\n"
+        "1234,Bob,Sha Tin\n"
+        f"9{run}002,,Kwun Tong\n"
+        f"9{run}003,Carmen,Sha Tin\n"
+        f"9{run}004,David,Tuen Mun\n"
+        f"6{run}005,陳大文,荃灣診所\n"
+        f"9{run}001,Ann again,Tsuen Wan\n",
+        encoding="utf-8-sig",
+    )
+    log_in(page)
+    page.goto(f"/send/upload?template_id={template_id}")
+    expect()(page.get_by_label("Template")).to_have_value(str(template_id))
+    upload(page, name, csv)
+
+    expect()(page.locator("[data-rows-found]")).to_have_text("7")
+    expect()(page.locator("[data-sms-count]")).to_have_text("4")
+    problems = page.locator("[data-problems]")
+    expect()(problems).to_contain_text("Phone")
+    expect()(problems).to_contain_text("not a Hong Kong number")
+    expect()(problems).to_contain_text("no value for ((name))")
+    expect()(page.locator("[data-repeated-list]")).to_contain_text("Row 8:")
+    expect()(page.locator("[data-repeated-list]")).to_contain_text("is already in row 2")
+    preview = page.locator("[data-preview] li")
+    expect()(preview).to_have_count(3)
+    expect()(preview.first).to_contain_text(
+        "Dear Ann, your appointment is at Tsuen Wan. EN:XXXXXXXX"
+    )
+    screenshot(page, "send-check")
+
+    page.get_by_label("Enquiry number").fill("2833 12")
+    page.get_by_role("button", name="Send to 4 recipients").click()
+    expect()(page.locator("#enquiry_number-errors")).to_contain_text("not a Hong Kong number")
+    expect()(page.get_by_label("Enquiry number")).to_have_value("2833 12")
+
+    page.get_by_label("Enquiry number").fill("2833 1234")
+    page.get_by_role("button", name="Send to 4 recipients").click()
+    page.wait_for_url(re.compile(r"/history/\d+$"))
+    expect()(page.locator(".flash-success")).to_contain_text("queued for 4 recipients")
+
+    def delivered() -> dict[str, str]:
+        messages = gateway.received(messages=True)["messages"]
+        return {
+            m["mrt"]: m["msg_utf8"]
+            for m in messages
+            if m["mrt"] in {f"8529{run}001", f"8526{run}005"}
+        }
+
+    texts = wait_until(lambda: len(delivered()) == 2 and delivered(), DELIVERY_TIMEOUT_S)
+    assert texts == {
+        f"8529{run}001": "Dear Ann, your appointment is at Tsuen Wan. EN:28331234",
+        f"8526{run}005": "Dear 陳大文, your appointment is at 荃灣診所. EN:28331234",
+    }
+
+
+def test_an_xlsx_is_checked_then_scheduled(page, live_app, tmp_path):
+    _, name = add_template(live_app, "((name)): your visit is on ((date)).")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["手機", "name", "date"])
+    sheet.append([91230001, "Ann", date(2026, 12, 2)])
+    sheet.append(["6123 0002", "Bob", date(2026, 12, 3)])
+    path = tmp_path / "visits.xlsx"
+    workbook.save(path)
+
+    log_in(page)
+    upload(page, name, path)
+    expect()(page.locator("[data-rows-found]")).to_have_text("2")
+    expect()(page.locator("[data-preview]")).to_contain_text("Ann: your visit is on 2026-12-02.")
+    expect()(page.locator("#file-summary")).to_contain_text("Excel workbook")
+
+    at = (to_hkt(utcnow()) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    page.get_by_label("Enquiry number").fill("2833 1234")
+    page.get_by_label("Send at").fill(at)
+    page.get_by_role("button", name="Send to 2 recipients").click()
+    page.wait_for_url(re.compile(r"/history/\d+$"))
+    expect()(page.locator(".flash-success")).to_contain_text(
+        f"scheduled for {at.replace('T', ' ')} HKT to 2 recipients"
+    )
+    page.go_back()
+    page.reload()
+    expect()(page.locator("h1")).to_have_text("Upload not found")
