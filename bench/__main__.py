@@ -13,6 +13,7 @@ mixed:    API and history latency while a 100,000 send is delivered (bench/mixed
 memory:   RSS of run.py and gunicorn, idle and across a 100,000 send (bench/memory.py).
 deploy:   the README's default commands under wrk, delivery on (bench/deploy.py).
 exports:  CSV download of 100,000 recipients: first byte, whole file, RSS (bench/exports.py).
+uploads:  a 100,000-row CSV through /send/upload, its check page and its send (bench/uploads.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import deploy, exports, memory, mixed_load
+from bench import deploy, exports, memory, mixed_load, uploads
 from bench import pages as bench_pages
 from bench.harness import cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
@@ -164,7 +165,17 @@ def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32
         mock.stop()
 
 
-SCENARIOS = ("deploy", "accept", "api", "delivery", "pages", "mixed", "memory", "exports")
+SCENARIOS = (
+    "deploy",
+    "accept",
+    "api",
+    "delivery",
+    "pages",
+    "mixed",
+    "memory",
+    "exports",
+    "uploads",
+)
 
 
 def main() -> int:
@@ -194,6 +205,8 @@ def main() -> int:
                 deploy.run(tmp)
             elif scenario == "exports":
                 exports.run(tmp)
+            elif scenario == "uploads":
+                uploads.run(tmp)
     return 0
 
 

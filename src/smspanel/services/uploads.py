@@ -17,8 +17,10 @@ import itertools
 import json
 import secrets
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -145,7 +147,7 @@ def store_upload(
         "phone_column": parsed.phone_column,
         "sheet": parsed.sheet,
         "other_sheets": parsed.other_sheets,
-        "rows": [[number, *cells] for number, cells in parsed.rows],
+        "rows": parsed.rows,  # as [number, [cells]]
     }
     upload = Upload(
         id=upload_id,
@@ -245,24 +247,34 @@ def check_upload(
 
     early_problems: list[RowProblem] = []
     watched = [(columns[phone_index], phone_index)] + [(columns[i], i) for _, i in used]
+    names = [name for name, _ in used]
+    values_of = itemgetter(*(i for _, i in used)) if used else None
 
-    def checkable_rows():
-        for number, *cells in packed["rows"]:
-            error = next(
-                ((name, cells[i]) for name, i in watched if cells[i] in SPREADSHEET_ERRORS), None
-            )
-            if error is not None:
-                early_problems.append(
-                    RowProblem(
-                        number,
-                        error[0],
-                        "spreadsheet_error",
-                        f"the cell holds the spreadsheet error {error[1]}",
-                        error[1],
-                    )
+    def checkable_rows() -> Iterator[tuple[int, str, dict[str, str]]]:
+        for number, cells in packed["rows"]:
+            if not SPREADSHEET_ERRORS.isdisjoint(cells):
+                error = next(
+                    ((name, cells[i]) for name, i in watched if cells[i] in SPREADSHEET_ERRORS),
+                    None,
                 )
-                continue
-            yield number, cells[phone_index], {name: cells[i] for name, i in used}
+                if error is not None:
+                    early_problems.append(
+                        RowProblem(
+                            number,
+                            error[0],
+                            "spreadsheet_error",
+                            f"the cell holds the spreadsheet error {error[1]}",
+                            error[1],
+                        )
+                    )
+                    continue
+            if values_of is None:
+                values = {}
+            elif len(names) == 1:
+                values = {names[0]: values_of(cells)}
+            else:
+                values = dict(zip(names, values_of(cells), strict=True))
+            yield number, cells[phone_index], values
 
     result = check_rows(
         template.content, checkable_rows(), phone_column=columns[phone_index], suffix=suffix
