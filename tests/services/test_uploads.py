@@ -7,7 +7,9 @@ import io
 import json
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
+from threading import Barrier
 
 import openpyxl
 import pytest
@@ -567,3 +569,29 @@ def test_another_file_another_template_or_another_day_is_not_a_duplicate(session
     session.commit()
     same = upload(session, alice, GOOD, template_id)
     assert check_upload(session, same, utcnow()).earlier_send is None
+
+
+def test_two_submits_at_once_send_once(app, alice):
+    """Each request checks the rows and then, in its send's transaction, deletes the upload
+    first: the second waits on that row (or SQLite's writer) and finds it gone."""
+    with app.app_context():
+        upload_id = upload(db.session, alice, GOOD).id
+    both_ready = Barrier(2)
+
+    def submit() -> str:
+        with app.app_context():
+            try:
+                kept = find_upload(db.session, upload_id, alice.id, utcnow())
+                both_ready.wait(10)
+                send_now(db.session, alice, kept)
+                return "sent"
+            except UploadGone:
+                return "gone"
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(f.result(timeout=60) for f in [pool.submit(submit) for _ in range(2)])
+    assert outcomes == ["gone", "sent"]
+    with app.app_context():
+        assert stored(db.session) == (0, 1, 2)
