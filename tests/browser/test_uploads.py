@@ -11,12 +11,13 @@ import secrets
 from datetime import date, timedelta
 
 import openpyxl
+import pytest
 from sqlalchemy import create_engine, insert
 
-from loopback import wait_until
+from loopback import App, wait_until
 from smspanel.hktime import to_hkt
 from smspanel.models import Template, utcnow
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, open_tab, screenshot
 
 DELIVERY_TIMEOUT_S = 30
 
@@ -139,3 +140,38 @@ def test_an_xlsx_is_checked_then_scheduled(page, live_app, tmp_path):
     page.go_back()
     page.reload()
     expect()(page.locator("h1")).to_have_text("Upload not found")
+
+
+@pytest.fixture(scope="module")
+def small_limit_app(tmp_path_factory):
+    """gunicorn, as deployed, with a 1 MB file limit."""
+    app = App.gunicorn(
+        tmp_path_factory.mktemp("upload-limit"),
+        None,
+        SMS_IN_APP_DISPATCHER="false",
+        UPLOAD_MAX_BYTES=str(1024 * 1024),
+    )
+    try:
+        yield app.start(60)
+    finally:
+        app.stop()
+
+
+def test_a_file_over_the_limit_gets_the_form_again_with_the_reason(
+    browser, small_limit_app, tmp_path
+):
+    """Under gunicorn, as deployed (tests/e2e/test_uploads.py holds the same for a client
+    that sends the whole body before it reads)."""
+    _, name = add_template(small_limit_app, "Dear ((name)).")
+    big = tmp_path / "everyone.csv"
+    big.write_bytes(b"phone,name\r\n" + b"91234567,Ann\r\n" * 250_000)  # 3.5 MB
+    for page in open_tab(browser, small_limit_app, viewport={"width": 1280, "height": 860}):
+        log_in(page)
+        page.goto("/send/upload")
+        page.get_by_label("Template").select_option(label=name)
+        page.get_by_label("File of recipients").set_input_files(str(big))
+        page.get_by_role("button", name="Upload and check").click()
+        expect()(page.locator("#error-summary")).to_contain_text(
+            "File: the file is larger than 1 MB (3.3 MB)"
+        )
+        expect()(page.get_by_label("File of recipients")).to_be_visible()

@@ -37,6 +37,7 @@ bp = Blueprint("uploads", __name__)
 register_error_pages(bp)
 
 FORM_ALLOWANCE = 64 * 1024  # the form's other field and the multipart framing around the file
+DRAIN_TIMES_THE_LIMIT = 4
 MAX_PROBLEMS_SHOWN = 100
 
 
@@ -45,6 +46,21 @@ def check_csrf() -> None:
     app's smaller limit (web/__init__.py); it checks the token itself, after its own limit."""
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         current_app.extensions["csrf"].protect()
+
+
+def drain_body(at_most: int) -> None:
+    """Read and drop a body refused for its size, so the browser gets to read the answer:
+    gunicorn closes a connection with unread data, which a browser shows as a reset. A body
+    declared larger than `at_most` is not read; that connection is simply cut."""
+    length = request.content_length or 0
+    stream = request.environ.get("wsgi.input")
+    if stream is None or length > at_most:
+        return
+    while length > 0:
+        chunk = stream.read(min(length, 1 << 20))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 def upload_gone():
@@ -71,6 +87,7 @@ def upload():
         try:
             request.files  # noqa: B018  (reads the body, under the limit just set)
         except RequestEntityTooLarge:
+            drain_body(DRAIN_TIMES_THE_LIMIT * max_bytes)
             errors = {"file": [too_large_message(request.content_length, max_bytes)]}
             status = 413
         else:
