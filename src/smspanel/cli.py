@@ -14,6 +14,7 @@ from smspanel.models import db, utcnow
 from smspanel.services.accounts import UserError, create_user, find_user, reset_password
 from smspanel.services.audit import Actor, set_actor
 from smspanel.services.tokens import issue_token
+from smspanel.services.uploads import purge_expired_uploads
 from smspanel.worker import run_worker
 
 
@@ -92,6 +93,15 @@ def backup_command(destination: Path) -> None:
     click.echo(f"backed up to {destination} ({size} bytes)")
 
 
+@click.command("purge-uploads")
+@with_appcontext
+def purge_uploads_command() -> None:
+    """Delete files of recipients uploaded over a day ago and never sent (each new upload
+    does this too)."""
+    count = purge_expired_uploads(db.session, utcnow())
+    click.echo(f"deleted {count} expired upload{'s' if count != 1 else ''}")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         backup_command,
@@ -99,5 +109,6 @@ def init_app(app: Flask) -> None:
         create_user_command,
         reset_password_command,
         create_token_command,
+        purge_uploads_command,
     ):
         app.cli.add_command(command)

@@ -80,3 +80,24 @@ def test_backup_on_a_server_points_to_its_dump_tool(runner, tmp_path):
     result = runner.invoke(args=["backup", str(tmp_path / "x.db")])
     assert result.exit_code != 0
     assert "mysqldump --single-transaction" in result.output and "pg_dump" in result.output
+
+
+def test_purge_uploads_deletes_only_those_past_their_day(runner, app, make):
+    from datetime import timedelta
+
+    from smspanel.models import Upload, utcnow
+    from smspanel.services.uploads import store_upload
+    from tests.campaign_helpers import make_template
+
+    user = make.user("alice")
+    with app.app_context():
+        template_id = make_template(db.session, "Dear ((name)).")
+        data = b"phone,name\r\n91234567,Ann\r\n"
+        for days_ago in (0, 2):  # the later upload purges nothing: its "now" is long past
+            store_upload(db.session, user.id, template_id, "f.csv", data, 1 << 20,
+                         utcnow() - timedelta(days=days_ago))  # fmt: skip
+    result = runner.invoke(args=["purge-uploads"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "deleted 1 expired upload"
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Upload)) == 1
