@@ -366,7 +366,12 @@ def test_an_upload_keeps_the_rows_compressed_for_a_day_with_the_files_digest(ses
     assert (kept.file_format, kept.row_count, kept.filename) == ("utf-8", 2, "list.csv")
     assert kept.expires_at - kept.created_at == timedelta(days=1)
     packed = json.loads(zlib.decompress(kept.rows))
-    assert packed["rows"] == [[2, ["9123 4567", "Ann", "2 Dec"]], [3, ["61234567", "Bob", "3 Dec"]]]
+    assert packed["row_numbers"] == [2, 3]
+    assert packed["values_by_column"] == [
+        ["9123 4567", "61234567"],
+        ["Ann", "Bob"],
+        ["2 Dec", "3 Dec"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from operator import itemgetter
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -147,7 +146,11 @@ def store_upload(
         "phone_column": parsed.phone_column,
         "sheet": parsed.sheet,
         "other_sheets": parsed.other_sheets,
-        "rows": parsed.rows,  # as [number, [cells]]
+        # By column, not by row: a 100,000-row file decodes several times faster.
+        "row_numbers": [number for number, _ in parsed.rows],
+        "values_by_column": [
+            [cells[i] for _, cells in parsed.rows] for i in range(len(parsed.columns))
+        ],
     }
     upload = Upload(
         id=upload_id,
@@ -245,36 +248,32 @@ def check_upload(
     if check.file_problems:
         return check
 
-    early_problems: list[RowProblem] = []
+    row_numbers: list[int] = packed["row_numbers"]
+    by_column: list[list[str]] = packed["values_by_column"]
     watched = [(columns[phone_index], phone_index)] + [(columns[i], i) for _, i in used]
+    refused: dict[int, RowProblem] = {}  # by position: rows with a spreadsheet error
+    for header, index in watched:
+        if SPREADSHEET_ERRORS.isdisjoint(by_column[index]):
+            continue
+        for position, value in enumerate(by_column[index]):
+            if value in SPREADSHEET_ERRORS and position not in refused:
+                refused[position] = RowProblem(
+                    row_numbers[position],
+                    header,
+                    "spreadsheet_error",
+                    f"the cell holds the spreadsheet error {value}",
+                    value,
+                )
+    early_problems = [refused[position] for position in sorted(refused)]
     names = [name for name, _ in used]
-    values_of = itemgetter(*(i for _, i in used)) if used else None
 
     def checkable_rows() -> Iterator[tuple[int, str, dict[str, str]]]:
-        for number, cells in packed["rows"]:
-            if not SPREADSHEET_ERRORS.isdisjoint(cells):
-                error = next(
-                    ((name, cells[i]) for name, i in watched if cells[i] in SPREADSHEET_ERRORS),
-                    None,
-                )
-                if error is not None:
-                    early_problems.append(
-                        RowProblem(
-                            number,
-                            error[0],
-                            "spreadsheet_error",
-                            f"the cell holds the spreadsheet error {error[1]}",
-                            error[1],
-                        )
-                    )
-                    continue
-            if values_of is None:
-                values = {}
-            elif len(names) == 1:
-                values = {names[0]: values_of(cells)}
-            else:
-                values = dict(zip(names, values_of(cells), strict=True))
-            yield number, cells[phone_index], values
+        rows = zip(
+            row_numbers, by_column[phone_index], *(by_column[i] for _, i in used), strict=True
+        )
+        for position, (number, phone, *values) in enumerate(rows):
+            if position not in refused:
+                yield number, phone, dict(zip(names, values, strict=True))
 
     result = check_rows(
         template.content, checkable_rows(), phone_column=columns[phone_index], suffix=suffix
