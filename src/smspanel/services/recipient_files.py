@@ -124,9 +124,9 @@ def sniff_delimiter(text: str) -> str:
     Header names rarely hold any of them, so the header tells; a one-column file (or a tie)
     is read with commas.
     """
-    for line in text.splitlines():
+    for line in io.StringIO(text):
         if line.strip():
-            unquoted = _QUOTED.sub("", line)
+            unquoted = _QUOTED.sub("", line[:MAX_LINE_CHARS])
             counts = {d: unquoted.count(d) for d in DELIMITERS}
             best = max(DELIMITERS, key=lambda d: counts[d])
             return best if counts[best] > 0 else ","
