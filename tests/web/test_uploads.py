@@ -251,6 +251,16 @@ def test_a_refused_file_is_named_and_nothing_is_stored(
     assert stored(app) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("template", ["12345", "99999999999999999999"])
+def test_a_template_that_does_not_exist_is_named(app, user_client, template):
+    response = post_file(user_client, template)
+    assert response.status_code == 422
+    assert f"Template: there is no template {template}; choose one from the list" in page_text(
+        response
+    )
+    assert stored(app) == (0, 0, 0)
+
+
 def test_no_file_and_no_template_are_both_named(app, user_client):
     response = user_client.post("/send/upload", data={}, content_type="multipart/form-data")
     assert response.status_code == 422
