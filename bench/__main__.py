@@ -12,6 +12,8 @@ pages:    history, dashboard and API pages over 1,000,000 messages (bench/pages.
 mixed:    API and history latency while a 100,000 send is delivered (bench/mixed_load.py).
 memory:   RSS of run.py and gunicorn, idle and across a 100,000 send (bench/memory.py).
 deploy:   the README's default commands under wrk, delivery on (bench/deploy.py).
+campaigns: cancel of a 100,000 send in progress; a personalised 100,000 send: accept time
+          and delivery rate beside a plain one (bench/campaigns.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import deploy, memory, mixed_load
+from bench import campaigns, deploy, memory, mixed_load
 from bench import pages as bench_pages
 from bench.harness import cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
@@ -163,7 +165,7 @@ def bench_delivery(tmp: Path, count: int, latency_ms: int, concurrency: int = 32
         mock.stop()
 
 
-SCENARIOS = ("deploy", "accept", "api", "delivery", "pages", "mixed", "memory")
+SCENARIOS = ("deploy", "accept", "api", "delivery", "pages", "mixed", "memory", "campaigns")
 
 
 def main() -> int:
@@ -191,6 +193,8 @@ def main() -> int:
                 memory.run(tmp)
             elif scenario == "deploy":
                 deploy.run(tmp)
+            elif scenario == "campaigns":
+                campaigns.run(tmp)
     return 0
 
 

@@ -171,7 +171,7 @@ def test_a_cancel_is_audited_with_who_and_how(app, client, headers):
             "api",
             f"message:{message_id}",
         )
-        assert event.detail == "4 recipient(s) stopped at once"
+        assert event.detail == "4 of 4 recipient(s) not yet sent"
 
 
 def test_a_body_is_ignored(client, headers):
