@@ -172,12 +172,11 @@ def _store(
         columns = Recipient.__table__.c
         session.execute(
             insert(Recipient.__table__).values(
-                {
-                    name: _literal(session, value, columns[name].type)
-                    for name, value in shared.items()
-                }
+                {name: _literal(session, v, columns[name].type) for name, v in shared.items()}
             ),
             [{"phone": phone, "content": text} for phone, text in recipients],
+            # A statement made for this send alone: kept out of the compiled-statement cache.
+            execution_options={"compiled_cache": None},
         )
         when = f", scheduled for {format_hkt(scheduled_at)}" if scheduled_at else ""
         audit.record(
