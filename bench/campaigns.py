@@ -155,43 +155,47 @@ def bench_template_accept(tmp: Path, count: int, rounds: int = 3) -> None:
 
 
 def bench_template_delivery(tmp: Path, count: int) -> None:
+    """Plain and personalised sends, each delivered alone, in the order plain, personalised,
+    personalised, plain (later sends run on a larger database, a little slower: the order
+    evens that out); the plain text is as long as a personalised one."""
     run = tmp / "template-delivery"
     run.mkdir()
     mock = MockGateway(run).start()
     app = App.gunicorn(run, mock.url, 2, test_settings=False).start(60)
+    plain_text = TEMPLATE.replace("((name))", "Chan Tai Man 0").replace("((date))", "3 Dec 10:30")
+    plain_text = plain_text.replace("((clinic))", "Kowloon East")
     try:
         token = app.token()
         template_id = make_template(app, token)
-        rates = {}
-        for kind, first in (("bulk", 40_000_000), ("template", 41_000_000)):
+        rates: dict[str, list[float]] = {"bulk": [], "template": []}
+        first = 40_000_000
+        for kind in ("bulk", "template", "template", "bulk"):
             if kind == "template":
                 path = "/api/sms/send-template"
                 body = {"template_id": template_id, "recipients": personalised(count, first)}
             else:
                 path = "/api/sms/send-bulk"
-                body = {"recipients": numbers(count, first), "content": "plain bench"}
+                body = {"recipients": numbers(count, first), "content": plain_text}
+            first += count
             expected = mock.received()["total"] + count
             status, answer = http("POST", f"{app.base}{path}", body, token, 120)
             accepted = time.perf_counter()
             assert status == 202, answer
             message_id = answer["data"]["id"]
-            wait_until(
-                lambda n=expected: mock.received()["total"] >= n,
-                600,
-                0.05,
-                "the gateway to have all",
-            )
+            wait_until(lambda n=expected: mock.received()["total"] >= n, 900, 0.05, "the gateway")
             wait_until(
                 lambda m=message_id: message_status(app, token, m)["status"] == "sent",
                 60,
                 0.05,
                 "all final",
             )
-            rates[kind] = count / (time.perf_counter() - accepted)
-        emit("template_delivery_rate", rates["template"], "recipients/s",
-             at_least=rates["bulk"] * 0.9, plain_bulk=round(rates["bulk"], 1), recipients=count,
-             deployment="gunicorn -w 2",
-             note="from the 202 until all are final; target: the plain rate")  # fmt: skip
+            rates[kind].append(count / (time.perf_counter() - accepted))
+        plain = statistics.median(rates["bulk"])
+        emit("template_delivery_rate", statistics.median(rates["template"]), "recipients/s",
+             at_least=plain * 0.9, plain_bulk=round(plain, 1), recipients=count,
+             each=[round(r) for r in rates["template"]],
+             plain_each=[round(r) for r in rates["bulk"]], deployment="gunicorn -w 2",
+             note="from the 202 until all are final; target: the plain rate, +-10%")  # fmt: skip
     finally:
         app.stop()
         mock.stop()
