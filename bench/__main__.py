@@ -14,6 +14,8 @@ memory:   RSS of run.py and gunicorn, idle and across a 100,000 send (bench/memo
 deploy:   the README's default commands under wrk, delivery on (bench/deploy.py).
 exports:  CSV download of 100,000 recipients: first byte, whole file, RSS (bench/exports.py).
 uploads:  a 100,000-row CSV through /send/upload, its check page and its send (bench/uploads.py).
+campaigns: cancel of a 100,000 send in progress; a personalised 100,000 send: accept time
+          and delivery rate beside a plain one (bench/campaigns.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import deploy, exports, memory, mixed_load, uploads
+from bench import campaigns, deploy, exports, memory, mixed_load, uploads
 from bench import pages as bench_pages
 from bench.harness import cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
@@ -175,6 +177,7 @@ SCENARIOS = (
     "memory",
     "exports",
     "uploads",
+    "campaigns",
 )
 
 
@@ -207,6 +210,8 @@ def main() -> int:
                 exports.run(tmp)
             elif scenario == "uploads":
                 uploads.run(tmp)
+            elif scenario == "campaigns":
+                campaigns.run(tmp)
     return 0
 
 

@@ -3,7 +3,8 @@
 POST /gateway/gateway.jsp  form fields application, mrt, sender, msg_utf8 -> 200 "OK";
                            content containing "error" -> 401, as the real gateway's users know it.
 GET  /received             JSON: total, rejected, by_number counts
-                           (?messages=1 adds the last 100,000 messages with their times).
+                           (?messages=1 adds the last 100,000 messages with their times:
+                           arrived_at when the request came in, received_at when answered).
 POST /reset                forget everything received.
 GET  /health               200 "ok".
 
@@ -42,7 +43,7 @@ class Received:
         self.rejected = 0
         self.messages: deque[dict[str, str]] = deque(maxlen=keep)
 
-    def record(self, form: dict[str, str], accepted: bool) -> None:
+    def record(self, form: dict[str, str], accepted: bool, arrived_at: float) -> None:
         with self.lock:
             if accepted:
                 self.total += 1
@@ -50,7 +51,12 @@ class Received:
             else:
                 self.rejected += 1
             self.messages.append(
-                {**form, "accepted": str(accepted).lower(), "received_at": f"{time.time():.6f}"}
+                {
+                    **form,
+                    "accepted": str(accepted).lower(),
+                    "arrived_at": f"{arrived_at:.6f}",
+                    "received_at": f"{time.time():.6f}",
+                }
             )
 
     def snapshot(self, with_messages: bool) -> dict[str, object]:
@@ -159,6 +165,7 @@ class GatewayProtocol(asyncio.Protocol):
             self.reply(400, f"missing fields: {', '.join(missing)}")
             return
         gateway = self.gateway
+        arrived_at = time.time()
         if "error" in form["msg_utf8"].lower():
             status, text = 401, "Unauthorized"
         elif gateway.failure_rate and random.random() < gateway.failure_rate:
@@ -168,12 +175,12 @@ class GatewayProtocol(asyncio.Protocol):
         if gateway.latency > 0:
             self.busy = True
             loop = asyncio.get_running_loop()
-            loop.call_later(gateway.latency, self.answer_sms, form, status, text)
+            loop.call_later(gateway.latency, self.answer_sms, form, status, text, arrived_at)
         else:
-            self.answer_sms(form, status, text)
+            self.answer_sms(form, status, text, arrived_at)
 
-    def answer_sms(self, form: dict[str, str], status: int, text: str) -> None:
-        self.gateway.received.record(form, accepted=status == 200)
+    def answer_sms(self, form: dict[str, str], status: int, text: str, arrived_at: float) -> None:
+        self.gateway.received.record(form, accepted=status == 200, arrived_at=arrived_at)
         self.busy = False
         self.reply(status, text)
         self.next_request()

@@ -57,7 +57,7 @@ def test_a_cancel_is_audited(app, user):
         cancel_message(db.session, message_id)
         [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "sms.cancel"))
         assert event.target == f"message:{message_id}"
-        assert event.detail == "5 recipient(s) stopped at once"
+        assert event.detail == "5 of 5 recipient(s) not yet sent"
 
 
 def test_in_progress_the_unclaimed_recipients_are_cancelled_at_once(app, make, user):

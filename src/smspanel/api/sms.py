@@ -176,7 +176,10 @@ def send_template():
         raise ApiError(404, "NOT_FOUND", f"no template {body.template_id}")
     check = check_rows(
         template.content,
-        ((i, r.phone, r.personalisation) for i, r in enumerate(body.recipients, start=1)),
+        (
+            (i, r["phone"], r.get("personalisation", {}))
+            for i, r in enumerate(body.recipients, start=1)
+        ),
     )
     if check.problems:
         kinds = {p.kind for p in check.problems}

@@ -1,12 +1,15 @@
 """Cancelling a message: whole while scheduled, or what is left of it while it is sent.
 
-A cancel marks the message (`cancelled_at`) and, in the same transaction, turns every
-recipient no dispatcher holds into `cancelled`. Dispatchers holding recipients of it notice
-within `CANCEL_CHECK_SECONDS` and hand back those not yet sent, which become `cancelled`
-too; requests already on the wire finish and are recorded as usual. The cancel answers
-once no recipient is held any more (or after `CANCEL_WAIT_SECONDS`), so nothing is sent
-after it answers beyond what was already on the wire. Recipients of a cancelled message
-that come back to the queue later (a retry, a lapsed lease) are cancelled when claimed.
+A cancel first marks the message (`cancelled_at`) in a transaction of its own, short
+however large the message, so that sending stops at once: from then on a claim cancels
+the message's recipients it takes instead of returning them, and dispatchers holding some
+notice within `CANCEL_CHECK_SECONDS` and hand back those not yet sent, which become
+`cancelled`; requests already on the wire finish and are recorded as usual. Then every
+recipient no dispatcher holds becomes `cancelled`, with the counts, in one statement (the
+long part: 100,000 rows take about a second). The cancel answers once no recipient is held
+any more (or after `CANCEL_WAIT_SECONDS`), so nothing is sent after it answers beyond
+what was already on the wire. Recipients that come back to the queue later (a retry, a
+lapsed lease, or any the second step did not get to) are cancelled when claimed.
 
 Locks: every use case that changes recipients and their message's counts locks the
 recipient rows first and the message row after (claims, results, dead-letter retries, and
@@ -62,6 +65,7 @@ def cancel_message(
     The caller has checked that the user may see the message (ownership.find_message).
     """
     with_conflict_retry(session, lambda: _mark_cancelled(session, message_id))
+    with_conflict_retry(session, lambda: _cancel_unheld(session, message_id))
     _wait_until_released(session, message_id, wait_seconds)
     with transaction(session):
         row = session.execute(
@@ -71,9 +75,30 @@ def cancel_message(
 
 
 def _mark_cancelled(session: Session, message_id: int) -> None:
+    """The message's row alone: no dispatcher waits on this for long, nor it on them."""
+    with transaction(session, write=True):
+        query = select(Message).where(Message.id == message_id)
+        if locks_rows(session):
+            query = query.with_for_update()
+        # Read again under the lock: the caller's copy may be from before another's cancel.
+        message = session.scalars(query.execution_options(populate_existing=True)).one()
+        if not is_cancellable(message):
+            raise NotCancellable(
+                f"message {message_id} is {message.status}: nothing is left to cancel"
+            )
+        message.cancelled_at = utcnow()
+        audit.record(
+            session,
+            "sms.cancel",
+            f"message:{message_id}",
+            f"{message.pending_count} of {message.recipient_count} recipient(s) not yet sent",
+        )
+
+
+def _cancel_unheld(session: Session, message_id: int) -> int:
     with transaction(session, write=True):
         now = utcnow()
-        stopped = session.execute(
+        stopped: int = session.execute(
             update(Recipient)
             .where(
                 Recipient.message_id == message_id,
@@ -84,25 +109,9 @@ def _mark_cancelled(session: Session, message_id: int) -> None:
             .values(_cancelled_values(now)),
             execution_options={"synchronize_session": False},
         ).rowcount  # type: ignore[attr-defined]
-        query = select(Message).where(Message.id == message_id)
-        if locks_rows(session):
-            query = query.with_for_update()
-        # Read again under the lock: the caller's copy may be from before another's cancel.
-        message = session.scalars(query.execution_options(populate_existing=True)).one()
-        if not is_cancellable(message):
-            raise NotCancellable(  # and the recipients above stay as they were
-                f"message {message_id} is {message.status}: nothing is left to cancel"
-            )
-        message.cancelled_at = now
-        session.flush()
         if stopped:
             adjust_message_counts(session, {message_id: CountChange(cancelled=stopped)}, now)
-        audit.record(
-            session,
-            "sms.cancel",
-            f"message:{message_id}",
-            f"{stopped} recipient(s) stopped at once",
-        )
+        return stopped
 
 
 def _cancelled_values(now: datetime) -> dict[str, object]:

@@ -40,11 +40,15 @@ class Rendering:
 
 def personalisation_by_key(values: Mapping[str, object]) -> dict[str, str]:
     """Values by matching name; the first of two keys that match the same name wins."""
-    # Built from the last key to the first, so the first of two that match is the one kept.
-    return {
-        name_key(str(key)): "" if value is None else str(value).strip()
-        for key, value in list(values.items())[::-1]
-    }
+    keyed: dict[str, str] = {}
+    for key, value in values.items():
+        matching = name_key(key if type(key) is str else str(key))
+        if matching not in keyed:
+            if type(value) is str:  # nearly always: skip the conversion
+                keyed[matching] = value.strip()
+            else:
+                keyed[matching] = "" if value is None else str(value).strip()
+    return keyed
 
 
 @dataclass(frozen=True)
