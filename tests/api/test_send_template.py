@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+import smspanel.api.sms as api_sms
 from smspanel.hktime import HKT
-from smspanel.models import AuditEvent, Message, Recipient, db, utcnow
+from smspanel.models import AuditEvent, Message, Recipient, Template, db, utcnow
 from tests.campaign_helpers import make_template
 
 TEMPLATE = "Dear ((name)), your appointment is on ((date)) at ((clinic))."
@@ -253,3 +254,29 @@ def test_a_hundred_thousand_rows_are_one_send(app, client, headers, template_id)
     assert response.status_code == 202
     assert response.get_json()["data"]["recipient_count"] == 100_000
     assert stored(app) == (1, 100_000)
+
+
+def test_a_template_deleted_while_its_send_is_checked_answers_404_and_stores_nothing(
+    app, client, headers, template_id, monkeypatch
+):
+    with app.app_context():
+        stale = db.session.get(Template, template_id)
+        db.session.expunge(stale)
+        db.session.execute(Template.__table__.delete())
+        db.session.commit()
+    looked_up = []
+
+    def find_as_before_the_delete(session, wanted):
+        looked_up.append(wanted)
+        return stale if len(looked_up) == 1 else None  # the check saw it; then it was gone
+
+    monkeypatch.setattr(api_sms, "find_template", find_as_before_the_delete)
+    response = client.post(
+        "/api/sms/send-template",
+        json={"template_id": template_id, "recipients": [ADA]},
+        headers=headers,
+    )
+    assert response.status_code == 404, response.get_json()
+    assert response.get_json()["error"]["code"] == "NOT_FOUND"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 0

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask import current_app, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from smspanel.api.auth import current_api_user, token_required
 from smspanel.api.blueprint import bp
@@ -205,6 +206,11 @@ def send_template():
         )
     except TooManyRecipients as exc:
         raise ApiError(400, "VALIDATION_ERROR", str(exc)) from None
+    except IntegrityError:
+        # Deleted between the check and the send: the foreign key refused the message.
+        if find_template(db.session, body.template_id) is not None:
+            raise
+        raise ApiError(404, "NOT_FOUND", f"template {body.template_id} was just deleted") from None
     repeated = [
         RepeatedRow(row=r.row, phone=r.phone, first_row=r.first_row) for r in check.repeated[:100]
     ]
