@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from smspanel.models import Message, Recipient, db, utcnow
@@ -109,3 +110,32 @@ def test_a_scheduled_personalised_send_keeps_each_text_until_it_goes(app, make):
             template_id,
             "Dear ((name))",
         )
+
+
+@pytest.mark.parametrize("count", [1, 499, 500, 2_000])
+def test_every_recipient_of_a_send_of_any_size_is_queued_the_same_way(app, make, count):
+    """Large sends write what their recipients share into the statement once; small ones
+    pass it per row. Either way each row is the same."""
+    user = make.user()
+    at = utcnow() + timedelta(hours=2)
+    numbers = [str(60_000_000 + n) for n in range(count)]
+    with app.app_context():
+        message_id = accept_send(db.session, user.id, numbers, "Later", at).id
+        rows = db.session.execute(
+            select(
+                Recipient.message_id,
+                Recipient.status,
+                Recipient.attempts,
+                Recipient.maybe_duplicate,
+                Recipient.next_attempt_at,
+                Recipient.claimed_by,
+                Recipient.content,
+            ).distinct()
+        ).all()
+        assert [tuple(r) for r in rows] == [(message_id, "pending", 0, False, at, None, None)]
+        stamps = db.session.scalars(select(Recipient.updated_at).distinct()).all()
+        assert len(stamps) == 1 and stamps[0] <= utcnow()
+        phones = db.session.scalars(select(Recipient.phone).order_by(Recipient.id)).all()
+        assert phones == numbers
+        bring_forward(db.session, message_id)
+        assert len(claim_due_recipients(db.session, "w", 5_000, 60)) == count
