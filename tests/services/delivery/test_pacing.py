@@ -38,5 +38,6 @@ def test_two_pacers_on_one_database_share_the_rate(app):
     measured = (total - 1) / (sent_at[-1] - sent_at[0])
     assert measured <= rate * 1.1, f"{measured:.1f}/s against a limit of {rate}/s"
     assert measured >= rate * 0.7, f"{measured:.1f}/s: far below the {rate}/s allowed"
-    # No burst: any one second holds at most the rate (plus one for the window's edge).
-    assert max(sum(1 for t in sent_at if s <= t < s + 1) for s in sent_at) <= rate + 1
+    # No burst: any one second holds about the rate. The slack (a tenth, plus one for the
+    # window's edge) is for threads the OS wakes late on a busy machine, which then bunch.
+    assert max(sum(1 for t in sent_at if s <= t < s + 1) for s in sent_at) <= rate * 1.1 + 1
