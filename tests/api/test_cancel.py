@@ -20,16 +20,6 @@ from tests.campaign_helpers import assert_counts_add_up
 NUMBERS = [f"9200{n:04d}" for n in range(4)]
 
 
-@pytest.fixture
-def alice(make):
-    return make.user("alice")
-
-
-@pytest.fixture
-def headers(make, alice):
-    return make.auth(alice)
-
-
 def in_an_hour() -> str:
     return (utcnow() + timedelta(hours=1)).astimezone(HKT).strftime("%Y-%m-%dT%H:%M")
 

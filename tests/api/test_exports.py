@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from sqlalchemy import select
 
 from smspanel.models import AuditEvent, Template, db
@@ -17,16 +16,6 @@ def read_csv(response) -> list[list[str]]:
     text = response.get_data(as_text=True)
     assert text.startswith("\ufeff")
     return list(csv.reader(io.StringIO(text[1:], newline="")))
-
-
-@pytest.fixture
-def alice(make):
-    return make.user("alice")
-
-
-@pytest.fixture
-def headers(make, alice):
-    return make.auth(alice)
 
 
 def test_own_recipients_as_an_uncached_csv_attachment(client, make, alice, headers):

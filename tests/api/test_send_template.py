@@ -16,16 +16,6 @@ TEMPLATE = "Dear ((name)), your appointment is on ((date)) at ((clinic))."
 
 
 @pytest.fixture
-def alice(make):
-    return make.user("alice")
-
-
-@pytest.fixture
-def headers(make, alice):
-    return make.auth(alice)
-
-
-@pytest.fixture
 def template_id(app):
     with app.app_context():
         return make_template(db.session, TEMPLATE, "appointment")

@@ -8,16 +8,6 @@ from sqlalchemy import func, select
 from smspanel.models import Message, Recipient, db
 
 
-@pytest.fixture
-def alice(make):
-    return make.user("alice")
-
-
-@pytest.fixture
-def headers(make, alice):
-    return make.auth(alice)
-
-
 def test_single_send_is_accepted_for_delivery(client, headers):
     response = client.post(
         "/api/sms", json={"recipient": "1234 5678", "content": "Hello World"}, headers=headers

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, request, stream_with_context
+from flask import Blueprint, Response, request, stream_with_context
 from flask_login import current_user
 
 from smspanel.models import db
 from smspanel.services.exports import CsvExport, export_messages, export_recipients
 from smspanel.services.history_filters import HistoryFilters
-from smspanel.services.ownership import EVERYONE, MessageScope, find_message
+from smspanel.services.ownership import EVERYONE, MessageScope
 from smspanel.web.access import admin_required, login_required, register_error_pages
-from smspanel.web.sms import readers_scope
+from smspanel.web.sms import readable_message_or_404
 
 bp = Blueprint("exports", __name__)
 register_error_pages(bp)
@@ -26,10 +26,7 @@ def csv_download(export: CsvExport) -> Response:
 @login_required
 def message_recipients_csv(message_id: int):
     """Whoever may open the message's page may download its recipients."""
-    message = find_message(db.session, message_id, readers_scope())
-    if message is None:
-        abort(404)
-    return csv_download(export_recipients(db.session, message))
+    return csv_download(export_recipients(db.session, readable_message_or_404(message_id)))
 
 
 def messages_csv(scope: MessageScope) -> Response:

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from smspanel.hktime import format_hkt, to_hkt
-from smspanel.models import MessageStatus, RecipientStatus, db, utcnow
+from smspanel.models import Message, MessageStatus, RecipientStatus, db, utcnow
 from smspanel.services.cancelling import NotCancellable, is_cancellable
 from smspanel.services.cancelling import cancel_message as cancel
 from smspanel.services.compose import (
@@ -46,6 +46,14 @@ def phone_filter(phone: str) -> str:
 def readers_scope() -> MessageScope:
     """Whose messages the dashboard and message pages show the logged-in user."""
     return readable_by(current_user.id, is_admin=current_user.is_admin)
+
+
+def readable_message_or_404(message_id: int) -> Message:
+    """The message if the logged-in user may open its page; 404 whether missing or not theirs."""
+    message = find_message(db.session, message_id, readers_scope())
+    if message is None:
+        abort(404)
+    return message
 
 
 @bp.get("/")
@@ -151,9 +159,7 @@ def history():
 @bp.get("/history/<int:message_id>")
 @login_required
 def message_detail(message_id: int):
-    message = find_message(db.session, message_id, readers_scope())
-    if message is None:
-        abort(404)
+    message = readable_message_or_404(message_id)
     recipient_status = request.args.get("recipient_status", "")
     if recipient_status not in tuple(RecipientStatus):
         recipient_status = ""
@@ -177,9 +183,7 @@ def message_detail(message_id: int):
 @bp.post("/history/<int:message_id>/cancel")
 @login_required
 def cancel_message(message_id: int):
-    message = find_message(db.session, message_id, readers_scope())
-    if message is None:
-        abort(404)
+    message = readable_message_or_404(message_id)
     try:
         result = cancel(db.session, message.id)
     except NotCancellable:
