@@ -100,23 +100,10 @@ def check_rows(
         text = rendering.text + suffix
         for name in rendering.missing:
             check.add(RowProblem(row_number, name, "missing_value", f"no value for (({name}))"))
-        if rendering.missing:
-            pass
-        elif len(text) > MAX_CONTENT_LENGTH:
-            check.add(
-                RowProblem(
-                    row_number,
-                    "content",
-                    "too_long",
-                    f"the personalised text is {len(text)} characters; "
-                    f"the maximum is {MAX_CONTENT_LENGTH}",
-                )
-            )
-        else:
-            try:
-                validate_content(text)
-            except InvalidContent as exc:
-                check.add(RowProblem(row_number, "content", "invalid_text", f"the text: {exc}"))
+        if not rendering.missing:  # a text with a gap in it is not judged further
+            problem = text_problem(row_number, text)
+            if problem is not None:
+                check.add(problem)
         if check.problem_count > problems_before:
             check.rows_with_problems += 1
             continue
@@ -127,3 +114,19 @@ def check_rows(
             continue
         check.rows.append(PersonalisedRow(row_number, phone, text, count_segments(text)))
     return check
+
+
+def text_problem(row_number: int, text: str) -> RowProblem | None:
+    """What is wrong with a row's finished text, if anything: too long, or not sendable."""
+    if len(text) > MAX_CONTENT_LENGTH:
+        return RowProblem(
+            row_number,
+            "content",
+            "too_long",
+            f"the personalised text is {len(text)} characters; the maximum is {MAX_CONTENT_LENGTH}",
+        )
+    try:
+        validate_content(text)
+    except InvalidContent as exc:
+        return RowProblem(row_number, "content", "invalid_text", f"the text: {exc}")
+    return None
