@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         database,
         errors,
         hktime,
+        i18n,
         request_context,
         security_headers,
         throttling,
@@ -63,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     throttling.init_app(app)
     security_headers.init_app(app)
     hktime.init_app(app)
+    i18n.init_app(app)
     cli.init_app(app)
     web.init_app(app)
     app.register_blueprint(api_bp)

@@ -22,6 +22,9 @@ WEAK_SECRETS = {
 }
 
 
+DEFAULT_UNSUBSCRIBE_TEXT = "如不想再收到此類訊息，請回覆「STOP」。To unsubscribe, reply STOP."
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or unusable; the message names it."""
 
@@ -186,4 +189,9 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         # A file of recipients, and a personalised API send: 100,000 rows with a few
         # columns is 5-10 MB.
         "UPLOAD_MAX_BYTES": env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
+        # Numbers the numbering plan calls fixed line, pager or another non-SMS kind are
+        # skipped; false sends to every number.
+        "SMS_SKIP_NON_MOBILE": env_bool("SMS_SKIP_NON_MOBILE", True),
+        # Appended once to commercial sends that lack it (UEMO, Cap. 593, s.9).
+        "UEMO_UNSUBSCRIBE_TEXT": env_str("UEMO_UNSUBSCRIBE_TEXT", DEFAULT_UNSUBSCRIBE_TEXT),
     }

@@ -101,6 +101,17 @@ class RecipientStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"  # a cancel stopped it before it was handed to the gateway
+    SKIPPED = "skipped"  # never sent: see SkipReason
+
+
+class SkipReason(StrEnum):
+    """Why a recipient was never sent (services/eligibility.py decides)."""
+
+    OPTED_OUT = "opted_out"
+    DNC_REGISTER = "dnc_register"
+    FIXED_LINE = "fixed_line"
+    PAGER = "pager"
+    NOT_MOBILE = "not_mobile"
 
 
 class DeadLetterStatus(StrEnum):
@@ -120,6 +131,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # "en" or "zh-Hant" once chosen with /lang/<code>; None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -220,6 +233,9 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("templates.id", ondelete="SET NULL"), nullable=True, index=True
     )
     source_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # A commercial electronic message (UEMO, Cap. 593): skips the do-not-call register and
+    # carries the unsubscribe statement.
+    commercial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     user: Mapped[User | None] = relationship()
 
@@ -252,6 +268,7 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
     )
     phone: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default=RecipientStatus.PENDING)
+    skip_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # The personalised text this recipient is sent; null when it is the message's content.
     content: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -393,3 +410,75 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     detail: Mapped[str] = mapped_column(String(500), default="")
     channel: Mapped[str] = mapped_column(String(8), default="")
     ip_address: Mapped[str | None] = mapped_column(String(45), nullable=True)
+
+
+class OptOut(db.Model):  # type: ignore[name-defined,misc]
+    """A number on the opt-out register now (UEMO s.9-10); its history is in OptOutRecord."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    phone: Mapped[str] = mapped_column(String(8), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    source: Mapped[str] = mapped_column(String(16))  # web, csv, api
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_by_name: Mapped[str] = mapped_column(String(64), default="")
+    ip_address: Mapped[str | None] = mapped_column(String(45), nullable=True)
+
+
+class OptOutRecord(db.Model):  # type: ignore[name-defined,misc]
+    """Append-only: every addition and removal, kept at least 3 years (the law's record
+    period) even after the number leaves the register."""
+
+    __tablename__ = "opt_out_records"
+    __table_args__ = (
+        Index("ix_opt_out_records_phone_created_at", "phone", "created_at"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(8))  # added, removed
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    source: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(64), default="")
+    ip_address: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class DncImportStatus(StrEnum):
+    LOADING = "loading"
+    ACTIVE = "active"
+    REPLACED = "replaced"
+    FAILED = "failed"
+
+
+class DncImport(db.Model):  # type: ignore[name-defined,misc]
+    """One copy of OFCA's do-not-call register; exactly one is active at a time, so an
+    import loads beside the current copy and replaces it in one short transaction."""
+
+    __tablename__ = "dnc_imports"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default=DncImportStatus.LOADING, index=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    number_count: Mapped[int] = mapped_column(Integer, default=0)
+    imported_by_name: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DncNumber(db.Model):  # type: ignore[name-defined,misc]
+    """A number of one register copy; the key (import, phone) serves the set-based check.
+    No foreign key: an old copy's millions of rows are deleted in batches, not by cascade."""
+
+    __tablename__ = "dnc_numbers"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    import_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    phone: Mapped[str] = mapped_column(String(8), primary_key=True)

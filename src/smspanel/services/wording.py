@@ -1,0 +1,30 @@
+"""The words services show people, translated by whatever the app installs.
+
+Services stay free of the web framework: the app installs Flask-Babel's functions at start
+(smspanel/i18n.py); the worker, the CLI and plain tests keep English. The strings are marked
+with `_`/`ngettext` so that `pybabel extract` finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_translate: Callable[[str], str] = lambda message: message  # noqa: E731
+_translate_plural: Callable[[str, str, int], str] = lambda one, many, n: one if n == 1 else many  # noqa: E731
+
+
+def install(gettext: Callable[[str], str], ngettext: Callable[[str, str, int], str]) -> None:
+    global _translate, _translate_plural
+    _translate, _translate_plural = gettext, ngettext
+
+
+def _(message: str, **values: Any) -> str:
+    """`message` in the reader's language, with `%(name)s` values filled in."""
+    text = _translate(message)
+    return text % values if values else text
+
+
+def ngettext(singular: str, plural: str, num: int, **values: Any) -> str:
+    """The form for `num` in the reader's language; `%(num)s` is filled in too."""
+    return _translate_plural(singular, plural, num) % {"num": num, **values}
