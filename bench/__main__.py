@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench import campaigns, deploy, exports, memory, mixed_load, uploads
 from bench import pages as bench_pages
-from bench.harness import cpu_seconds, emit, numbers, rss_mb, run_wrk
+from bench.harness import MOBILE_BLOCK, cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
 
 
@@ -40,7 +40,7 @@ def bench_accept(tmp: Path, count: int, rounds: int = 7) -> None:
     app = App.gunicorn(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
     try:
         token = app.token()
-        first = 20_000_000
+        first = MOBILE_BLOCK
         rss_before = rss_mb(app.proc.pid)  # type: ignore[union-attr]
         for size, target_ms, repeat in ((count, 200, rounds), (10 * count, 2000, 3)):
             timings = []

@@ -79,7 +79,11 @@ def run_wrk(tmp: Path, url: str, token: str, seconds: int, connections: int) -> 
     }
 
 
-def numbers(count: int, first: int = 20_000_000) -> list[str]:
+# Mobile ranges (6100 0000 on, 9300 0000 on, 9400 0000 on), so the numbering plan skips none.
+MOBILE_BLOCK = 61_000_000
+
+
+def numbers(count: int, first: int = MOBILE_BLOCK) -> list[str]:
     return [str(first + n) for n in range(count)]
 
 
