@@ -8,7 +8,8 @@ api:      POST /api/sms at concurrency 32 for 10 s with wrk (apt-get install wrk
           with 2 workers: accepted requests/s, latency percentiles, CPU per request.
 delivery: one dedicated `flask --app smspanel worker` (concurrency 32) against the mock
           gateway at 0 ms and at 50 ms latency; recipients delivered per second.
-pages:    history, dashboard and API pages over 1,000,000 messages (bench/pages.py).
+pages:    history, dashboard and API pages over 1,000,000 messages, and zh-Hant beside English
+          (bench/pages.py).
 mixed:    API and history latency while a 100,000 send is delivered (bench/mixed_load.py).
 memory:   RSS of run.py and gunicorn, idle and across a 100,000 send (bench/memory.py).
 deploy:   the README's default commands under wrk, delivery on (bench/deploy.py).

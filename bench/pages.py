@@ -340,6 +340,23 @@ def time_page(client: Client, name: str, path: str, samples: int, target: float)
     )
 
 
+def time_languages(english: Client, chinese: Client, name: str, path: str, samples: int) -> None:
+    """The same page in English and in Traditional Chinese, interleaved so that both see
+    the same machine; the figure is the ratio of the medians."""
+    for client in (english, chinese):
+        for _ in range(3):
+            status, body = client.request("GET", path)
+            assert status == 200, (path, status, body[:300])
+    assert 'lang="zh-Hant-HK"' in chinese.request("GET", path)[1].decode(), "not in Chinese"
+    en_ms, zh_ms = [], []
+    for _ in range(samples):
+        en_ms.append(timed_get(english, path))
+        zh_ms.append(timed_get(chinese, path))
+    en, zh = statistics.median(en_ms), statistics.median(zh_ms)
+    emit(f"{name}_zh_vs_en", zh / en, "x", at_most=1.10, path=path, samples=samples,
+         en_ms=round(en, 2), zh_ms=round(zh, 2))  # fmt: skip
+
+
 def next_link(body: bytes) -> str:
     found = re.search(rb'href="([^"]+)" rel="next"', body)
     assert found, "no next link"
@@ -353,6 +370,9 @@ def run(
     app = App.gunicorn(tmp, None, DATABASE_URL=url, SMS_IN_APP_DISPATCHER="false").start(600)
     try:
         web = Client(app.base).log_in(BENCH_USER, BENCH_PASSWORD)
+        chinese = Client(app.base)
+        chinese.headers["Accept-Language"] = "zh-HK,zh;q=0.9"
+        chinese.log_in(BENCH_USER, BENCH_PASSWORD)
         admin = Client(app.base).log_in("SMSadmin", ADMIN_PASSWORD)
         api = Client(app.base, app.token(BENCH_USER, BENCH_PASSWORD))
         dialect = url.split(":", 1)[0].split("+", 1)[0]
@@ -384,6 +404,12 @@ def run(
         ]  # fmt: skip
         for name, client, page_path in pages:
             time_page(client, name, page_path, samples, TARGET_MS)
+        for name, page_path in (
+            ("page_dashboard_7d", "/?time_filter=7d"),
+            ("page_history_first", "/history"),
+            ("page_message_personalised", f"/history/{MESSAGES + 2}"),
+        ):
+            time_languages(web, chinese, name, page_path, samples)  # fmt: skip
         time_page(api, "api_status_poll_10k_recipients", f"/api/sms/{MESSAGES + 1}",
                   samples * 4, POLL_TARGET_MS)  # fmt: skip
         time_page(api, "api_status_poll_personalised", f"/api/sms/{MESSAGES + 2}",
