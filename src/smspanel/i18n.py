@@ -2,6 +2,10 @@
 
 The `.po` catalogs live in the repository; each start compiles any that changed into the
 instance folder, so a fresh `make run` shows Chinese with no extra step.
+
+Which language: a choice made with /lang (the `lang` cookie) wins; then the logged-in
+user's saved choice (so it follows them to a new browser); then the browser's
+Accept-Language; else English. API answers are always English (their `code`s never change).
 """
 
 from __future__ import annotations
@@ -12,25 +16,44 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request
-from flask_babel import Babel, gettext, ngettext
+from flask import Flask, g, has_request_context, request, url_for
+from flask_babel import Babel, format_decimal, gettext, lazy_gettext, ngettext
 from flask_login import current_user
 
 from smspanel.services import wording
 
-# Contract codes → Babel locales. zh_Hant_HK: Hong Kong's words and number formats.
+# Contract codes → their names, each in its own language. zh_Hant_HK: Hong Kong's words and
+# number formats.
 LANGUAGES = {"en": "English", "zh-Hant": "繁體中文"}
+assert tuple(LANGUAGES) == wording.LANGUAGE_CODES
 BABEL_LOCALES = {"en": "en", "zh-Hant": "zh_Hant_HK"}
 HTML_LANG = {"en": "en", "zh-Hant": "zh-Hant-HK"}
 LANGUAGE_COOKIE = "lang"
 CATALOGS = Path(__file__).parent / "translations"
 # What browsers send for Traditional Chinese as read in Hong Kong, Taiwan and Macau.
 TRADITIONAL_CHINESE_TAGS = ("zh-hk", "zh-tw", "zh-hant", "zh-mo")
+# The API's one HTML page speaks the reader's language; everything else under /api is English.
+TRANSLATED_API_ENDPOINTS = frozenset({"api.docs_page"})
+
+# Every status a page shows, in one place: messages, recipients, dead letters, accounts.
+STATUS_LABELS = {
+    "pending": lazy_gettext("Pending"),
+    "sent": lazy_gettext("Sent"),
+    "failed": lazy_gettext("Failed"),
+    "partial": lazy_gettext("Partial"),
+    "scheduled": lazy_gettext("Scheduled"),
+    "cancelled": lazy_gettext("Cancelled"),
+    "skipped": lazy_gettext("Skipped"),
+    "retried": lazy_gettext("Retried"),
+    "abandoned": lazy_gettext("Abandoned"),
+    "active": lazy_gettext("Active"),
+    "disabled": lazy_gettext("Disabled"),
+}
 
 
 def language_from_accept_header() -> str:
     for tag, _quality in request.accept_languages:
-        lowered = tag.lower()
+        lowered = tag.lower().replace("_", "-")
         if lowered.startswith(TRADITIONAL_CHINESE_TAGS):
             return "zh-Hant"
         if lowered.startswith("en"):
@@ -38,14 +61,25 @@ def language_from_accept_header() -> str:
     return "en"
 
 
+def _saved_language() -> str | None:
+    """The logged-in user's saved choice. Not looked up while the database is failing
+    (an error page must not ask it again), nor before Flask-Login has loaded the user."""
+    if g.get("language_without_account"):
+        return None
+    return getattr(current_user, "language", None) if current_user else None
+
+
 def current_language() -> str:
-    """The contract's code for this request: a choice made with /lang, else the browser's."""
-    if request.blueprint == "api":
+    """The contract's code for this request: a choice made with /lang, the user's saved
+    choice, else the browser's. English outside a request (worker, CLI)."""
+    if not has_request_context():
+        return "en"
+    if request.blueprint == "api" and request.endpoint not in TRANSLATED_API_ENDPOINTS:
         return "en"  # API messages stay English whatever the caller's browser says
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    saved = getattr(current_user, "language", None) if current_user else None
+    saved = _saved_language()
     if saved in LANGUAGES:
         return saved
     return language_from_accept_header()
@@ -53,6 +87,35 @@ def current_language() -> str:
 
 def _select_locale() -> str:
     return BABEL_LOCALES[current_language()]
+
+
+def status_label(status: object) -> str:
+    """A status as the reader's language names it (`sent` → "Sent" / 已發送)."""
+    label = STATUS_LABELS.get(str(status))
+    return str(label) if label is not None else str(status).capitalize()
+
+
+def number(value: object) -> str:
+    """A count as the reader's language writes it (1,234)."""
+    if value is None or value == "":
+        return ""
+    return format_decimal(value)
+
+
+def language_links() -> list[dict[str, object]]:
+    """The header's switch: each language's link back to this page, in that language."""
+    here = request.full_path if request.query_string else request.path
+    chosen = current_language()
+    return [
+        {
+            "code": code,
+            "name": name,
+            "html_lang": HTML_LANG[code],
+            "url": url_for("language.choose", code=code, next=here),
+            "current": code == chosen,
+        }
+        for code, name in LANGUAGES.items()
+    ]
 
 
 def compile_catalogs(target: Path) -> Path:
@@ -79,8 +142,13 @@ def init_app(app: Flask) -> None:
     compiled = compile_catalogs(Path(app.instance_path) / "translations")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    # WTForms' own catalogs are Taiwan's and Mainland's words: every validator here carries
+    # its own message (web/forms.py), translated by our catalog.
+    app.config.setdefault("WTF_I18N_ENABLED", False)
     babel.init_app(app, locale_selector=_select_locale)
     wording.install(gettext, ngettext)
+    app.add_template_filter(status_label, "status_label")
+    app.add_template_filter(number, "number")
 
     @app.context_processor
     def language_context() -> dict[str, object]:
@@ -89,4 +157,5 @@ def init_app(app: Flask) -> None:
             "current_language": language,
             "html_lang": HTML_LANG[language],
             "languages": LANGUAGES,
+            "language_links": language_links,
         }

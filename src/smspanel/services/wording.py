@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# The contract's language codes (smspanel/i18n.py maps them to Babel's locales).
+LANGUAGE_CODES = ("en", "zh-Hant")
+
 _translate: Callable[[str], str] = lambda message: message  # noqa: E731
 _translate_plural: Callable[[str, str, int], str] = lambda one, many, n: one if n == 1 else many  # noqa: E731
 
