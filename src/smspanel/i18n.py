@@ -17,7 +17,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request, url_for
-from flask_babel import Babel, format_decimal, gettext, lazy_gettext, ngettext
+from flask_babel import Babel, format_decimal, gettext, ngettext
 from flask_login import current_user
 
 from smspanel.services import wording
@@ -34,21 +34,6 @@ CATALOGS = Path(__file__).parent / "translations"
 TRADITIONAL_CHINESE_TAGS = ("zh-hk", "zh-tw", "zh-hant", "zh-mo")
 # The API's one HTML page speaks the reader's language; everything else under /api is English.
 TRANSLATED_API_ENDPOINTS = frozenset({"api.docs_page"})
-
-# Every status a page shows, in one place: messages, recipients, dead letters, accounts.
-STATUS_LABELS = {
-    "pending": lazy_gettext("Pending"),
-    "sent": lazy_gettext("Sent"),
-    "failed": lazy_gettext("Failed"),
-    "partial": lazy_gettext("Partial"),
-    "scheduled": lazy_gettext("Scheduled"),
-    "cancelled": lazy_gettext("Cancelled"),
-    "skipped": lazy_gettext("Skipped"),
-    "retried": lazy_gettext("Retried"),
-    "abandoned": lazy_gettext("Abandoned"),
-    "active": lazy_gettext("Active"),
-    "disabled": lazy_gettext("Disabled"),
-}
 
 
 def language_from_accept_header() -> str:
@@ -87,12 +72,6 @@ def current_language() -> str:
 
 def _select_locale() -> str:
     return BABEL_LOCALES[current_language()]
-
-
-def status_label(status: object) -> str:
-    """A status as the reader's language names it (`sent` → "Sent" / 已發送)."""
-    label = STATUS_LABELS.get(str(status))
-    return str(label) if label is not None else str(status).capitalize()
 
 
 def number(value: object) -> str:
@@ -147,7 +126,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_I18N_ENABLED", False)
     babel.init_app(app, locale_selector=_select_locale)
     wording.install(gettext, ngettext)
-    app.add_template_filter(status_label, "status_label")
+    app.add_template_filter(wording.status_label, "status_label")
     app.add_template_filter(number, "number")
 
     @app.context_processor
