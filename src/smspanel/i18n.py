@@ -14,11 +14,14 @@ import os
 import tempfile
 from pathlib import Path
 
+import flask_babel
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request, url_for
-from flask_babel import Babel, format_decimal, gettext, ngettext
+from flask_babel import Babel, format_decimal, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from smspanel.services import wording
 
@@ -74,11 +77,48 @@ def _select_locale() -> str:
     return BABEL_LOCALES[current_language()]
 
 
+def translations():
+    """This request's catalog. Flask-Babel looks it up again on every call (about 30 µs);
+    a page asks for dozens of words, so it is looked up once a request (`refresh` forgets it)."""
+    if not has_request_context():
+        return get_translations()
+    found = g.get("translations")
+    if found is None:
+        found = g.translations = get_translations()
+    return found
+
+
+def refresh() -> None:
+    """After a login: the user's saved language may differ from the one chosen so far."""
+    flask_babel.refresh()
+    g.pop("translations", None)
+
+
+def gettext(message: str) -> str:
+    return translations().ugettext(message)
+
+
+def ngettext(singular: str, plural: str, num: int) -> str:
+    return translations().ungettext(singular, plural, num)
+
+
 def number(value: object) -> str:
     """A count as the reader's language writes it (1,234)."""
     if value is None or value == "":
         return ""
     return format_decimal(value)
+
+
+# As filters they take the context only so that Jinja never computes them once,
+# at compile time, for a constant: the words depend on each request's language.
+@pass_context
+def status_label_filter(_context: Context, status: object) -> str:
+    return wording.status_label(status)
+
+
+@pass_context
+def number_filter(_context: Context, value: object) -> str:
+    return number(value)
 
 
 def language_links() -> list[dict[str, object]]:
@@ -125,9 +165,10 @@ def init_app(app: Flask) -> None:
     # its own message (web/forms.py), translated by our catalog.
     app.config.setdefault("WTF_I18N_ENABLED", False)
     babel.init_app(app, locale_selector=_select_locale)
+    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
     wording.install(gettext, ngettext)
-    app.add_template_filter(wording.status_label, "status_label")
-    app.add_template_filter(number, "number")
+    app.add_template_filter(status_label_filter, "status_label")
+    app.add_template_filter(number_filter, "number")
 
     @app.context_processor
     def language_context() -> dict[str, object]:

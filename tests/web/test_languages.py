@@ -262,6 +262,15 @@ def test_plurals_follow_the_count_in_english_and_chinese_has_one_form(admin_clie
     )
 
 
+def test_a_template_compiled_once_follows_each_requests_language(app):
+    """Nothing is worked out once for all: not even a filter on a constant."""
+    template = app.jinja_env.from_string("{{ 'sent' | status_label }} {{ _('Sent') }}")
+    with app.test_request_context():
+        assert template.render() == "Sent Sent"
+    with app.test_request_context(headers=ZH):
+        assert template.render() == "已發送 已發送"
+
+
 def test_counts_are_formatted_for_the_language(app):
     for header in ({}, ZH):
         with app.test_request_context(headers=header):

@@ -6,10 +6,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, refresh
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_user, logout_user
 
 from smspanel.authz import public
+from smspanel.i18n import refresh
 from smspanel.models import db
 from smspanel.services.accounts import log_in
 from smspanel.services.sessions import end_session
