@@ -310,3 +310,12 @@ def test_the_api_reference_page_speaks_the_readers_language(client):
     response = client.get("/api/docs", headers=ZH)
     assert html_lang(response) == "zh-Hant-HK"
     assert "參考文件" in page_text(response)
+
+
+def test_too_many_failed_logins_are_refused_in_chinese(client, user):
+    for _ in range(10):
+        client.post("/login", data={"username": "alice", "password": "wrong password!"})
+    refused = client.post("/login", data={"username": "alice", "password": PASSWORD}, headers=ZH)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "失敗嘗試次數過多。請稍候再試。" in page_text(refused)
