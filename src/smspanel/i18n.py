@@ -165,7 +165,7 @@ def init_app(app: Flask) -> None:
     # its own message (web/forms.py), translated by our catalog.
     app.config.setdefault("WTF_I18N_ENABLED", False)
     babel.init_app(app, locale_selector=_select_locale)
-    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     wording.install(gettext, ngettext)
     app.add_template_filter(status_label_filter, "status_label")
     app.add_template_filter(number_filter, "number")
