@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test test-mariadb test-postgres lint format worker mock bench screenshots clean
+.PHONY: run test test-mariadb test-postgres lint format worker mock bench screenshots messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,15 @@ bench: $(STAMP_TEST)  ## every benchmark scenario; one JSON line per figure with
 
 screenshots: $(STAMP_TEST)  ## refresh docs/screenshots/ from the browser tests
 	SMSPANEL_SCREENSHOTS=1 $(BIN)/pytest tests/browser
+
+CATALOG := src/smspanel/translations/zh_Hant_HK/LC_MESSAGES/messages.po
+
+messages: $(STAMP_RUN)  ## extract every message into the zh_Hant_HK catalog, keeping translations
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k lazy_gettext -k ngettext:1,2 \
+		--no-location --sort-output --no-wrap -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -o $(CATALOG) -l zh_Hant_HK \
+		--no-wrap --no-fuzzy-matching --ignore-obsolete
+	@echo "Now translate every empty msgstr in $(CATALOG) (tests/app/test_translations.py names them)."
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

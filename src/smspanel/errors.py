@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -47,6 +49,36 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
+# Browser pages' titles and explanations, by status (blueprints add their own 403/404).
+ERROR_PAGES = {
+    400: (lazy_gettext("Bad request"), lazy_gettext("The request could not be understood.")),
+    403: (lazy_gettext("Not allowed"), lazy_gettext("This page is for administrators only.")),
+    404: (
+        lazy_gettext("Not found"),
+        lazy_gettext("There is no such page, or it is not yours to see."),
+    ),
+    405: (
+        lazy_gettext("Not allowed"),
+        lazy_gettext("This page cannot be used that way. Go back and try again."),
+    ),
+    413: (
+        lazy_gettext("Too large"),
+        lazy_gettext("What was sent is larger than this page accepts."),
+    ),
+    429: (
+        lazy_gettext("Too many attempts"),
+        lazy_gettext("Too many failed attempts. Please wait and try again."),
+    ),
+}
+
+
+def error_page(status: int):  # type: ignore[no-untyped-def]
+    title, message = ERROR_PAGES.get(
+        status, (lazy_gettext("Error"), lazy_gettext("The request could not be completed."))
+    )
+    return render_template("error.html", title=title, message=message), status
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
@@ -59,9 +91,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if not wants_json():
-            if exc.code == 429:
-                return "Too many failed attempts. Please wait and try again.", 429
-            return exc
+            if exc.code is None or exc.code < 400:
+                return exc
+            response = error_page(exc.code)
+            if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+                return (*response, {"Allow": ", ".join(exc.valid_methods)})  # type: ignore[attr-defined]
+            return response
         status = exc.code or 500
         messages = {
             404: f"no such resource: {request.method} {request.path}",
@@ -84,14 +119,16 @@ def init_app(app: Flask) -> None:
         log.warning("database unavailable: %s", str(exc.orig).replace("\n", " ")[:300])
         from smspanel.models import db
 
+        g.language_without_account = True  # the saved choice would ask the database again
         db.session.rollback()
         if wants_json():
             return api_error(503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again")
-        return "Service temporarily unavailable: the database cannot be reached.", 503
+        return _("Service temporarily unavailable: the database cannot be reached."), 503
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return api_error(500, "INTERNAL_ERROR", "an unexpected error occurred")
-        return "Internal server error.", 500
+        g.language_without_account = True  # nothing more that could fail again
+        return _("Internal server error."), 500

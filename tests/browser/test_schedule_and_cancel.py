@@ -40,7 +40,7 @@ def test_schedule_from_compose_then_cancel_from_the_message_page(page, gateway):
     page.goto(f"/history/{message_id}")
     page.get_by_role("button", name="Cancel this scheduled message").click()
     expect()(page.locator(".flash-success")).to_contain_text(
-        "cancelled: 3 recipient(s) will not be sent"
+        "cancelled: 3 recipients will not be sent"
     )
     expect()(page.locator("h1 .status")).to_have_text(re.compile("Cancelled"))
     expect()(page.locator("table.recipients tbody tr .status-cancelled")).to_have_count(3)

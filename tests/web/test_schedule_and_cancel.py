@@ -67,7 +67,7 @@ def test_cancelling_a_scheduled_message_cancels_every_recipient_and_is_audited(
     )
     response = user_client.post(f"/history/{message_id}/cancel", follow_redirects=True)
     text = page_text(response)
-    assert "cancelled: 2 recipient(s) will not be sent" in text
+    assert "cancelled: 2 recipients will not be sent" in text
     message = stored(app, message_id)
     assert (message.status, message.cancelled_count, message.pending_count) == ("cancelled", 2, 0)
     with app.app_context():

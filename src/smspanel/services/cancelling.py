@@ -37,6 +37,7 @@ from smspanel.models import (
 from smspanel.services import audit
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.transactions import locks_rows, transaction, with_conflict_retry
+from smspanel.services.wording import _, status_label
 
 CANCEL_CHECK_SECONDS = 0.1  # how often a busy dispatcher looks for cancels of what it holds
 CANCEL_WAIT_SECONDS = 1.0
@@ -84,7 +85,11 @@ def _mark_cancelled(session: Session, message_id: int) -> None:
         message = session.scalars(query.execution_options(populate_existing=True)).one()
         if not is_cancellable(message):
             raise NotCancellable(
-                f"message {message_id} is {message.status}: nothing is left to cancel"
+                _(
+                    "message %(id)s is %(status)s: nothing is left to cancel",
+                    id=message_id,
+                    status=status_label(message.status).lower(),
+                )
             )
         message.cancelled_at = utcnow()
         audit.record(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from smspanel.services.wording import _
+
 MAX_CONTENT_LENGTH = 1000
 
 # GSM 03.38 basic set (1 septet each) and extension set (2 septets: escape + char).
@@ -34,18 +36,25 @@ class InvalidContent(ValueError):
 def validate_content(content: str) -> str:
     """Return the content unchanged if it may be sent; raise InvalidContent naming why not."""
     if not content or not content.strip():
-        raise InvalidContent("content is required and cannot be only white space")
+        raise InvalidContent(_("content is required and cannot be only white space"))
     if len(content) > MAX_CONTENT_LENGTH:
         raise InvalidContent(
-            f"content is {len(content)} characters; the maximum is {MAX_CONTENT_LENGTH}"
+            _(
+                "content is %(count)s characters; the maximum is %(max)s",
+                count=len(content),
+                max=MAX_CONTENT_LENGTH,
+            )
         )
     # Control characters have no place in an SMS (and PostgreSQL cannot store U+0000);
     # lone surrogates are not text at all.
     unsupported = _UNSUPPORTED.search(content)
     if unsupported:
         raise InvalidContent(
-            f"content contains an unsupported character U+{ord(unsupported.group()):04X} "
-            f"at position {unsupported.start() + 1}"
+            _(
+                "content contains an unsupported character %(code)s at position %(position)s",
+                code=f"U+{ord(unsupported.group()):04X}",
+                position=unsupported.start() + 1,
+            )
         )
     return content
 

@@ -28,6 +28,7 @@ from smspanel.services.doorbell import ring_after_commit
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.pagination import Page, paginate
 from smspanel.services.transactions import transaction
+from smspanel.services.wording import _
 
 DEAD_LETTERS_PER_PAGE = 25
 
@@ -123,7 +124,7 @@ def retry(session: Session, entry_ids: list[int] | None = None) -> int:
             query = query.where(DeadLetter.id.in_(entry_ids))
         entries = list(session.scalars(query.order_by(DeadLetter.id).with_for_update()))
         if entry_ids is not None and len(entries) != len(set(entry_ids)):
-            raise DeadLetterError("only pending dead-letter entries can be retried")
+            raise DeadLetterError(_("only pending dead-letter entries can be retried"))
         if not entries:
             return 0
         now = utcnow()
@@ -165,7 +166,7 @@ def abandon(session: Session, entry_id: int) -> None:
     with transaction(session):
         entry = session.get(DeadLetter, entry_id)
         if entry is None or entry.status != DeadLetterStatus.PENDING:
-            raise DeadLetterError("only pending dead-letter entries can be abandoned")
+            raise DeadLetterError(_("only pending dead-letter entries can be abandoned"))
         now = utcnow()
         entry.status = DeadLetterStatus.ABANDONED
         entry.abandoned_at = now

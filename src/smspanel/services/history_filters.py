@@ -12,6 +12,7 @@ from datetime import date
 
 from smspanel.models import MessageStatus
 from smspanel.services.pagination import parse_page
+from smspanel.services.wording import _
 
 MAX_SEARCH_LENGTH = 200
 
@@ -56,22 +57,30 @@ class HistoryFilters:
             filters.status = status
         elif status:
             filters.errors.append(
-                f"unknown status {status!r}; choose one of {', '.join(tuple(MessageStatus))}"
+                _(
+                    "unknown status %(status)s; choose one of %(choices)s",
+                    status=repr(status),
+                    choices=", ".join(tuple(MessageStatus)),
+                )
             )
-        filters.date_from = filters._parse_day(args, "date_from", "from")
-        filters.date_to = filters._parse_day(args, "date_to", "to")
+        filters.date_from = filters._parse_day(args, "date_from")
+        filters.date_to = filters._parse_day(args, "date_to")
         if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-            filters.errors.append("the 'from' date is after the 'to' date; nothing can match")
+            filters.errors.append(_("the 'from' date is after the 'to' date; nothing can match"))
         return filters
 
-    def _parse_day(self, args: Mapping[str, str], name: str, label: str) -> date | None:
+    def _parse_day(self, args: Mapping[str, str], name: str) -> date | None:
         raw = (args.get(name) or "").strip()
         if not raw:
             return None
         try:
             return date.fromisoformat(raw)
         except ValueError:
-            self.errors.append(f"'{label}' date {raw!r} is not a date (YYYY-MM-DD)")
+            if name == "date_from":
+                problem = _("'from' date %(value)s is not a date (YYYY-MM-DD)", value=repr(raw))
+            else:
+                problem = _("'to' date %(value)s is not a date (YYYY-MM-DD)", value=repr(raw))
+            self.errors.append(problem)
             return None
 
     @property

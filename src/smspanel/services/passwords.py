@@ -10,6 +10,8 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from smspanel.services.wording import _
+
 MIN_PASSWORD_LENGTH = 12
 # Verifying against this when a username is unknown keeps login timing uniform.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -42,8 +44,10 @@ def common_passwords() -> frozenset[str]:
 def check_password_policy(username: str, password: str) -> None:
     """At least 12 characters, not the username, not a well-known password."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise WeakPassword(
+            _("password must be at least %(num)s characters", num=MIN_PASSWORD_LENGTH)
+        )
     if password.strip().lower() == username.strip().lower():
-        raise WeakPassword("password must not be the username")
+        raise WeakPassword(_("password must not be the username"))
     if password.strip().lower() in common_passwords():
-        raise WeakPassword("password is too common; choose another")
+        raise WeakPassword(_("password is too common; choose another"))

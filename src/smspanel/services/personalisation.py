@@ -19,6 +19,7 @@ from smspanel.services.content import (
 )
 from smspanel.services.phone import normalize_phone
 from smspanel.services.placeholders import personalisation_by_key, placeholders, render
+from smspanel.services.wording import _
 
 MAX_PROBLEMS_KEPT = 1000  # beyond this, only counted: a 100,000-row mistake is one mistake
 
@@ -80,6 +81,10 @@ def check_rows(
     append `suffix` (the web's enquiry-number suffix) to each text."""
     check = PersonalisationCheck(placeholders=placeholders(template_content))
     first_row_of: dict[str, int] = {}
+    # Translated once: a file of 100,000 bad rows has 100,000 of the same problem.
+    not_a_number = _("not a Hong Kong number (8 digits, e.g. 9123 4567)")
+    no_number = _("no number")
+    no_value = _("no value for ((%(name)s))")
     for row_number, raw_phone, values in rows:
         problems_before = check.problem_count
         phone = normalize_phone(raw_phone) if isinstance(raw_phone, str) else None
@@ -90,16 +95,14 @@ def check_rows(
                     row_number,
                     phone_column,
                     "invalid_phone",
-                    "not a Hong Kong number (8 digits, e.g. 9123 4567)"
-                    if shown.strip()
-                    else "no number",
+                    not_a_number if shown.strip() else no_number,
                     shown[:40],
                 )
             )
         rendering = render(template_content, personalisation_by_key(values))
         text = rendering.text + suffix
         for name in rendering.missing:
-            check.add(RowProblem(row_number, name, "missing_value", f"no value for (({name}))"))
+            check.add(RowProblem(row_number, name, "missing_value", no_value % {"name": name}))
         if not rendering.missing:  # a text with a gap in it is not judged further
             problem = text_problem(row_number, text)
             if problem is not None:
@@ -123,10 +126,16 @@ def text_problem(row_number: int, text: str) -> RowProblem | None:
             row_number,
             "content",
             "too_long",
-            f"the personalised text is {len(text)} characters; the maximum is {MAX_CONTENT_LENGTH}",
+            _(
+                "the personalised text is %(count)s characters; the maximum is %(max)s",
+                count=len(text),
+                max=MAX_CONTENT_LENGTH,
+            ),
         )
     try:
         validate_content(text)
     except InvalidContent as exc:
-        return RowProblem(row_number, "content", "invalid_text", f"the text: {exc}")
+        return RowProblem(
+            row_number, "content", "invalid_text", _("the text: %(problem)s", problem=exc)
+        )
     return None

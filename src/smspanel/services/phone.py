@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from smspanel.services.wording import _
+
 # ASCII digits only: `\d` would also accept Arabic-Indic and full-width digits.
 _PHONE = re.compile(r"(?:\+?852 ?)?([0-9]{4}) ?([0-9]{4})")
 
@@ -23,10 +25,16 @@ class InvalidRecipients(ValueError):
         self.invalid = invalid
         self.total = total
         shown = ", ".join(f"#{e.position} {e.value!r}" for e in invalid[:10])
-        more = f" and {len(invalid) - 10} more" if len(invalid) > 10 else ""
+        more = _(" and %(count)s more", count=len(invalid) - 10) if len(invalid) > 10 else ""
         super().__init__(
-            f"{len(invalid)} of {total} recipients are not valid Hong Kong numbers "
-            f"(8 digits, optionally as '1234 5678'): {shown}{more}"
+            _(
+                "%(count)s of %(total)s recipients are not valid Hong Kong numbers "
+                "(8 digits, optionally as '1234 5678'): %(shown)s%(more)s",
+                count=len(invalid),
+                total=total,
+                shown=shown,
+                more=more,
+            )
         )
 
 
@@ -68,7 +76,7 @@ def _parse_numbered(entries: Iterable[tuple[int, str]]) -> list[str]:
     if invalid:
         raise InvalidRecipients(invalid, total)
     if not numbers:
-        raise NoRecipients("at least one recipient is required")
+        raise NoRecipients(_("at least one recipient is required"))
     return list(numbers)
 
 

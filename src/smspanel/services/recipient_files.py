@@ -26,6 +26,7 @@ from datetime import date, datetime, time, timedelta
 from xml.etree.ElementTree import iterparse
 
 from smspanel.services.placeholders import name_key
+from smspanel.services.wording import _, lazy_gettext
 
 PHONE_COLUMN_NAMES = ("phone", "mobile", "number", "電話", "手機")
 MAX_ROWS = 100_000
@@ -46,17 +47,17 @@ _QUOTED = re.compile(r'"[^"]*"')
 
 # Signatures of files people pick by mistake, and what to say about each.
 _NOT_A_SPREADSHEET = (
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls file or a password-protected workbook"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"{\\rtf", "an RTF document"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\xd0\xcf\x11\xe0", lazy_gettext("an old Excel .xls file or a password-protected workbook")),
+    (b"%PDF", lazy_gettext("a PDF document")),
+    (b"\x89PNG", lazy_gettext("a PNG image")),
+    (b"\xff\xd8\xff", lazy_gettext("a JPEG image")),
+    (b"GIF8", lazy_gettext("a GIF image")),
+    (b"{\\rtf", lazy_gettext("an RTF document")),
+    (b"\x1f\x8b", lazy_gettext("a gzip archive")),
+    (b"Rar!", lazy_gettext("a RAR archive")),
+    (b"7z\xbc\xaf", lazy_gettext("a 7-Zip archive")),
 )
-SAVE_AS = "save it as CSV UTF-8 or as an Excel workbook (.xlsx) and upload that"
+SAVE_AS = lazy_gettext("save it as CSV UTF-8 or as an Excel workbook (.xlsx) and upload that")
 
 
 class UnreadableFile(ValueError):
@@ -76,19 +77,31 @@ class RecipientFile:
 def read_recipient_file(data: bytes) -> RecipientFile:
     """The header and rows of a CSV or .xlsx file; raise UnreadableFile naming the problem."""
     if not data.strip():
-        raise UnreadableFile("the file is empty")
+        raise UnreadableFile(_("the file is empty"))
     if data.startswith(b"PK\x03\x04"):
         return _read_xlsx(data)
     head = data[:8192]
     for signature, kind in _NOT_A_SPREADSHEET:
         if head.startswith(signature):
-            raise UnreadableFile(f"not a CSV or .xlsx file: it looks like {kind}; {SAVE_AS}")
+            raise UnreadableFile(
+                _(
+                    "not a CSV or .xlsx file: it looks like %(kind)s; %(advice)s",
+                    kind=kind,
+                    advice=SAVE_AS,
+                )
+            )
     if head.startswith(b"PK"):
-        raise UnreadableFile(f"not a CSV or .xlsx file: it is a zip archive; {SAVE_AS}")
+        raise UnreadableFile(
+            _("not a CSV or .xlsx file: it is a zip archive; %(advice)s", advice=SAVE_AS)
+        )
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnreadableFile(f"the file is UTF-16 text (Excel's 'Unicode Text'); {SAVE_AS}")
+        raise UnreadableFile(
+            _("the file is UTF-16 text (Excel's 'Unicode Text'); %(advice)s", advice=SAVE_AS)
+        )
     if b"\x00" in head:
-        raise UnreadableFile(f"not a CSV or .xlsx file: it is not text; {SAVE_AS}")
+        raise UnreadableFile(
+            _("not a CSV or .xlsx file: it is not text; %(advice)s", advice=SAVE_AS)
+        )
     text, file_format = _decode(data)
     return _read_csv(text, file_format)
 
@@ -103,8 +116,11 @@ def _decode(data: bytes) -> tuple[str, str]:
             return data[len(UTF8_BOM) :].decode("utf-8"), "utf-8"
         except UnicodeDecodeError as exc:
             raise UnreadableFile(
-                f"the file starts as UTF-8 but byte {exc.start + len(UTF8_BOM) + 1} is not "
-                f"UTF-8; {SAVE_AS}"
+                _(
+                    "the file starts as UTF-8 but byte %(position)s is not UTF-8; %(advice)s",
+                    position=exc.start + len(UTF8_BOM) + 1,
+                    advice=SAVE_AS,
+                )
             ) from None
     try:
         return data.decode("utf-8"), "utf-8"
@@ -114,7 +130,10 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("big5hkscs"), "big5"
     except UnicodeDecodeError:
         raise UnreadableFile(
-            f"the file is neither UTF-8 nor Big5 text (or it is not a CSV file); {SAVE_AS}"
+            _(
+                "the file is neither UTF-8 nor Big5 text (or it is not a CSV file); %(advice)s",
+                advice=SAVE_AS,
+            )
         ) from None
 
 
@@ -137,8 +156,12 @@ def _checked_lines(text: str) -> Iterator[str]:
     for number, line in enumerate(io.StringIO(text, newline=""), start=1):
         if len(line) > MAX_LINE_CHARS:
             raise UnreadableFile(
-                f"line {number} of the file is longer than {MAX_LINE_CHARS:,} characters; "
-                "is this really a file of recipients?"
+                _(
+                    "line %(line)s of the file is longer than %(max)s characters; "
+                    "is this really a file of recipients?",
+                    line=number,
+                    max=f"{MAX_LINE_CHARS:,}",
+                )
             )
         yield line
 
@@ -169,11 +192,19 @@ def _read_csv(text: str, file_format: str) -> RecipientFile:
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise UnreadableFile(
-                    f"row {last_row + 1}: a cell is longer than {MAX_CELL_CHARS:,} characters "
-                    "(Excel's own limit for a cell); is this really a file of recipients?"
+                    _(
+                        "row %(row)s: a cell is longer than %(max)s characters "
+                        "(Excel's own limit for a cell); is this really a file of recipients?",
+                        row=last_row + 1,
+                        max=f"{MAX_CELL_CHARS:,}",
+                    )
                 ) from None
             raise UnreadableFile(
-                f"the CSV file cannot be read at row {last_row + 1}: {exc}"
+                _(
+                    "the CSV file cannot be read at row %(row)s: %(problem)s",
+                    row=last_row + 1,
+                    problem=exc,
+                )
             ) from None
 
 
@@ -195,14 +226,21 @@ def _table(
                 cells.pop()
             if len(cells) > MAX_COLUMNS and not width_known:
                 raise UnreadableFile(
-                    f"the header row has {len(cells)} columns; at most {MAX_COLUMNS}"
+                    _(
+                        "the header row has %(count)s columns; at most %(max)s",
+                        count=len(cells),
+                        max=MAX_COLUMNS,
+                    )
                 )
             columns = cells
             continue
         if len(rows) == MAX_ROWS:
             raise UnreadableFile(
-                f"the file has more than {MAX_ROWS:,} rows of recipients; split it into "
-                "smaller files and send each"
+                _(
+                    "the file has more than %(max)s rows of recipients; split it into "
+                    "smaller files and send each",
+                    max=f"{MAX_ROWS:,}",
+                )
             )
         width = len(columns)
         if len(cells) < width:
@@ -211,10 +249,10 @@ def _table(
             del cells[width:]
         rows.append((number, cells))
     if columns is None:
-        raise UnreadableFile("the file is empty: it has no header row and no rows")
+        raise UnreadableFile(_("the file is empty: it has no header row and no rows"))
     phone_column = find_phone_column(columns)
     if not rows:
-        raise UnreadableFile("the file has a header row but no rows of recipients under it")
+        raise UnreadableFile(_("the file has a header row but no rows of recipients under it"))
     return RecipientFile(file_format, columns, phone_column, rows, **sheet)  # type: ignore[arg-type]
 
 
@@ -226,11 +264,15 @@ def find_phone_column(columns: list[str]) -> int:
         if name_key(name) in _PHONE_KEYS
     ]
     if not ranked:
-        found = ", ".join(repr(c) for c in columns if c) or "none"
+        found = ", ".join(repr(c) for c in columns if c) or _("none")
         raise UnreadableFile(
-            "the file has no phone column: name the column of numbers "
-            + ", ".join(repr(n) for n in PHONE_COLUMN_NAMES[:-1])
-            + f" or {PHONE_COLUMN_NAMES[-1]!r} in the header row (columns found: {found})"
+            _(
+                "the file has no phone column: name the column of numbers %(names)s or "
+                "%(last)s in the header row (columns found: %(found)s)",
+                names=", ".join(repr(n) for n in PHONE_COLUMN_NAMES[:-1]),
+                last=repr(PHONE_COLUMN_NAMES[-1]),
+                found=found,
+            )
         )
     return min(ranked)[1]
 
@@ -243,11 +285,16 @@ def _read_xlsx(data: bytes) -> RecipientFile:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise UnreadableFile(f"the .xlsx file is damaged (not a readable zip); {SAVE_AS}") from None
+        raise UnreadableFile(
+            _("the .xlsx file is damaged (not a readable zip); %(advice)s", advice=SAVE_AS)
+        ) from None
     names = {m.filename for m in members}
     if "xl/workbook.xml" not in names:
         raise UnreadableFile(
-            f"not a CSV or .xlsx file: it is a zip but not an Excel workbook; {SAVE_AS}"
+            _(
+                "not a CSV or .xlsx file: it is a zip but not an Excel workbook; %(advice)s",
+                advice=SAVE_AS,
+            )
         )
     _check_unpacked_sizes(members)
     try:
@@ -256,8 +303,11 @@ def _read_xlsx(data: bytes) -> RecipientFile:
         raise
     except Exception as exc:  # openpyxl's errors on malformed input are of many kinds
         raise UnreadableFile(
-            f"the .xlsx file cannot be read ({type(exc).__name__}); open it in Excel and save "
-            "it again, or save it as CSV UTF-8"
+            _(
+                "the .xlsx file cannot be read (%(error)s); open it in Excel and save "
+                "it again, or save it as CSV UTF-8",
+                error=type(exc).__name__,
+            )
         ) from exc
 
 
@@ -265,15 +315,21 @@ def _check_unpacked_sizes(members: list[zipfile.ZipInfo]) -> None:
     """A zip bomb fails here, before anything is unpacked."""
     if len(members) > XLSX_MAX_MEMBERS:
         raise UnreadableFile(
-            f"the .xlsx file holds {len(members):,} parts; this is not a normal workbook"
+            _(
+                "the .xlsx file holds %(count)s parts; this is not a normal workbook",
+                count=f"{len(members):,}",
+            )
         )
     if any(m.flag_bits & 0x1 for m in members):
-        raise UnreadableFile("the .xlsx file is encrypted; save it without a password")
+        raise UnreadableFile(_("the .xlsx file is encrypted; save it without a password"))
     total = sum(m.file_size for m in members)
     if total > XLSX_MAX_UNPACKED_BYTES:
         raise UnreadableFile(
-            f"the .xlsx file unpacks to {total // (1024 * 1024):,} MB; at most "
-            f"{XLSX_MAX_UNPACKED_BYTES // (1024 * 1024)} MB (is it a zip bomb?)"
+            _(
+                "the .xlsx file unpacks to %(size)s MB; at most %(max)s MB (is it a zip bomb?)",
+                size=f"{total // (1024 * 1024):,}",
+                max=XLSX_MAX_UNPACKED_BYTES // (1024 * 1024),
+            )
         )
     for member in members:
         if member.file_size > XLSX_RATIO_FROM_BYTES and member.file_size > XLSX_MAX_RATIO * max(
@@ -281,8 +337,13 @@ def _check_unpacked_sizes(members: list[zipfile.ZipInfo]) -> None:
         ):
             ratio = member.file_size // max(member.compress_size, 1)
             raise UnreadableFile(
-                f"the .xlsx file's part {member.filename} unpacks {ratio:,} times larger than "
-                f"it is packed; at most {XLSX_MAX_RATIO} (is it a zip bomb?)"
+                _(
+                    "the .xlsx file's part %(part)s unpacks %(ratio)s times larger than "
+                    "it is packed; at most %(max)s (is it a zip bomb?)",
+                    part=member.filename,
+                    ratio=f"{ratio:,}",
+                    max=XLSX_MAX_RATIO,
+                )
             )
 
 
@@ -293,7 +354,7 @@ def _read_workbook(archive: zipfile.ZipFile, data: bytes) -> RecipientFile:
     try:
         sheets = workbook.worksheets
         if not sheets:
-            raise UnreadableFile("the workbook has no worksheet")
+            raise UnreadableFile(_("the workbook has no worksheet"))
         sheet = sheets[0]
         # A sheet's declared size may be wrong (a stray format far away): read what is there.
         sheet.reset_dimensions()
@@ -329,10 +390,10 @@ def _xlsx_header(sheet: object) -> tuple[int, list[str]]:
         if not cells:
             continue
         if len(cells) > MAX_COLUMNS:
-            raise UnreadableFile(f"the header row has more than {MAX_COLUMNS} columns")
+            raise UnreadableFile(_("the header row has more than %(max)s columns", max=MAX_COLUMNS))
         rows.close()
         return number, cells
-    raise UnreadableFile("the file is empty: it has no header row and no rows")
+    raise UnreadableFile(_("the file is empty: it has no header row and no rows"))
 
 
 def _with_header(
@@ -380,7 +441,7 @@ def _refuse_formulas_without_values(
     found: list[str] = []
     count = 0
     with archive.open(member) as source:
-        for _, element in iterparse(source):
+        for _event, element in iterparse(source):
             if element.tag.rpartition("}")[2] != "c":
                 continue
             formula = value = None
@@ -396,14 +457,24 @@ def _refuse_formulas_without_values(
                 if column and column <= width:
                     count += 1
                     if len(found) < FORMULA_CELLS_NAMED:
-                        found.append(f"row {row}, column {table.columns[column - 1] or column}")
+                        found.append(
+                            _(
+                                "row %(row)s, column %(column)s",
+                                row=row,
+                                column=table.columns[column - 1] or column,
+                            )
+                        )
             element.clear()
     if count:
-        more = f" and {count - len(found)} more" if count > len(found) else ""
+        more = _(" and %(count)s more", count=count - len(found)) if count > len(found) else ""
         raise UnreadableFile(
-            f"the file has formulas whose results were never saved ({'; '.join(found)}{more}), "
-            "so their values are unknown: open it in Excel or LibreOffice and save it again, "
-            "or paste the values in place of the formulas"
+            _(
+                "the file has formulas whose results were never saved (%(cells)s%(more)s), "
+                "so their values are unknown: open it in Excel or LibreOffice and save it again, "
+                "or paste the values in place of the formulas",
+                cells="; ".join(found),
+                more=more,
+            )
         )
 
 

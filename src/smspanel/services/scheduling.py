@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from smspanel.hktime import HKT, format_hkt
+from smspanel.services.wording import _
 
 EARLIEST_AHEAD = timedelta(minutes=1)
 LATEST_AHEAD = timedelta(days=35)
@@ -43,18 +44,28 @@ def parse_scheduled_at(value: str | None, now: datetime) -> datetime | None:
         moment.astimezone(HKT)
     except (ValueError, OverflowError):
         raise InvalidSchedule(
-            f"scheduled_at {value.strip()[:40]!r} is not a date and time "
-            "(use YYYY-MM-DDTHH:MM in HKT, or ISO 8601 with an offset)"
+            _(
+                "scheduled_at %(value)s is not a date and time "
+                "(use YYYY-MM-DDTHH:MM in HKT, or ISO 8601 with an offset)",
+                value=repr(value.strip()[:40]),
+            )
         ) from None
     if moment < now + EARLIEST_AHEAD:
         raise InvalidSchedule(
-            f"scheduled_at {format_hkt(moment)} must be at least 1 minute from now "
-            f"(now {format_hkt(now)}); leave it empty to send now"
+            _(
+                "scheduled_at %(when)s must be at least 1 minute from now "
+                "(now %(now)s); leave it empty to send now",
+                when=format_hkt(moment),
+                now=format_hkt(now),
+            )
         )
     if moment > now + LATEST_AHEAD:
         raise InvalidSchedule(
-            f"scheduled_at {format_hkt(moment)} is more than 35 days ahead "
-            f"(latest {format_hkt(now + LATEST_AHEAD)})"
+            _(
+                "scheduled_at %(when)s is more than 35 days ahead (latest %(latest)s)",
+                when=format_hkt(moment),
+                latest=format_hkt(now + LATEST_AHEAD),
+            )
         )
     return moment
 

@@ -22,6 +22,7 @@ from smspanel.services.compose import normalize_line_endings
 from smspanel.services.content import InvalidContent, validate_content
 from smspanel.services.placeholders import PLACEHOLDER, placeholders
 from smspanel.services.transactions import transaction
+from smspanel.services.wording import _
 
 MAX_NAME_LENGTH = 100
 MAX_PLACEHOLDER_NAME_LENGTH = 50
@@ -59,8 +60,13 @@ class TemplateInUse(ValueError):
         self.uses = uses
         ids = ", ".join(f"#{use.message_id}" for use in uses)
         super().__init__(
-            f"template {template.name!r} is used by {len(uses)} scheduled message(s) ({ids}); "
-            "cancel them or wait until they are sent"
+            _(
+                "template %(name)s is used by %(count)s scheduled message(s) (%(ids)s); "
+                "cancel them or wait until they are sent",
+                name=repr(template.name),
+                count=len(uses),
+                ids=ids,
+            )
         )
 
 
@@ -98,30 +104,48 @@ def placeholder_problems(content: str) -> list[str]:
                 position = content.find("((", position + 1)
                 continue
             problems.append(
-                f"'((' at position {shown} has no matching '))': write placeholders as "
-                "((name)), with no brackets inside the name"
+                _(
+                    "'((' at position %(position)s has no matching '))': write placeholders as "
+                    "((name)), with no brackets inside the name",
+                    position=shown,
+                )
             )
             end = position + 2
         else:
             name = match.group(1).strip()
             end = match.end()
             if not name:
-                problems.append(f"the placeholder {match.group(0)!r} at position {shown} is empty")
+                problems.append(
+                    _(
+                        "the placeholder %(placeholder)s at position %(position)s is empty",
+                        placeholder=repr(match.group(0)),
+                        position=shown,
+                    )
+                )
             elif "\n" in match.group(1) or "\r" in match.group(1):
                 problems.append(
-                    f"the placeholder at position {shown} spans a line break: "
-                    "'((' and its '))' must be on the same line"
+                    _(
+                        "the placeholder at position %(position)s spans a line break: "
+                        "'((' and its '))' must be on the same line",
+                        position=shown,
+                    )
                 )
             elif len(name) > MAX_PLACEHOLDER_NAME_LENGTH:
                 problems.append(
-                    f"the placeholder name {name[:20]!r}… at position {shown} is {len(name)} "
-                    f"characters; the maximum is {MAX_PLACEHOLDER_NAME_LENGTH}"
+                    _(
+                        "the placeholder name %(name)s… at position %(position)s is %(count)s "
+                        "characters; the maximum is %(max)s",
+                        name=repr(name[:20]),
+                        position=shown,
+                        count=len(name),
+                        max=MAX_PLACEHOLDER_NAME_LENGTH,
+                    )
                 )
         position = content.find("((", end)
     if len(problems) > MAX_PLACEHOLDER_PROBLEMS:
         extra = len(problems) - MAX_PLACEHOLDER_PROBLEMS
         problems = problems[:MAX_PLACEHOLDER_PROBLEMS]
-        problems.append(f"… and {extra} more placeholder problems")
+        problems.append(_("… and %(count)s more placeholder problems", count=extra))
     return problems
 
 
@@ -131,11 +155,17 @@ def clean_fields(name: str, content: str) -> tuple[str, str]:
     errors: dict[str, list[str]] = {}
     name = (name or "").strip()
     if not name:
-        errors["name"] = ["name is required"]
+        errors["name"] = [_("name is required")]
     elif len(name) > MAX_NAME_LENGTH:
-        errors["name"] = [f"name is {len(name)} characters; the maximum is {MAX_NAME_LENGTH}"]
+        errors["name"] = [
+            _(
+                "name is %(count)s characters; the maximum is %(max)s",
+                count=len(name),
+                max=MAX_NAME_LENGTH,
+            )
+        ]
     elif not name.isprintable():
-        errors["name"] = ["name cannot contain line breaks, tabs or control characters"]
+        errors["name"] = [_("name cannot contain line breaks, tabs or control characters")]
     content = normalize_line_endings(content or "")
     try:
         validate_content(content)
@@ -165,7 +195,14 @@ def _name_taken(session: Session, name: str, template_id: int | None) -> str | N
 
 def _duplicate(taken: str) -> DuplicateName:
     return DuplicateName(
-        {"name": [f"a template named {taken!r} already exists (names are compared ignoring case)"]}
+        {
+            "name": [
+                _(
+                    "a template named %(name)s already exists (names are compared ignoring case)",
+                    name=repr(taken),
+                )
+            ]
+        }
     )
 
 

@@ -40,6 +40,7 @@ from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
 from smspanel.services.sending import AcceptedSend, accept_personalised_send
 from smspanel.services.templates import find_template
 from smspanel.services.transactions import transaction
+from smspanel.services.wording import _
 
 UPLOAD_LIFETIME = timedelta(days=1)
 PREVIEW_ROWS = 3
@@ -125,12 +126,14 @@ def store_upload(
     naming every problem of the file and the template; then nothing is stored."""
     errors: dict[str, list[str]] = {}
     if template_id is None:
-        errors["template_id"] = ["choose a template"]
+        errors["template_id"] = [_("choose a template")]
     elif find_template(session, template_id) is None:
-        errors["template_id"] = [f"there is no template {template_id}; choose one from the list"]
+        errors["template_id"] = [
+            _("there is no template %(id)s; choose one from the list", id=template_id)
+        ]
     parsed = None
     if not filename and not data:
-        errors["file"] = ["choose a file of recipients (CSV or .xlsx)"]
+        errors["file"] = [_("choose a file of recipients (CSV or .xlsx)")]
     elif len(data) > max_bytes:
         errors["file"] = [too_large_message(len(data), max_bytes)]
     else:
@@ -173,10 +176,17 @@ def store_upload(
 
 
 def too_large_message(size: int | None, max_bytes: int) -> str:
-    shown = f" ({file_size(size)})" if size else ""
-    return (
-        f"the file is larger than {file_size(max_bytes)}{shown}; split it into smaller files, "
-        "or remove columns the template does not use"
+    if size:
+        return _(
+            "the file is larger than %(max)s (%(size)s); split it into smaller files, "
+            "or remove columns the template does not use",
+            max=file_size(max_bytes),
+            size=file_size(size),
+        )
+    return _(
+        "the file is larger than %(max)s; split it into smaller files, "
+        "or remove columns the template does not use",
+        max=file_size(max_bytes),
     )
 
 
@@ -241,8 +251,13 @@ def check_upload(
         if index < 0:
             found = ", ".join(repr(c) for c in columns if c)
             check.file_problems.append(
-                f"the template's (({placeholder})) has no column in the file: add a column "
-                f"named {placeholder!r} (columns found: {found})"
+                _(
+                    "the template's ((%(placeholder)s)) has no column in the file: add a column "
+                    "named %(name)s (columns found: %(found)s)",
+                    placeholder=placeholder,
+                    name=repr(placeholder),
+                    found=found,
+                )
             )
         used.append((placeholder, index))
     if check.file_problems:
@@ -252,6 +267,7 @@ def check_upload(
     by_column: list[list[str]] = packed["values_by_column"]
     watched = [(columns[phone_index], phone_index)] + [(columns[i], i) for _, i in used]
     refused: dict[int, RowProblem] = {}  # by position: rows with a spreadsheet error
+    spreadsheet_error = _("the cell holds the spreadsheet error %(value)s")
     for header, index in watched:
         if SPREADSHEET_ERRORS.isdisjoint(by_column[index]):
             continue
@@ -261,7 +277,7 @@ def check_upload(
                     row_numbers[position],
                     header,
                     "spreadsheet_error",
-                    f"the cell holds the spreadsheet error {value}",
+                    spreadsheet_error % {"value": value},
                     value,
                 )
     early_problems = [refused[position] for position in sorted(refused)]
@@ -297,7 +313,7 @@ def check_upload(
 def upload_template(session: Session, upload: Upload) -> Template:
     template = find_template(session, upload.template_id) if upload.template_id else None
     if template is None:  # deleting a template deletes its uploads: only in a race
-        raise UploadGone("the template of this upload was deleted")
+        raise UploadGone(_("the template of this upload was deleted"))
     return template
 
 
@@ -356,14 +372,21 @@ def send_upload(
         errors["file"] = list(check.file_problems)
     elif not check.rows:
         errors["file"] = [
-            f"none of the {check.row_count} rows can be sent: correct the problems in the "
-            "file and upload it again"
+            _(
+                "none of the %(count)s rows can be sent: correct the problems in the "
+                "file and upload it again",
+                count=check.row_count,
+            )
         ]
     if check.earlier_send is not None and not confirm_duplicate:
         earlier = check.earlier_send
         errors["confirm_duplicate"] = [
-            f"this template was already sent with the same file today (message #{earlier.id} "
-            f"at {format_hkt(earlier.created_at)}): tick the box to send it again"
+            _(
+                "this template was already sent with the same file today (message #%(id)s "
+                "at %(when)s): tick the box to send it again",
+                id=earlier.id,
+                when=format_hkt(earlier.created_at),
+            )
         ]
     if errors:
         raise SendRefused(errors, check)
@@ -375,7 +398,7 @@ def send_upload(
             )
         )
         if gone.rowcount != 1:  # type: ignore[attr-defined]
-            raise UploadGone("this upload was already sent or has expired")
+            raise UploadGone(_("this upload was already sent or has expired"))
         return accept_personalised_send(
             session,
             user_id,

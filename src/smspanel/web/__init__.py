@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -12,8 +14,9 @@ from smspanel.services.sessions import resolve_session
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to continue."
+login_manager.login_message = lazy_gettext("Please log in to continue.")
 login_manager.login_message_category = "info"
+login_manager.localize_callback = str  # the session stores the flash as text, translated now
 csrf = CSRFProtect()
 
 
@@ -31,7 +34,16 @@ def load_user(login_id: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    from smspanel.web import admin, auth, dead_letter, exports, message_templates, sms, uploads
+    from smspanel.web import (
+        admin,
+        auth,
+        dead_letter,
+        exports,
+        language,
+        message_templates,
+        sms,
+        uploads,
+    )
 
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -43,9 +55,11 @@ def init_app(app: Flask) -> None:
         return (
             render_template(
                 "error.html",
-                title="Form expired",
-                message="The form was missing its security token or it had expired, so "
-                "nothing was changed. Go back, reload the page and try again.",
+                title=_("Form expired"),
+                message=_(
+                    "The form was missing its security token or it had expired, so nothing "
+                    "was changed. Go back, reload the page and try again."
+                ),
             ),
             400,
         )
@@ -58,5 +72,6 @@ def init_app(app: Flask) -> None:
         dead_letter.bp,
         exports.bp,
         uploads.bp,
+        language.bp,
     ):
         app.register_blueprint(blueprint)

@@ -6,16 +6,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort
 from flask_login import current_user
 from flask_login import login_required as flask_login_required
 
 from smspanel.authz import ADMIN, LOGIN, access_rule
-
-ERROR_PAGES = {
-    403: ("Not allowed", "This page is for administrators only."),
-    404: ("Not found", "There is no such page, or it is not yours to see."),
-}
+from smspanel.errors import error_page
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,9 +34,9 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def register_error_pages(bp: Blueprint) -> None:
     """Friendly 403/404 pages for this blueprint's views (the API keeps its JSON errors)."""
-    for code, (title, message) in ERROR_PAGES.items():
+    for code in (403, 404):
 
-        def handler(exc: Exception, title: str = title, message: str = message, code: int = code):
-            return render_template("error.html", title=title, message=message), code
+        def handler(exc: Exception, code: int = code):  # type: ignore[no-untyped-def]
+            return error_page(code)
 
         bp.register_error_handler(code, handler)

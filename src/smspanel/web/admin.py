@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_decimal, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from smspanel.models import User, db
@@ -11,6 +13,7 @@ from smspanel.services.accounts import UserError, create_user, set_password
 from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import EVERYONE
 from smspanel.services.pagination import parse_page
+from smspanel.services.passwords import MIN_PASSWORD_LENGTH
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.forms import CreateUserForm, PasswordForm
 from smspanel.web.sms import history_page
@@ -52,17 +55,22 @@ def create():
                 is_admin=bool(form.is_admin.data),
             )
         except UserError as exc:
-            # The core's messages name their field first ("password must ...", "username ...").
-            field = form.password if str(exc).startswith("password") else form.username
+            field = form.password if exc.field == "password" else form.username
             field.errors = [*field.errors, str(exc)]
         else:
-            role = "administrator" if user.is_admin else "user"
-            flash(f"Created {role} {user.username}.", "success")
+            if user.is_admin:
+                flash(_("Created administrator %(username)s.", username=user.username), "success")
+            else:
+                flash(_("Created user %(username)s.", username=user.username), "success")
             return redirect(url_for("admin.users"))
+    status = 200
     if request.method == "POST":
-        flash("The user was not created. Please correct the problems shown below.", "error")
-        return render_template("admin/user_create.html", form=form), 422
-    return render_template("admin/user_create.html", form=form)
+        flash(_("The user was not created. Please correct the problems shown below."), "error")
+        status = 422
+    page = render_template(
+        "admin/user_create.html", form=form, min_password_length=MIN_PASSWORD_LENGTH
+    )
+    return page, status
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
@@ -77,12 +85,16 @@ def password(user_id: int):
         except UserError as exc:
             form.password.errors = [*form.password.errors, str(exc)]
         else:
-            flash(f"Password changed for {user.username}.", "success")
+            flash(_("Password changed for %(username)s.", username=user.username), "success")
             return redirect(url_for("admin.users"))
+    status = 200
     if request.method == "POST":
-        flash("The password was not changed. Please correct the problems shown below.", "error")
-        return render_template("admin/user_password.html", form=form, user=user), 422
-    return render_template("admin/user_password.html", form=form, user=user)
+        flash(_("The password was not changed. Please correct the problems shown below."), "error")
+        status = 422
+    page = render_template(
+        "admin/user_password.html", form=form, user=user, min_password_length=MIN_PASSWORD_LENGTH
+    )
+    return page, status
 
 
 @bp.post("/users/<int:user_id>/toggle")
@@ -92,10 +104,12 @@ def toggle(user_id: int):
     try:
         accounts.toggle_active(db.session, current_user, user)
     except UserError as exc:
-        flash(f"Not changed: {exc}.", "error")
+        flash(_("Not changed: %(problem)s.", problem=exc), "error")
     else:
-        state = "enabled" if user.is_active else "disabled"
-        flash(f"{user.username} is now {state}.", "success")
+        if user.is_active:
+            flash(_("%(username)s is now enabled.", username=user.username), "success")
+        else:
+            flash(_("%(username)s is now disabled.", username=user.username), "success")
     return redirect(url_for("admin.users", page=request.args.get("page") or None))
 
 
@@ -108,11 +122,18 @@ def delete(user_id: int):
         try:
             kept = accounts.delete_user(db.session, current_user, user)
         except UserError as exc:
-            flash(f"Not deleted: {exc}.", "error")
+            flash(_("Not deleted: %(problem)s.", problem=exc), "error")
         else:
             flash(
-                f"Deleted {username}. Their {kept} message{'s' if kept != 1 else ''} "
-                "stay in the history without a sender.",
+                ngettext(
+                    "Deleted %(username)s. Their %(count)s message stays in the history without "
+                    "a sender.",
+                    "Deleted %(username)s. Their %(count)s messages stay in the history without "
+                    "a sender.",
+                    kept,
+                    username=username,
+                    count=format_decimal(kept),
+                ),
                 "success",
             )
         return redirect(url_for("admin.users"))
@@ -131,8 +152,11 @@ def regenerate_token(user_id: int):
     token = accounts.regenerate_token(db.session, user)
     session[NEW_TOKEN_KEY] = {"username": user.username, "token": token}
     flash(
-        f"New API token issued for {user.username}; their earlier tokens no longer work. "
-        "Copy it now: it is shown only once.",
+        _(
+            "New API token issued for %(username)s; their earlier tokens no longer work. "
+            "Copy it now: it is shown only once.",
+            username=user.username,
+        ),
         "success",
     )
     return redirect(url_for("admin.users"))
@@ -151,10 +175,10 @@ def audit_log():
     filters = HistoryFilters.from_args(request.args)
     action = request.args.get("action", "")
     if action and action not in audit.ACTIONS:
-        filters.errors.append(f"unknown action {action!r}")
+        filters.errors.append(_("unknown action %(action)s", action=repr(action)))
         action = ""
     for problem in filters.errors:
-        flash(f"Filter ignored: {problem}.", "warning")
+        flash(_("Filter ignored: %(problem)s.", problem=problem), "warning")
     events = audit.list_events(
         db.session,
         action=action,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_user, logout_user
 
 from smspanel.authz import public
+from smspanel.i18n import refresh
 from smspanel.models import db
 from smspanel.services.accounts import log_in
 from smspanel.services.sessions import end_session
@@ -18,7 +21,7 @@ from smspanel.web.forms import LoginForm
 bp = Blueprint("auth", __name__)
 register_error_pages(bp)
 
-LOGIN_FAILED = "invalid username or password"
+LOGIN_FAILED = lazy_gettext("invalid username or password")
 
 
 def safe_next(target: str | None) -> str | None:
@@ -47,10 +50,11 @@ def login():
         if user is not None:
             session.clear()  # nothing from before the login survives it (no fixation)
         if user is None or not login_user(user):
-            flash(LOGIN_FAILED, "error")
+            flash(str(LOGIN_FAILED), "error")
             form.password.data = ""
             return render_template("login.html", form=form), 401
-        flash(f"Welcome, {user.username}.", "success")
+        refresh()  # the welcome is in the user's saved language, if they chose one
+        flash(_("Welcome, %(username)s.", username=user.username), "success")
         return redirect(safe_next(request.args.get("next")) or url_for("sms.dashboard"))
     return render_template("login.html", form=form)
 
@@ -62,5 +66,5 @@ def logout():
         end_session(db.session, current_user.session_token)
         logout_user()
         session.clear()
-        flash("You have been logged out.", "info")
+        flash(_("You have been logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, ngettext
+from flask_babel import gettext as _
 
 from smspanel.models import DeadLetterStatus, db
 from smspanel.services import dead_letter
@@ -49,9 +51,9 @@ def retry(entry_id: int):
     try:
         dead_letter.retry(db.session, [entry_id])
     except dead_letter.DeadLetterError as exc:
-        flash(f"Not retried: {exc}.", "error")
+        flash(_("Not retried: %(problem)s.", problem=exc), "error")
     else:
-        flash(f"Entry #{entry_id} is back in the delivery queue.", "success")
+        flash(_("Entry #%(id)s is back in the delivery queue.", id=entry_id), "success")
     return back_to_list()
 
 
@@ -61,11 +63,16 @@ def retry_all():
     count = dead_letter.retry(db.session)
     if count:
         flash(
-            f"{count} pending entr{'ies are' if count != 1 else 'y is'} back in the queue.",
+            ngettext(
+                "%(count)s pending entry is back in the queue.",
+                "%(count)s pending entries are back in the queue.",
+                count,
+                count=format_decimal(count),
+            ),
             "success",
         )
     else:
-        flash("There were no pending entries to retry.", "info")
+        flash(_("There were no pending entries to retry."), "info")
     return back_to_list()
 
 
@@ -75,7 +82,7 @@ def abandon(entry_id: int):
     try:
         dead_letter.abandon(db.session, entry_id)
     except dead_letter.DeadLetterError as exc:
-        flash(f"Not abandoned: {exc}.", "error")
+        flash(_("Not abandoned: %(problem)s.", problem=exc), "error")
     else:
-        flash(f"Entry #{entry_id} abandoned: its recipient stays failed.", "success")
+        flash(_("Entry #%(id)s abandoned: its recipient stays failed.", id=entry_id), "success")
     return back_to_list()

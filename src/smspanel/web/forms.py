@@ -1,7 +1,12 @@
-"""The web forms: field names are the contract's; the rules behind them live in services."""
+"""The web forms: field names are the contract's; the rules behind them live in services.
+
+Every validator carries its own message, translated by our catalog: WTForms' built-in
+messages (and their Taiwan and Mainland catalogs) never reach a page.
+"""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
@@ -9,52 +14,56 @@ from wtforms.validators import EqualTo, InputRequired
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username")
-    password = PasswordField("Password")
+    username = StringField(lazy_gettext("Username"))
+    password = PasswordField(lazy_gettext("Password"))
 
 
 class ComposeForm(FlaskForm):
     """Checked by services.compose.prepare_send, which names every problem."""
 
-    recipients = TextAreaField("Recipients")
-    content = TextAreaField("Message")
-    enquiry_number = StringField("Enquiry number")
-    scheduled_at = StringField("Send at")  # YYYY-MM-DDTHH:MM in HKT; empty sends now
+    recipients = TextAreaField(lazy_gettext("Recipients"))
+    content = TextAreaField(lazy_gettext("Message"))
+    enquiry_number = StringField(lazy_gettext("Enquiry number"))
+    scheduled_at = StringField(lazy_gettext("Send at"))  # YYYY-MM-DDTHH:MM in HKT; empty sends now
 
 
 class PasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[InputRequired("enter a password")])
+    password = PasswordField(
+        lazy_gettext("New password"), validators=[InputRequired(lazy_gettext("enter a password"))]
+    )
     confirm_password = PasswordField(
-        "Confirm new password",
+        lazy_gettext("Confirm new password"),
         validators=[
-            InputRequired("enter the password again"),
-            EqualTo("password", "the two passwords do not match"),
+            InputRequired(lazy_gettext("enter the password again")),
+            EqualTo("password", lazy_gettext("the two passwords do not match")),
         ],
     )
 
 
 class CreateUserForm(PasswordForm):
-    username = StringField("Username", validators=[InputRequired("enter a username")])
-    is_admin = BooleanField("Administrator (can manage users and see every message)")
+    username = StringField(
+        lazy_gettext("Username"), validators=[InputRequired(lazy_gettext("enter a username"))]
+    )
+    is_admin = BooleanField(lazy_gettext("Administrator (can manage users and see every message)"))
 
 
 class TemplateForm(FlaskForm):
     """Checked by services.templates, which names every problem of both fields."""
 
-    name = StringField("Name")
-    content = TextAreaField("Message")
+    name = StringField(lazy_gettext("Name"))
+    content = TextAreaField(lazy_gettext("Message"))
 
 
 class UploadForm(FlaskForm):
     """A file of recipients and its template; read and checked by services.uploads."""
 
-    file = FileField("File of recipients")
-    template_id = StringField("Template")
+    file = FileField(lazy_gettext("File of recipients"))
+    template_id = StringField(lazy_gettext("Template"))
 
 
 class SendCheckForm(FlaskForm):
     """The check page's send form; checked by services.uploads.send_upload."""
 
-    enquiry_number = StringField("Enquiry number")
-    scheduled_at = StringField("Send at (optional)")
-    confirm_duplicate = BooleanField("Send it again anyway")
+    enquiry_number = StringField(lazy_gettext("Enquiry number"))
+    scheduled_at = StringField(lazy_gettext("Send at (optional)"))
+    confirm_duplicate = BooleanField(lazy_gettext("Send it again anyway"))

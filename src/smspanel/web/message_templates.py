@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user
 
 from smspanel.models import Template, db
@@ -26,6 +28,7 @@ register_error_pages(bp)
 
 # Where the send-from-a-file page lives (its own blueprint, so a plain path here).
 UPLOAD_PATH = "/send/upload"
+NOT_SAVED = lazy_gettext("The template was not saved. Please correct the problems shown below.")
 
 
 def stored_template(template_id: int) -> Template:
@@ -86,9 +89,9 @@ def new_template():
                 db.session, current_user.id, form.name.data or "", form.content.data or ""
             )
         except InvalidTemplate as exc:
-            flash("The template was not saved. Please correct the problems shown below.", "error")
+            flash(str(NOT_SAVED), "error")
             return form_page(form, None, exc.errors, 422)
-        flash(f"Template “{template.name}” created.", "success")
+        flash(_("Template “%(name)s” created.", name=template.name), "success")
         return redirect(url_for("templates.list"))
     return form_page(form, None, {}, 400 if request.method == "POST" else 200)
 
@@ -106,9 +109,9 @@ def edit_template(template_id: int):
         except TemplateNotFound:
             abort(404)
         except InvalidTemplate as exc:
-            flash("The template was not saved. Please correct the problems shown below.", "error")
+            flash(str(NOT_SAVED), "error")
             return form_page(form, template, exc.errors, 422)
-        flash(f"Template “{template.name}” saved.", "success")
+        flash(_("Template “%(name)s” saved.", name=template.name), "success")
         return redirect(url_for("templates.list"))
     return form_page(form, template, {}, 400 if request.method == "POST" else 200)
 
@@ -122,10 +125,22 @@ def delete(template_id: int):
     except TemplateNotFound:
         abort(404)
     except TemplateInUse as exc:
-        flash(f"Template “{template.name}” was not deleted: scheduled messages use it.", "error")
+        flash(
+            _(
+                "Template “%(name)s” was not deleted: scheduled messages use it.",
+                name=template.name,
+            ),
+            "error",
+        )
         if request.form.get("return_to") == "edit":
             form = TemplateForm(obj=template)
             return form_page(form, template, {}, 409, refused=exc)
         return list_page(exc, template), 409
-    flash(f"Template “{name}” deleted. Messages already sent from it keep their record.", "success")
+    flash(
+        _(
+            "Template “%(name)s” deleted. Messages already sent from it keep their record.",
+            name=name,
+        ),
+        "success",
+    )
     return redirect(url_for("templates.list"))

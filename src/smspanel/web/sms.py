@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from smspanel.hktime import format_hkt, to_hkt
@@ -93,7 +95,7 @@ def compose():
             flash(accepted_note(message), "success")
             return redirect(url_for("sms.message_detail", message_id=message.id))
         status = 422
-        flash("The message was not sent. Please correct the problems shown below.", "error")
+        flash(_("The message was not sent. Please correct the problems shown below."), "error")
     preview = preview_content(form.content.data or "", form.enquiry_number.data or "")
     return (
         render_template(
@@ -127,19 +129,30 @@ def schedule_window() -> tuple[str, str]:
 
 def accepted_note(message: AcceptedSend) -> str:
     count = message.recipient_count
-    whom = f"{count} recipient{'s' if count != 1 else ''}"
     if message.scheduled_at:
-        return (
-            f"Message #{message.id} is scheduled for {format_hkt(message.scheduled_at)} "
-            f"to {whom}. Nothing is sent before then; you can cancel it here until it goes."
+        return ngettext(
+            "Message #%(id)s is scheduled for %(when)s to %(count)s recipient. Nothing is sent "
+            "before then; you can cancel it here until it goes.",
+            "Message #%(id)s is scheduled for %(when)s to %(count)s recipients. Nothing is sent "
+            "before then; you can cancel it here until it goes.",
+            count,
+            id=message.id,
+            when=format_hkt(message.scheduled_at),
+            count=format_decimal(count),
         )
-    return f"Message #{message.id} queued for {whom}. This page updates as they are sent."
+    return ngettext(
+        "Message #%(id)s queued for %(count)s recipient. This page updates as it is sent.",
+        "Message #%(id)s queued for %(count)s recipients. This page updates as they are sent.",
+        count,
+        id=message.id,
+        count=format_decimal(count),
+    )
 
 
 def history_page(template: str, scope: MessageScope):
     filters = HistoryFilters.from_args(request.args)
     for problem in filters.errors:
-        flash(f"Filter ignored: {problem}.", "warning")
+        flash(_("Filter ignored: %(problem)s.", problem=problem), "warning")
     page = list_messages(db.session, filters, scope)
     return render_template(
         template,
@@ -187,11 +200,21 @@ def cancel_message(message_id: int):
     try:
         result = cancel(db.session, message.id)
     except NotCancellable:
-        flash(f"Message #{message_id} has finished: nothing was left to cancel.", "warning")
+        flash(
+            _("Message #%(id)s has finished: nothing was left to cancel.", id=message_id),
+            "warning",
+        )
     else:
         flash(
-            f"Message #{message_id} cancelled: {result.cancelled_count} recipient(s) will not be "
-            "sent. Any already handed to the gateway are shown as sent or failed.",
+            ngettext(
+                "Message #%(id)s cancelled: %(count)s recipient will not be sent. Any already "
+                "handed to the gateway are shown as sent or failed.",
+                "Message #%(id)s cancelled: %(count)s recipients will not be sent. Any already "
+                "handed to the gateway are shown as sent or failed.",
+                result.cancelled_count,
+                id=message_id,
+                count=format_decimal(result.cancelled_count),
+            ),
             "success",
         )
     return redirect(url_for("sms.message_detail", message_id=message_id))

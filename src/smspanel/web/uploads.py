@@ -12,11 +12,13 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from smspanel.models import db, utcnow
 from smspanel.services.ownership import readable_by
+from smspanel.services.recipient_files import MAX_ROWS
 from smspanel.services.templates import list_templates
 from smspanel.services.uploads import (
     SendRefused,
@@ -67,9 +69,11 @@ def upload_gone():
     return (
         render_template(
             "error.html",
-            title="Upload not found",
-            message="There is no such upload: it was sent already, it expired (an unsent "
-            "upload is kept for a day), or it is not yours. Upload the file again.",
+            title=_("Upload not found"),
+            message=_(
+                "There is no such upload: it was sent already, it expired (an unsent upload "
+                "is kept for a day), or it is not yours. Upload the file again."
+            ),
         ),
         404,
     )
@@ -109,7 +113,7 @@ def upload():
                 errors, status = exc.errors, 422
             else:
                 return redirect(url_for("uploads.check", upload_id=upload_id))
-        flash("The file was not uploaded. Please correct the problems shown below.", "error")
+        flash(_("The file was not uploaded. Please correct the problems shown below."), "error")
     return (
         render_template(
             "send_upload.html",
@@ -117,6 +121,7 @@ def upload():
             selected=selected,
             errors=errors,
             max_size=file_size(max_bytes),
+            max_rows=MAX_ROWS,
         ),
         status,
     )
@@ -146,7 +151,7 @@ def check(upload_id: str):
                 )
             except SendRefused as exc:
                 report, errors, status = exc.check, exc.errors, 422
-                flash("Nothing was sent. Please correct the problems shown below.", "error")
+                flash(_("Nothing was sent. Please correct the problems shown below."), "error")
             else:
                 flash(accepted_note(sent), "success")
                 return redirect(url_for("sms.message_detail", message_id=sent.id))

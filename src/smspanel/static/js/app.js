@@ -17,7 +17,8 @@
       var input = document.getElementById(button.getAttribute("data-copy-target"));
       if (!input) return;
       input.select();
-      var done = function () { button.textContent = "Copied"; };
+      // The word comes from the page, in the page's language.
+      var done = function () { button.textContent = button.getAttribute("data-copied-label") || "Copied"; };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(input.value).then(done, function () {
           document.execCommand("copy"); done();
