@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from smspanel.hktime import format_hkt, to_hkt
@@ -15,6 +17,7 @@ from smspanel.services.compose import (
     ComposeRefused,
     content_stats,
     counter_rules,
+    distinct_numbers,
     prepare_send,
     preview_content,
 )
@@ -90,10 +93,13 @@ def compose():
         except (InvalidContent, InvalidRecipients, NoRecipients, TooManyRecipients) as exc:
             errors = {"content": [str(exc)]}
         else:
-            flash(accepted_note(message), "success")
+            cost = _(
+                "This send: %(cost)s.", cost=send_cost(message.recipient_count, message.segments)
+            )
+            flash(f"{accepted_note(message)} {cost}", "success")
             return redirect(url_for("sms.message_detail", message_id=message.id))
         status = 422
-        flash("The message was not sent. Please correct the problems shown below.", "error")
+        flash(_("The message was not sent. Please correct the problems shown below."), "error")
     preview = preview_content(form.content.data or "", form.enquiry_number.data or "")
     return (
         render_template(
@@ -106,6 +112,7 @@ def compose():
             recipient_lines=sum(
                 1 for line in (form.recipients.data or "").splitlines() if line.strip()
             ),
+            recipients=distinct_numbers(form.recipients.data or ""),
             rules=counter_rules(),
             schedule_window=schedule_window(),
         ),
@@ -127,13 +134,32 @@ def schedule_window() -> tuple[str, str]:
 
 def accepted_note(message: AcceptedSend) -> str:
     count = message.recipient_count
-    whom = f"{count} recipient{'s' if count != 1 else ''}"
     if message.scheduled_at:
-        return (
-            f"Message #{message.id} is scheduled for {format_hkt(message.scheduled_at)} "
-            f"to {whom}. Nothing is sent before then; you can cancel it here until it goes."
+        return ngettext(
+            "Message #%(id)s is scheduled for %(when)s to %(num)s recipient. Nothing is sent "
+            "before then; you can cancel it here until it goes.",
+            "Message #%(id)s is scheduled for %(when)s to %(num)s recipients. Nothing is sent "
+            "before then; you can cancel it here until it goes.",
+            count,
+            id=message.id,
+            when=format_hkt(message.scheduled_at),
         )
-    return f"Message #{message.id} queued for {whom}. This page updates as they are sent."
+    return ngettext(
+        "Message #%(id)s queued for %(num)s recipient. This page updates as they are sent.",
+        "Message #%(id)s queued for %(num)s recipients. This page updates as they are sent.",
+        count,
+        id=message.id,
+    )
+
+
+def send_cost(recipients: int, segments_each: int) -> str:
+    """The whole send's cost as the compose preview says it: recipients times segments."""
+    return _(
+        "%(recipients)s × %(segments)s = %(total)s",
+        recipients=ngettext("%(num)s recipient", "%(num)s recipients", recipients),
+        segments=ngettext("%(num)s segment", "%(num)s segments", segments_each),
+        total=ngettext("%(num)s SMS", "%(num)s SMS", recipients * segments_each),
+    )
 
 
 def history_page(template: str, scope: MessageScope):
