@@ -1,7 +1,7 @@
 // Live counter for /compose and the template form. It counts as services/content.py does,
-// over the table the server renders into #counter-data (the GSM 03.38 sets, the segment
-// sizes, the replacement table), and writes the words that come with it, in the reader's
-// language. On /compose the SMS is the content plus " EN:<8 digits>" (services/compose.py);
+// over the table the server renders into the counter box's data-counter (the GSM 03.38
+// sets, the segment sizes, the replacement table), and writes the words that come with it,
+// in the reader's language. On /compose the SMS is the content plus " EN:<8 digits>" (services/compose.py);
 // a template is counted as written, placeholders included.
 //   GSM-7: one septet a character, two for the extension table; 160 in one SMS, else parts
 //   of 153. Anything else: UCS-2, UTF-16 units (two for a character outside the BMP); 70 in
@@ -10,9 +10,9 @@
 (function () {
   "use strict";
   var form = document.getElementById("compose-form") || document.getElementById("template-form");
-  var data = document.getElementById("counter-data");
-  if (!form || !data) return;
-  var config = JSON.parse(data.textContent);
+  var box = document.getElementById("content-counter");
+  if (!form || !box || !box.hasAttribute("data-counter")) return;
+  var config = JSON.parse(box.getAttribute("data-counter"));
   var rules = config.rules;
   var words = config.words;
   var basic = new Set(Array.from(rules.gsmBasic));
@@ -27,7 +27,7 @@
   var content = document.getElementById("content");
   var enquiry = document.getElementById("enquiry_number");  // compose only
   var out = {
-    box: document.getElementById("content-counter"),
+    box: box,
     recipients: form.querySelector("[data-recipient-count]"),
     chars: form.querySelector("[data-char-count]"),
     segments: form.querySelector("[data-segment-count]"),
