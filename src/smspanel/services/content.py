@@ -156,29 +156,20 @@ def is_gsm7(content: str) -> bool:
 
 
 # Counting is tuned for 100,000 rendered rows (PERFORMANCE.md): short texts return early,
-# str.count/str.find beat a regular expression over the text, and pairs are located only in
-# a long text that has them.
+# str.find beats a regular expression over the text, and pair edges are checked only in a
+# long text that has pairs.
 
 
-def _extended_count(content: str) -> int:
-    extended = 0
-    for ch in _EXTENDED_CHARACTERS:
-        if ch in content:
-            extended += content.count(ch)
-    return extended
-
-
-def _escape_pair_starts(content: str) -> set[int]:
-    """The septet where each escape pair starts."""
+def _escape_positions(content: str) -> list[int]:
+    """Where each extension character is, in characters, in order."""
     positions = []
     for ch in _EXTENDED_CHARACTERS:
-        if ch in content:
-            at = content.find(ch)
-            while at != -1:
-                positions.append(at)
-                at = content.find(ch, at + 1)
+        at = content.find(ch)
+        while at != -1:
+            positions.append(at)
+            at = content.find(ch, at + 1)
     positions.sort()
-    return {at + before for before, at in enumerate(positions)}
+    return positions
 
 
 def _packed(units: int, pair_starts_at: Callable[[int], bool], part: int) -> int:
@@ -192,12 +183,15 @@ def _packed(units: int, pair_starts_at: Callable[[int], bool], part: int) -> int
     return segments
 
 
-def _gsm7_segments(content: str, units: int, extended: int) -> int:
+def _gsm7_units_and_segments(content: str) -> tuple[int, int]:
+    positions = _escape_positions(content)
+    units = len(content) + len(positions)
     if units <= GSM7_SINGLE:
-        return 1 if units else 0
-    if not extended:
-        return -(-units // GSM7_PART)
-    return _packed(units, _escape_pair_starts(content).__contains__, GSM7_PART)
+        return units, 1 if units else 0
+    if not positions:
+        return units, -(-units // GSM7_PART)
+    pair_starts = {at + before for before, at in enumerate(positions)}  # in septets
+    return units, _packed(units, pair_starts.__contains__, GSM7_PART)
 
 
 def _ucs2_units_and_segments(content: str) -> tuple[int, int]:
@@ -218,9 +212,8 @@ def _ucs2_units_and_segments(content: str) -> tuple[int, int]:
 def measure(content: str) -> SegmentCount:
     """Encoding, characters, units and segments of `content`, as the counter shows them."""
     if is_gsm7(content):
-        extended = _extended_count(content)
-        units = len(content) + extended
-        return SegmentCount(GSM7, len(content), units, _gsm7_segments(content, units, extended))
+        units, segments = _gsm7_units_and_segments(content)
+        return SegmentCount(GSM7, len(content), units, segments)
     units, segments = _ucs2_units_and_segments(content)
     return SegmentCount(UCS2, len(content), units, segments)
 
@@ -233,8 +226,7 @@ def count_segments(content: str) -> int:
     if is_gsm7(content):
         if 2 * length <= GSM7_SINGLE:  # fits even if every character took two septets
             return 1
-        extended = _extended_count(content)
-        return _gsm7_segments(content, length + extended, extended)
+        return _gsm7_units_and_segments(content)[1]
     if 2 * length <= UCS2_SINGLE:
         return 1
     return _ucs2_units_and_segments(content)[1]
