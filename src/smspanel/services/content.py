@@ -94,7 +94,6 @@ _NOT_GSM7 = re.compile(
     "[^" + "".join(re.escape(ch) for ch in sorted(GSM7_BASIC | GSM7_EXTENDED)) + "]"
 )
 _EXTENDED_CHARACTERS = "".join(sorted(GSM7_EXTENDED))
-_OUTSIDE_BMP = re.compile("[\U00010000-\U0010ffff]")
 # Unicode's Cc (control) characters except tab and line breaks, and lone surrogates.
 _UNSUPPORTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -195,13 +194,12 @@ def _gsm7_units_and_segments(content: str) -> tuple[int, int]:
 
 
 def _ucs2_units_and_segments(content: str) -> tuple[int, int]:
-    if _OUTSIDE_BMP.search(content) is None:  # the common case: no surrogate pairs at all
-        units = len(content)
-        return units, 1 if units <= UCS2_SINGLE else -(-units // UCS2_PART)
     utf16 = content.encode("utf-16-le", "surrogatepass")
     units = len(utf16) // 2
     if units <= UCS2_SINGLE:
         return units, 1
+    if units == len(content):  # the common case: no surrogate pairs at all
+        return units, -(-units // UCS2_PART)
 
     def high_surrogate_at(unit: int) -> bool:
         return 0xD8 <= utf16[2 * unit + 1] <= 0xDB
