@@ -129,3 +129,17 @@ def test_the_counter_speaks_chinese(user_client):
     words = counter_data(response)["words"]
     assert words["segments"] == {"one": "%(num)s 段", "other": "%(num)s 段"}
     assert html.unescape(words["characters"]) == "%(num)s / %(max)s 字元"
+
+
+def test_a_refused_compose_names_its_problems_in_chinese(user_client):
+    user_client.set_cookie("lang", "zh-Hant")
+    response = user_client.post(
+        "/compose", data={"recipients": "1234 5678\nabc", "content": " ", "enquiry_number": ""}
+    )
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "訊息未發送" in text
+    assert "收件人: 2 行之中有 1 行不是有效的香港電話號碼" in text
+    assert "第 2 行： abc 不是有效的香港電話號碼" in text
+    assert "查詢電話: 必須填寫查詢電話" in text
+    assert "訊息: 必須填寫內容，且不可只有空白" in text

@@ -33,6 +33,7 @@ from smspanel.services.phone import (
 )
 from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
+from smspanel.services.wording import _
 
 ENQUIRY_PREFIX = " EN:"
 ENQUIRY_SUFFIX_LENGTH = len(ENQUIRY_PREFIX) + 8
@@ -89,12 +90,15 @@ def normalize_line_endings(text: str) -> str:
 def enquiry_number(raw: str) -> str:
     """The 8 digits of the enquiry number; raise InvalidEnquiryNumber naming the problem."""
     if not raw or not raw.strip():
-        raise InvalidEnquiryNumber("enquiry number is required (8 digits, e.g. 1234 5678)")
+        raise InvalidEnquiryNumber(_("enquiry number is required (8 digits, e.g. 1234 5678)"))
     digits = normalize_phone(raw)
     if digits is None:
         raise InvalidEnquiryNumber(
-            f"enquiry number {raw.strip()!r} is not a Hong Kong number "
-            "(8 digits, optionally as '1234 5678')"
+            _(
+                "enquiry number %(value)s is not a Hong Kong number "
+                "(8 digits, optionally as '1234 5678')",
+                value=repr(raw.strip()),
+            )
         )
     return digits
 
@@ -108,9 +112,14 @@ def compose_content(content: str, enquiry: str) -> str:
     full = f"{content}{ENQUIRY_PREFIX}{enquiry_number(enquiry)}"
     if len(full) > MAX_CONTENT_LENGTH:
         raise InvalidContent(
-            f"message is {len(full)} characters with the enquiry suffix "
-            f"'{ENQUIRY_PREFIX.strip()}…'; the maximum is {MAX_CONTENT_LENGTH}, so the content "
-            f"may be at most {MAX_CONTENT_LENGTH - ENQUIRY_SUFFIX_LENGTH} characters"
+            _(
+                "message is %(length)s characters with the enquiry suffix '%(prefix)s…'; the "
+                "maximum is %(maximum)s, so the content may be at most %(room)s characters",
+                length=len(full),
+                prefix=ENQUIRY_PREFIX.strip(),
+                maximum=MAX_CONTENT_LENGTH,
+                room=MAX_CONTENT_LENGTH - ENQUIRY_SUFFIX_LENGTH,
+            )
         )
     return full
 
@@ -132,14 +141,22 @@ def prepare_send(
     except InvalidRecipients as exc:
         bad_lines = [InvalidLine(e.position, e.value.strip()) for e in exc.invalid]
         errors["recipients"] = [
-            f"{len(exc.invalid)} of {exc.total} lines are not valid Hong Kong numbers "
-            "(8 digits, optionally as '1234 5678')"
+            _(
+                "%(bad)s of %(total)s lines are not valid Hong Kong numbers "
+                "(8 digits, optionally as '1234 5678')",
+                bad=len(exc.invalid),
+                total=exc.total,
+            )
         ]
     except NoRecipients:
-        errors["recipients"] = ["enter at least one recipient, one number per line"]
+        errors["recipients"] = [_("enter at least one recipient, one number per line")]
     if len(phones) > MAX_RECIPIENTS_PER_SEND:
         errors["recipients"] = [
-            f"{len(phones)} recipients; at most {MAX_RECIPIENTS_PER_SEND} per send"
+            _(
+                "%(count)s recipients; at most %(maximum)s per send",
+                count=len(phones),
+                maximum=MAX_RECIPIENTS_PER_SEND,
+            )
         ]
 
     full_content = ""

@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from smspanel.services.wording import _
+
 MAX_CONTENT_LENGTH = 1000
 
 GSM7 = "GSM-7"
@@ -134,18 +136,25 @@ class ForcingCharacter:
 def validate_content(content: str) -> str:
     """Return the content unchanged if it may be sent; raise InvalidContent naming why not."""
     if not content or not content.strip():
-        raise InvalidContent("content is required and cannot be only white space")
+        raise InvalidContent(_("content is required and cannot be only white space"))
     if len(content) > MAX_CONTENT_LENGTH:
         raise InvalidContent(
-            f"content is {len(content)} characters; the maximum is {MAX_CONTENT_LENGTH}"
+            _(
+                "content is %(length)s characters; the maximum is %(maximum)s",
+                length=len(content),
+                maximum=MAX_CONTENT_LENGTH,
+            )
         )
     # Control characters have no place in an SMS (and PostgreSQL cannot store U+0000);
     # lone surrogates are not text at all.
     unsupported = _UNSUPPORTED.search(content)
     if unsupported:
         raise InvalidContent(
-            f"content contains an unsupported character U+{ord(unsupported.group()):04X} "
-            f"at position {unsupported.start() + 1}"
+            _(
+                "content contains an unsupported character %(code_point)s at position %(position)s",
+                code_point=f"U+{ord(unsupported.group()):04X}",
+                position=unsupported.start() + 1,
+            )
         )
     return content
 
