@@ -202,18 +202,18 @@ def _gsm7_units_and_segments(content: str) -> tuple[int, int]:
     return units, _packed(units, pair_starts.__contains__, GSM7_PART)
 
 
-def _ucs2_units_and_segments(content: str) -> tuple[int, int]:
-    utf16 = content.encode("utf-16-le", "surrogatepass")
+def _ucs2_segments(utf16: bytes, length: int) -> int:
+    """Segments of a UCS-2 text, from its UTF-16 bytes and its length in characters."""
     units = len(utf16) // 2
     if units <= UCS2_SINGLE:
-        return units, 1
-    if units == len(content):  # the common case: no surrogate pairs at all
-        return units, -(-units // UCS2_PART)
+        return 1
+    if units == length:  # the common case: no surrogate pairs at all
+        return -(-units // UCS2_PART)
 
     def high_surrogate_at(unit: int) -> bool:
         return 0xD8 <= utf16[2 * unit + 1] <= 0xDB
 
-    return units, _packed(units, high_surrogate_at, UCS2_PART)
+    return _packed(units, high_surrogate_at, UCS2_PART)
 
 
 def measure(content: str) -> SegmentCount:
@@ -221,8 +221,8 @@ def measure(content: str) -> SegmentCount:
     if is_gsm7(content):
         units, segments = _gsm7_units_and_segments(content)
         return SegmentCount(GSM7, len(content), units, segments)
-    units, segments = _ucs2_units_and_segments(content)
-    return SegmentCount(UCS2, len(content), units, segments)
+    utf16 = content.encode("utf-16-le", "surrogatepass")
+    return SegmentCount(UCS2, len(content), len(utf16) // 2, _ucs2_segments(utf16, len(content)))
 
 
 def count_segments(content: str) -> int:
@@ -236,7 +236,10 @@ def count_segments(content: str) -> int:
         return _gsm7_units_and_segments(content)[1]
     if 2 * length <= UCS2_SINGLE:
         return 1
-    return _ucs2_units_and_segments(content)[1]
+    utf16 = content.encode("utf-16-le", "surrogatepass")
+    if len(utf16) <= 2 * UCS2_SINGLE:
+        return 1
+    return _ucs2_segments(utf16, length)
 
 
 def characters_forcing_ucs2(content: str) -> list[ForcingCharacter]:
