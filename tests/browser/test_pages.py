@@ -53,7 +53,7 @@ def test_compose_invalid_then_valid_and_watch_it_go_from_pending_to_sent(page, g
     page.get_by_label("Message", exact=True).fill("明日停水 Water off")
     expect()(counter).to_contain_text("UCS-2")
     page.get_by_label("Recipients").fill("9123 4567\nnot a number\n6123 4567\n1234-5678")
-    expect()(page.locator("[data-recipient-count]")).to_have_text("4")
+    expect()(page.locator("[data-recipient-count]")).to_have_text("4 recipient lines")
     page.get_by_label("Enquiry number").fill("2833 12")
     page.get_by_role("button", name="Send SMS").click()
 

@@ -39,7 +39,7 @@ def test_the_template_form_counts_lists_placeholders_and_saves(page):
 
     content.press_sequentially("Dear ((name)), see you on ((date))")
     expect()(counter).to_contain_text("34 / 1000 characters")
-    expect()(counter).to_contain_text("1 SMS segment(s)")
+    expect()(counter).to_contain_text("1 segment ·")
     expect()(counter).to_contain_text("GSM-7")
     expect()(placeholders_listed(page)).to_have_text(["((name))", "((date))"])
     expect()(page.locator("[data-no-placeholders]")).to_be_hidden()
@@ -50,7 +50,7 @@ def test_the_template_form_counts_lists_placeholders_and_saves(page):
     expect()(counter).to_contain_text("UCS-2")
     content.fill("x" * 161)
     expect()(counter).to_contain_text("161 / 1000 characters")
-    expect()(counter).to_contain_text("2 SMS segment(s)")
+    expect()(counter).to_contain_text("2 segments")
     expect()(page.locator("[data-no-placeholders]")).to_be_visible()
 
     # A refused save keeps what was typed and names the problem.

@@ -3,7 +3,6 @@ rules say character by character (every rendered row of a 100,000-row send is ch
 
 from __future__ import annotations
 
-import math
 import unicodedata
 
 from hypothesis import given, settings
@@ -28,13 +27,21 @@ def unsupported_by_the_rule(content: str) -> tuple[int, str] | None:
 
 
 def segments_by_the_rule(content: str) -> int:
+    """Character by character: each character's width, packed into parts, a pair never split."""
     if not content:
         return 0
     if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in content):
-        length, single, part = sum(2 if ch in GSM7_EXTENDED else 1 for ch in content), 160, 153
+        widths, single, part = [2 if ch in GSM7_EXTENDED else 1 for ch in content], 160, 153
     else:
-        length, single, part = len(content.encode("utf-16-le", "surrogatepass")) // 2, 70, 67
-    return 1 if length <= single else math.ceil(length / part)
+        widths, single, part = [2 if ord(ch) > 0xFFFF else 1 for ch in content], 70, 67
+    if sum(widths) <= single:
+        return 1
+    parts, room = 1, part
+    for width in widths:
+        if width > room:
+            parts, room = parts + 1, part
+        room -= width
+    return parts
 
 
 gsm_heavy = st.text(alphabet=st.sampled_from(sorted(GSM7_BASIC | GSM7_EXTENDED)), max_size=400)

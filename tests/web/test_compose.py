@@ -135,7 +135,7 @@ def test_the_counter_starts_from_what_the_core_counts(user_client):
     response = user_client.post("/compose", data={**VALID, "content": "你好", "recipients": "x"})
     text = page_text(response)
     assert "14 / 1000 characters" in text  # "你好" + " EN:28331234"
-    assert "1 SMS segment(s) · UCS-2" in text
+    assert "1 segment · UCS-2 (Unicode)" in text
 
 
 def test_duplicate_numbers_are_sent_once(app, user_client):

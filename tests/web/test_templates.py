@@ -104,7 +104,7 @@ def test_the_counter_and_placeholders_are_shown_for_the_text_as_written(app, use
         "/templates/new", data={"name": "", "content": "明天((時間))((時間))見 ((Name)) ((name))"}
     )
     text = page_text(response)
-    assert "33 / 1000 characters · 1 SMS segment(s) · UCS-2" in text
+    assert "33 / 1000 characters · 1 segment · UCS-2 (Unicode)" in text
     assert "Personalised messages may be longer" in text
     assert "adds the enquiry suffix EN:12345678 (12 characters)" in text
     found = re.search(

@@ -4,7 +4,7 @@ The rule: the enquiry number is required, is any number `normalize_phone` accept
 optionally `1234 5678`), and is appended to the content as ` EN:<8 digits>` (for example
 ` EN:12345678`), so the receiver knows whom to call. The whole text (content and suffix) must
 fit `MAX_CONTENT_LENGTH`. The live counter in `static/js/compose.js` mirrors this module and
-reads its numbers from `counter_rules()`.
+reads its numbers and tables from `counter_rules()`.
 
 Validation itself is the core's (`phone`, `content`, `sending`); this module only gathers the
 answers for all three fields so a refused form can name every problem.
@@ -17,16 +17,12 @@ from datetime import datetime
 
 from smspanel.models import utcnow
 from smspanel.services.content import (
-    GSM7_BASIC,  # the core's character sets and sizes, shipped to the live counter unchanged
-    GSM7_EXTENDED,
-    GSM7_PART,
-    GSM7_SINGLE,
     MAX_CONTENT_LENGTH,
-    UCS2_PART,
-    UCS2_SINGLE,
+    ForcingCharacter,
     InvalidContent,
-    count_segments,
-    is_gsm7,
+    characters_forcing_ucs2,
+    counter_table,
+    measure,
     validate_content,
 )
 from smspanel.services.phone import (
@@ -37,6 +33,7 @@ from smspanel.services.phone import (
 )
 from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
+from smspanel.services.wording import _
 
 ENQUIRY_PREFIX = " EN:"
 ENQUIRY_SUFFIX_LENGTH = len(ENQUIRY_PREFIX) + 8
@@ -76,6 +73,13 @@ class ContentStats:
     characters: int
     segments: int
     encoding: str  # "GSM-7" or "UCS-2"
+    units: int  # septets or UTF-16 units
+    forcing: list[ForcingCharacter]  # what makes an otherwise GSM-7 text UCS-2
+
+    @property
+    def replaceable(self) -> bool:
+        """Whether the replacement table turns every character forcing UCS-2 into GSM-7."""
+        return bool(self.forcing) and all(f.replacement for f in self.forcing)
 
 
 def normalize_line_endings(text: str) -> str:
@@ -86,12 +90,15 @@ def normalize_line_endings(text: str) -> str:
 def enquiry_number(raw: str) -> str:
     """The 8 digits of the enquiry number; raise InvalidEnquiryNumber naming the problem."""
     if not raw or not raw.strip():
-        raise InvalidEnquiryNumber("enquiry number is required (8 digits, e.g. 1234 5678)")
+        raise InvalidEnquiryNumber(_("enquiry number is required (8 digits, e.g. 1234 5678)"))
     digits = normalize_phone(raw)
     if digits is None:
         raise InvalidEnquiryNumber(
-            f"enquiry number {raw.strip()!r} is not a Hong Kong number "
-            "(8 digits, optionally as '1234 5678')"
+            _(
+                "enquiry number %(value)s is not a Hong Kong number "
+                "(8 digits, optionally as '1234 5678')",
+                value=repr(raw.strip()),
+            )
         )
     return digits
 
@@ -105,9 +112,14 @@ def compose_content(content: str, enquiry: str) -> str:
     full = f"{content}{ENQUIRY_PREFIX}{enquiry_number(enquiry)}"
     if len(full) > MAX_CONTENT_LENGTH:
         raise InvalidContent(
-            f"message is {len(full)} characters with the enquiry suffix "
-            f"'{ENQUIRY_PREFIX.strip()}…'; the maximum is {MAX_CONTENT_LENGTH}, so the content "
-            f"may be at most {MAX_CONTENT_LENGTH - ENQUIRY_SUFFIX_LENGTH} characters"
+            _(
+                "message is %(length)s characters with the enquiry suffix '%(prefix)s…'; the "
+                "maximum is %(maximum)s, so the content may be at most %(room)s characters",
+                length=len(full),
+                prefix=ENQUIRY_PREFIX.strip(),
+                maximum=MAX_CONTENT_LENGTH,
+                room=MAX_CONTENT_LENGTH - ENQUIRY_SUFFIX_LENGTH,
+            )
         )
     return full
 
@@ -129,14 +141,22 @@ def prepare_send(
     except InvalidRecipients as exc:
         bad_lines = [InvalidLine(e.position, e.value.strip()) for e in exc.invalid]
         errors["recipients"] = [
-            f"{len(exc.invalid)} of {exc.total} lines are not valid Hong Kong numbers "
-            "(8 digits, optionally as '1234 5678')"
+            _(
+                "%(bad)s of %(total)s lines are not valid Hong Kong numbers "
+                "(8 digits, optionally as '1234 5678')",
+                bad=len(exc.invalid),
+                total=exc.total,
+            )
         ]
     except NoRecipients:
-        errors["recipients"] = ["enter at least one recipient, one number per line"]
+        errors["recipients"] = [_("enter at least one recipient, one number per line")]
     if len(phones) > MAX_RECIPIENTS_PER_SEND:
         errors["recipients"] = [
-            f"{len(phones)} recipients; at most {MAX_RECIPIENTS_PER_SEND} per send"
+            _(
+                "%(count)s recipients; at most %(maximum)s per send",
+                count=len(phones),
+                maximum=MAX_RECIPIENTS_PER_SEND,
+            )
         ]
 
     full_content = ""
@@ -160,12 +180,21 @@ def prepare_send(
 
 
 def content_stats(text: str) -> ContentStats:
-    """What the counter shows for `text`: characters, segments and encoding."""
+    """What the counter shows for `text`: characters, segments, encoding and what forces UCS-2."""
+    counted = measure(text)
     return ContentStats(
-        characters=len(text),
-        segments=count_segments(text),
-        encoding="GSM-7" if is_gsm7(text) else "UCS-2",
+        characters=counted.characters,
+        segments=counted.segments,
+        encoding=counted.encoding,
+        units=counted.units,
+        forcing=characters_forcing_ucs2(text),
     )
+
+
+def distinct_numbers(recipients_text: str) -> int:
+    """How many different valid numbers the textarea holds: the preview's recipients."""
+    numbers = (normalize_phone(line) for line in (recipients_text or "").splitlines())
+    return len({number for number in numbers if number})
 
 
 def preview_content(content: str, enquiry: str) -> str:
@@ -179,14 +208,5 @@ def preview_content(content: str, enquiry: str) -> str:
 
 
 def counter_rules() -> dict[str, object]:
-    """The numbers the browser's live counter needs, straight from the core."""
-    return {
-        "maxLength": MAX_CONTENT_LENGTH,
-        "enquiryPrefix": ENQUIRY_PREFIX,
-        "gsmBasic": "".join(sorted(GSM7_BASIC)),
-        "gsmExtended": "".join(sorted(GSM7_EXTENDED)),
-        "gsmSingle": GSM7_SINGLE,
-        "gsmPart": GSM7_PART,
-        "ucsSingle": UCS2_SINGLE,
-        "ucsPart": UCS2_PART,
-    }
+    """What the browser's live counter needs, straight from the core: one table, two counters."""
+    return {"maxLength": MAX_CONTENT_LENGTH, "enquiryPrefix": ENQUIRY_PREFIX, **counter_table()}

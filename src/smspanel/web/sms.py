@@ -17,6 +17,7 @@ from smspanel.services.compose import (
     ComposeRefused,
     content_stats,
     counter_rules,
+    distinct_numbers,
     prepare_send,
     preview_content,
 )
@@ -92,7 +93,10 @@ def compose():
         except (InvalidContent, InvalidRecipients, NoRecipients, TooManyRecipients) as exc:
             errors = {"content": [str(exc)]}
         else:
-            flash(accepted_note(message), "success")
+            cost = _(
+                "This send: %(cost)s.", cost=send_cost(message.recipient_count, message.segments)
+            )
+            flash(f"{accepted_note(message)} {cost}", "success")
             return redirect(url_for("sms.message_detail", message_id=message.id))
         status = 422
         flash(_("The message was not sent. Please correct the problems shown below."), "error")
@@ -108,6 +112,7 @@ def compose():
             recipient_lines=sum(
                 1 for line in (form.recipients.data or "").splitlines() if line.strip()
             ),
+            recipients=distinct_numbers(form.recipients.data or ""),
             rules=counter_rules(),
             schedule_window=schedule_window(),
         ),
@@ -146,6 +151,16 @@ def accepted_note(message: AcceptedSend) -> str:
         count,
         id=message.id,
         count=format_decimal(count),
+    )
+
+
+def send_cost(recipients: int, segments_each: int) -> str:
+    """The whole send's cost as the compose preview says it: recipients times segments."""
+    return _(
+        "%(recipients)s × %(segments)s = %(total)s",
+        recipients=ngettext("%(num)s recipient", "%(num)s recipients", recipients),
+        segments=ngettext("%(num)s segment", "%(num)s segments", segments_each),
+        total=ngettext("%(num)s SMS", "%(num)s SMS", recipients * segments_each),
     )
 
 
