@@ -12,8 +12,8 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request
-from flask_babel import Babel, gettext, ngettext
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, get_translations
 from flask_login import current_user
 
 from smspanel.services import wording
@@ -40,6 +40,8 @@ def language_from_accept_header() -> str:
 
 def current_language() -> str:
     """The contract's code for this request: a choice made with /lang, else the browser's."""
+    if not has_request_context():
+        return "en"  # the worker, the CLI, a service called outside a request
     if request.blueprint == "api":
         return "en"  # API messages stay English whatever the caller's browser says
     chosen = request.cookies.get(LANGUAGE_COOKIE)
@@ -80,7 +82,12 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
     babel.init_app(app, locale_selector=_select_locale)
-    wording.install(gettext, ngettext)
+    # The catalog's own lookups: Flask-Babel's ngettext would fill in `%(num)s` itself and
+    # fail on a sentence with other values; services/wording.py fills in every value.
+    wording.install(
+        lambda message: get_translations().gettext(message),
+        lambda one, many, n: get_translations().ngettext(one, many, n),
+    )
 
     @app.context_processor
     def language_context() -> dict[str, object]:
