@@ -40,7 +40,7 @@ def bench_accept(tmp: Path, count: int, rounds: int = 7) -> None:
     app = App.gunicorn(tmp, mock.url, SMS_IN_APP_DISPATCHER="false").start(60)
     try:
         token = app.token()
-        first = 20_000_000
+        first = 61_000_000
         rss_before = rss_mb(app.proc.pid)  # type: ignore[union-attr]
         for size, target_ms, repeat in ((count, 200, rounds), (10 * count, 2000, 3)):
             timings = []

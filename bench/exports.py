@@ -164,10 +164,10 @@ def run(tmp: Path, count: int = 100_000, rounds: int = 3) -> None:
     try:
         token = app.token()
         sends = {
-            "plain": delivered_send(app, token, count, 20_000_000, personalised=False),
-            "personalised": delivered_send(app, token, count, 30_000_000, personalised=True),
+            "plain": delivered_send(app, token, count, 61_000_000, personalised=False),
+            "personalised": delivered_send(app, token, count, 63_000_000, personalised=True),
         }
-        small = delivered_send(app, token, 50, 40_000_000, personalised=True)
+        small = delivered_send(app, token, 50, 64_000_000, personalised=True)
     finally:
         app.stop()
     app = App.gunicorn(tmp, None, SMS_IN_APP_DISPATCHER="false").start(60)

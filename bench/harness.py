@@ -79,7 +79,7 @@ def run_wrk(tmp: Path, url: str, token: str, seconds: int, connections: int) -> 
     }
 
 
-def numbers(count: int, first: int = 20_000_000) -> list[str]:
+def numbers(count: int, first: int = 61_000_000) -> list[str]:
     return [str(first + n) for n in range(count)]
 
 

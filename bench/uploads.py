@@ -35,7 +35,7 @@ TARGET_MS = 3000.0
 
 def recipients_csv(round_number: int) -> bytes:
     lines = ["phone,name,date,clinic"]
-    first = 90_000_000 + round_number * ROWS
+    first = 65_000_000 + round_number * ROWS
     lines += [
         f"{first + n},Patient {n},2026-12-{n % 28 + 1:02d},{CLINICS[n % len(CLINICS)]}"
         for n in range(ROWS)

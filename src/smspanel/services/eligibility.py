@@ -36,6 +36,7 @@ from smspanel.models import (
 )
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.numbering import SKIPPED_CLASSES, NumberClass, classify
+from smspanel.services.phone import normalize_phone
 from smspanel.services.wording import _, ngettext
 
 # Precedence, and the order reasons are listed in.
@@ -264,20 +265,47 @@ def check_numbers(
 ) -> Eligibility:
     """What a send to `phones` (distinct, normalised) would skip now: read only, with the
     same classification and the registers queried a chunk of numbers at a time."""
+    plain, as_commercial = check_numbers_both_ways(session, phones, policy, commercial)
+    return as_commercial if commercial else plain
+
+
+def check_numbers_both_ways(
+    session: Session, phones: Sequence[str], policy: SendPolicy, commercial: bool = True
+) -> tuple[Eligibility, Eligibility]:
+    """The preview as a plain send and as a commercial one (the do-not-call register
+    asked only when `commercial`), from one look at each register."""
     by_class, unknown = class_reasons(phones, policy)
-    opted_out = _registered(session, phones, OptOut.phone, ())
-    by_register: dict[str, str] = dict.fromkeys(opted_out, SkipReason.OPTED_OUT)
-    if commercial:
-        active = session.scalar(
-            select(DncImport.id).where(DncImport.status == DncImportStatus.ACTIVE).limit(1)
-        )
-        if active is not None:
-            on_register = _registered(
-                session, phones, DncNumber.phone, (DncNumber.import_id == active,)
-            )
-            for phone in on_register:
-                by_register.setdefault(phone, SkipReason.DNC_REGISTER)
-    return summarise(phones, by_class, by_register, unknown)
+    opted_out = dict.fromkeys(
+        _registered(session, phones, OptOut.phone, ()), SkipReason.OPTED_OUT.value
+    )
+    plain = summarise(phones, by_class, opted_out, unknown)
+    if not commercial:
+        return plain, plain
+    active = session.scalar(
+        select(DncImport.id).where(DncImport.status == DncImportStatus.ACTIVE).limit(1)
+    )
+    if active is None:
+        return plain, plain
+    on_register = _registered(session, phones, DncNumber.phone, (DncNumber.import_id == active,))
+    both = {**dict.fromkeys(on_register, SkipReason.DNC_REGISTER.value), **opted_out}
+    return plain, summarise(phones, by_class, both, unknown)
+
+
+def check_lines(
+    session: Session, text: str, commercial: bool, policy: SendPolicy
+) -> tuple[Eligibility, int]:
+    """The compose textarea's preview: what a send to its valid numbers would skip, and how
+    many lines are not numbers at all (the send itself names them)."""
+    phones: dict[str, None] = {}
+    invalid = 0
+    for line in text.splitlines():
+        if line.strip():
+            phone = normalize_phone(line)
+            if phone is None:
+                invalid += 1
+            else:
+                phones.setdefault(phone)
+    return check_numbers(session, list(phones), commercial, policy), invalid
 
 
 def _registered(

@@ -20,6 +20,7 @@ class ComposeForm(FlaskForm):
     content = TextAreaField("Message")
     enquiry_number = StringField("Enquiry number")
     scheduled_at = StringField("Send at")  # YYYY-MM-DDTHH:MM in HKT; empty sends now
+    commercial = BooleanField("Commercial")  # UEMO: skips the DNC register, adds unsubscribe
 
 
 class PasswordForm(FlaskForm):
@@ -58,3 +59,4 @@ class SendCheckForm(FlaskForm):
     enquiry_number = StringField("Enquiry number")
     scheduled_at = StringField("Send at (optional)")
     confirm_duplicate = BooleanField("Send it again anyway")
+    commercial = BooleanField("Commercial")
