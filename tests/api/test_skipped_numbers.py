@@ -127,9 +127,11 @@ def test_a_commercial_send_skips_the_register_and_carries_the_statement(client, 
         json={"recipient": MOBILE, "content": "Sale", "commercial": True},
         headers=headers,
     ).get_json()["data"]
-    assert client.get(f"/api/sms/{one['id']}", headers=headers).get_json()["data"][
-        "content"
-    ].endswith(DEFAULT_UNSUBSCRIBE_TEXT)
+    assert (
+        client.get(f"/api/sms/{one['id']}", headers=headers)
+        .get_json()["data"]["content"]
+        .endswith(DEFAULT_UNSUBSCRIBE_TEXT)
+    )
 
 
 def test_commercial_must_be_true_or_false(client, headers):

@@ -106,7 +106,7 @@ class NoDeliverableRecipients(ValueError):
         self.eligibility = eligibility
         super().__init__(
             ngettext(
-                "no recipient is left to send to: the number is skipped (%(reasons)s)",
+                "no recipient is left to send to: %(num)s number is skipped (%(reasons)s)",
                 "no recipient is left to send to: all %(num)s numbers are skipped (%(reasons)s)",
                 eligibility.total,
                 reasons=reason_counts(eligibility),
@@ -328,7 +328,7 @@ def reason_label(reason: str) -> str:
     """A skip reason as a reader sees it."""
     labels: dict[str, str] = {
         SkipReason.OPTED_OUT: _("opted out"),
-        SkipReason.DNC_REGISTER: _("on the do-not-call register"),
+        SkipReason.DNC_REGISTER: _("do-not-call register"),
         SkipReason.FIXED_LINE: _("fixed line"),
         SkipReason.PAGER: _("pager"),
         SkipReason.NOT_MOBILE: _("not a mobile number"),
