@@ -181,6 +181,13 @@ def dnc_register_clause(phone: ColumnElement[str]) -> ColumnElement[bool]:
     )
 
 
+def active_dnc_import(session: Session) -> int | None:
+    """The id of the register's active copy, if one was imported."""
+    return session.scalar(
+        select(DncImport.id).where(DncImport.status == DncImportStatus.ACTIVE).limit(1)
+    )
+
+
 def skip_registered(session: Session, message_id: int, commercial: bool) -> dict[str, str]:
     """Mark the message's registered numbers skipped, in one UPDATE per register; the
     numbers marked, with their reason. Runs in the caller's transaction, before anything of
@@ -192,13 +199,18 @@ def skip_registered(session: Session, message_id: int, commercial: bool) -> dict
         .where(of_message, opted_out_clause(table.c.phone))
         .values(status=RecipientStatus.SKIPPED, skip_reason=SkipReason.OPTED_OUT)
     ).rowcount  # type: ignore[attr-defined]
-    if commercial:
+    active = active_dnc_import(session) if commercial else None
+    if active is not None:
+        # The copy's id asked first: each number is then one probe of the register's key.
+        on_register = exists().where(
+            DncNumber.import_id == active, DncNumber.phone == table.c.phone
+        )
         marked += session.execute(
             update(table)
             .where(
                 of_message,
                 or_(table.c.skip_reason.is_(None), table.c.skip_reason != SkipReason.OPTED_OUT),
-                dnc_register_clause(table.c.phone),
+                on_register,
             )
             .values(status=RecipientStatus.SKIPPED, skip_reason=SkipReason.DNC_REGISTER)
         ).rowcount  # type: ignore[attr-defined]
@@ -281,9 +293,7 @@ def check_numbers_both_ways(
     plain = summarise(phones, by_class, opted_out, unknown)
     if not commercial:
         return plain, plain
-    active = session.scalar(
-        select(DncImport.id).where(DncImport.status == DncImportStatus.ACTIVE).limit(1)
-    )
+    active = active_dnc_import(session)
     if active is None:
         return plain, plain
     on_register = _registered(session, phones, DncNumber.phone, (DncNumber.import_id == active,))

@@ -215,6 +215,7 @@ def _store(
             },
         )
         message_id = result.inserted_primary_key[0]  # type: ignore[attr-defined]
+        shared, rows = _recipient_rows(phones, texts, by_class)
         _insert_recipients(
             session,
             {
@@ -223,8 +224,9 @@ def _store(
                 "maybe_duplicate": False,
                 "next_attempt_at": due,
                 "updated_at": now,
+                **shared,
             },
-            _recipient_rows(phones, texts, by_class),
+            rows,
         )
         by_register = skip_registered(session, message_id, commercial)
         eligibility = summarise(phones, by_class, by_register, unknown)
@@ -277,13 +279,20 @@ def _sent_segments(
 
 def _recipient_rows(
     phones: Sequence[str], texts: Sequence[str] | None, by_class: Mapping[str, str]
-) -> list[dict[str, Any]]:
-    pending = RecipientStatus.PENDING
-    skipped = RecipientStatus.SKIPPED
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What all rows share, and each row's own values. Without numbers their class skips
+    (the common case), the status is shared too: two values a row, as before skipping."""
+    shared: dict[str, Any] = {}
     if texts is None:
         texts = [None] * len(phones)  # type: ignore[list-item]
     assert texts is not None
-    return [
+    if not by_class:
+        shared = {"status": RecipientStatus.PENDING, "skip_reason": None}
+        return shared, [
+            {"phone": phone, "content": text} for phone, text in zip(phones, texts, strict=True)
+        ]
+    pending, skipped = RecipientStatus.PENDING, RecipientStatus.SKIPPED
+    return shared, [
         {
             "phone": phone,
             "content": text,
