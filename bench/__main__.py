@@ -16,6 +16,8 @@ exports:  CSV download of 100,000 recipients: first byte, whole file, RSS (bench
 uploads:  a 100,000-row CSV through /send/upload, its check page and its send (bench/uploads.py).
 campaigns: cancel of a 100,000 send in progress; a personalised 100,000 send: accept time
           and delivery rate beside a plain one (bench/campaigns.py).
+registers: a 100,000 commercial send accepted against 2,000,000 do-not-call numbers and
+          100,000 opt-outs, in process on SQLite (bench/registers.py; --database-url there).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import campaigns, deploy, exports, memory, mixed_load, uploads
+from bench import campaigns, deploy, exports, memory, mixed_load, registers, uploads
 from bench import pages as bench_pages
 from bench.harness import cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
@@ -178,6 +180,7 @@ SCENARIOS = (
     "exports",
     "uploads",
     "campaigns",
+    "registers",
 )
 
 
@@ -212,6 +215,8 @@ def main() -> int:
                 uploads.run(tmp)
             elif scenario == "campaigns":
                 campaigns.run(tmp)
+            elif scenario == "registers":
+                registers.run(None, 100_000, 2_000_000, 100_000)
     return 0
 
 
