@@ -15,13 +15,25 @@ opted out after a scheduled send was accepted is still not sent.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, literal, null, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from smspanel.config import DEFAULT_UNSUBSCRIBE_TEXT
@@ -288,7 +300,7 @@ def check_numbers_both_ways(
     asked only when `commercial`), from one look at each register."""
     by_class, unknown = class_reasons(phones, policy)
     opted_out = dict.fromkeys(
-        _registered(session, phones, OptOut.phone, ()), SkipReason.OPTED_OUT.value
+        _registered(session, phones, "opt_outs", None), SkipReason.OPTED_OUT.value
     )
     plain = summarise(phones, by_class, opted_out, unknown)
     if not commercial:
@@ -296,19 +308,56 @@ def check_numbers_both_ways(
     active = active_dnc_import(session)
     if active is None:
         return plain, plain
-    on_register = _registered(session, phones, DncNumber.phone, (DncNumber.import_id == active,))
+    on_register = _registered(session, phones, "dnc_numbers", active)
     both = {**dict.fromkeys(on_register, SkipReason.DNC_REGISTER.value), **opted_out}
     return plain, summarise(phones, by_class, both, unknown)
 
 
+# The numbers go to the database as one value (a JSON array, or an array on PostgreSQL) and
+# are joined there with the register's key: 100,000 numbers as bound parameters of IN
+# lists cost seconds in the driver, as one value a tenth of that.
+_NUMBERS_AS_ROWS = {
+    "sqlite": "SELECT j.value FROM json_each(:phones) AS j JOIN {table} r ON r.phone = j.value",
+    "postgresql": "SELECT p.phone FROM unnest(CAST(:phones AS varchar[])) AS p(phone) "
+    "JOIN {table} r ON r.phone = p.phone",
+    "mysql": "SELECT j.phone FROM JSON_TABLE(:phones, '$[*]' COLUMNS "
+    "(phone VARCHAR(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS j "
+    "JOIN {table} r ON r.phone = j.phone",
+}
+_NUMBERS_AS_ROWS["mariadb"] = _NUMBERS_AS_ROWS["mysql"]
+
+
+def _registered(
+    session: Session, phones: Sequence[str], table: str, import_id: int | None
+) -> set[str]:
+    """Which of `phones` are in the register `table` (opt_outs, or dnc_numbers of one copy)."""
+    if not phones:
+        return set()
+    dialect = session.get_bind().dialect.name
+    query = _NUMBERS_AS_ROWS.get(dialect)
+    if query is None:  # another database: the numbers a chunk at a time
+        column = OptOut.phone if table == "opt_outs" else DncNumber.phone
+        conditions = () if import_id is None else (DncNumber.import_id == import_id,)
+        found: set[str] = set()
+        for start in range(0, len(phones), PREVIEW_CHUNK):
+            chunk = list(phones[start : start + PREVIEW_CHUNK])
+            found.update(session.scalars(select(column).where(*conditions, column.in_(chunk))))
+        return found
+    sql = query.format(table=table)
+    if import_id is not None:
+        sql += " AND r.import_id = :import_id"
+    values = list(phones) if dialect == "postgresql" else json.dumps(list(phones))
+    return set(session.scalars(text(sql), {"phones": values, "import_id": import_id}))
+
+
 def check_lines(
-    session: Session, text: str, commercial: bool, policy: SendPolicy
+    session: Session, recipients_text: str, commercial: bool, policy: SendPolicy
 ) -> tuple[Eligibility, int]:
     """The compose textarea's preview: what a send to its valid numbers would skip, and how
     many lines are not numbers at all (the send itself names them)."""
     phones: dict[str, None] = {}
     invalid = 0
-    for line in text.splitlines():
+    for line in recipients_text.splitlines():
         if line.strip():
             phone = normalize_phone(line)
             if phone is None:
@@ -316,19 +365,6 @@ def check_lines(
             else:
                 phones.setdefault(phone)
     return check_numbers(session, list(phones), commercial, policy), invalid
-
-
-def _registered(
-    session: Session,
-    phones: Sequence[str],
-    column: Any,
-    conditions: tuple[ColumnElement[bool], ...],
-) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(phones), PREVIEW_CHUNK):
-        chunk = list(phones[start : start + PREVIEW_CHUNK])
-        found.update(session.scalars(select(column).where(*conditions, column.in_(chunk))))
-    return found
 
 
 # --- words ------------------------------------------------------------------------------------
