@@ -8,8 +8,8 @@ A number is skipped, with the first reason that applies:
 3. its class in Hong Kong's numbering plan (`numbering.py`): `fixed_line`, `pager` or
    `not_mobile`, unless the policy sends to every number (`SMS_SKIP_NON_MOBILE=false`).
 Numbers the plan does not know are sent, with a warning. The registers are asked in the
-database, set-based, never number by number in Python: at accept time one UPDATE per
-register over the message's new rows, and again when a recipient is claimed, so a number
+database, set-based, never number by number in Python: at accept time one UPDATE over
+the message's new rows, and again when a recipient is claimed, so a number
 opted out after a scheduled send was accepted is still not sent.
 """
 
@@ -201,36 +201,36 @@ def active_dnc_import(session: Session) -> int | None:
 
 
 def skip_registered(session: Session, message_id: int, commercial: bool) -> dict[str, str]:
-    """Mark the message's registered numbers skipped, in one UPDATE per register; the
+    """Mark the message's registered numbers skipped, in one UPDATE over its new rows; the
     numbers marked, with their reason. Runs in the caller's transaction, before anything of
-    the message is claimed (opted_out first: it takes precedence over every other reason)."""
+    the message can be claimed. `opted_out` wins over every other reason, the register's
+    over the class's."""
     table = Recipient.__table__
-    of_message = table.c.message_id == message_id
-    marked = session.execute(
-        update(table)
-        .where(of_message, opted_out_clause(table.c.phone))
-        .values(status=RecipientStatus.SKIPPED, skip_reason=SkipReason.OPTED_OUT)
-    ).rowcount  # type: ignore[attr-defined]
+    opted_out = opted_out_clause(table.c.phone)
     active = active_dnc_import(session) if commercial else None
-    if active is not None:
+    if active is None:
+        registered: ColumnElement[bool] = opted_out
+        reason: Any = SkipReason.OPTED_OUT.value
+    else:
         # The copy's id asked first: each number is then one probe of the register's key.
         on_register = exists().where(
             DncNumber.import_id == active, DncNumber.phone == table.c.phone
         )
-        marked += session.execute(
-            update(table)
-            .where(
-                of_message,
-                or_(table.c.skip_reason.is_(None), table.c.skip_reason != SkipReason.OPTED_OUT),
-                on_register,
-            )
-            .values(status=RecipientStatus.SKIPPED, skip_reason=SkipReason.DNC_REGISTER)
-        ).rowcount  # type: ignore[attr-defined]
+        registered = or_(opted_out, on_register)
+        reason = case(
+            (opted_out, literal(SkipReason.OPTED_OUT.value)),
+            else_=literal(SkipReason.DNC_REGISTER.value),
+        )
+    marked = session.execute(
+        update(table)
+        .where(table.c.message_id == message_id, registered)
+        .values(status=RecipientStatus.SKIPPED, skip_reason=reason)
+    ).rowcount  # type: ignore[attr-defined]
     if not marked:
         return {}
     rows = session.execute(
         select(table.c.phone, table.c.skip_reason).where(
-            of_message,
+            table.c.message_id == message_id,
             table.c.status == RecipientStatus.SKIPPED,
             table.c.skip_reason.in_(REGISTER_REASONS),
         )
