@@ -283,3 +283,24 @@ def test_the_preview_says_what_a_send_would_skip(app, make):
     assert describe(sale) == (
         "4 of 6 numbers will be skipped: 1 opted out, 1 on the do-not-call register, 2 fixed lines."
     )
+
+
+def test_a_scheduled_send_whose_every_number_opted_out_meanwhile_ends_without_a_send(app, make):
+    user = make.user()
+    with app.app_context():
+        sent = accept_send(
+            db.session, user.id, [MOBILE, MOBILE_2], "Hi", utcnow() + timedelta(minutes=5)
+        )
+        db.session.execute(
+            Recipient.__table__.update()
+            .where(Recipient.message_id == sent.id)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+    opt_out(app, MOBILE, MOBILE_2)
+    make.deliver()
+    with app.app_context():
+        message = db.session.get(Message, sent.id)
+        assert (message.sent_count, message.skipped_count, message.pending_count) == (0, 2, 0)
+        assert message.status not in ("pending", "scheduled") and message.completed_at
+        assert_counts_add_up(message)

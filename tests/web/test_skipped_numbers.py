@@ -224,3 +224,13 @@ def test_the_reasons_read_in_hong_kong_chinese(user_client, app):
     for label in ("拒收", "固網電話", "傳呼機", "非手提電話號碼"):
         assert f"— {label}" in text
     assert "已略過" in text
+
+
+def test_the_settings_decide_skipping_and_the_statement(user_client, app):
+    app.config["SMS_SKIP_NON_MOBILE"] = False
+    app.config["UEMO_UNSUBSCRIBE_TEXT"] = "Reply STOP to 1234 5678 to unsubscribe."
+    response = compose(user_client, [MOBILE, FIXED, PAGER], content="Sale", commercial="y")
+    assert response.status_code == 302
+    message = only_message(app)
+    assert (message.recipient_count, message.skipped_count) == (3, 0)
+    assert message.content.endswith("\nReply STOP to 1234 5678 to unsubscribe.")
