@@ -10,7 +10,7 @@ from smspanel.models import Message, Recipient, db
 
 def test_single_send_is_accepted_for_delivery(client, headers):
     response = client.post(
-        "/api/sms", json={"recipient": "1234 5678", "content": "Hello World"}, headers=headers
+        "/api/sms", json={"recipient": "9123 4567", "content": "Hello World"}, headers=headers
     )
     assert response.status_code == 202
     body = response.get_json()
@@ -161,6 +161,7 @@ def test_message_detail_and_recipients(client, headers, make, alice):
         "cancelled_count": 0,
         "segments": 1,
         "scheduled_at": None,
+        "commercial": False,
     }
     recipients = client.get(f"/api/sms/{message_id}/recipients", headers=headers).get_json()
     rows = recipients["data"]["recipients"]

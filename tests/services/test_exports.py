@@ -21,6 +21,7 @@ from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import EVERYONE, MessageScope
 from smspanel.services.personalisation import PersonalisedRow
 from smspanel.services.sending import accept_personalised_send
+from tests.registers import opt_out
 
 RECIPIENT_HEADER = ["phone", "status", "skip_reason", "attempts", "sent_at_hkt", "error_message"]
 MESSAGE_HEADER = [
@@ -135,6 +136,19 @@ def test_recipients_file_has_the_columns_one_row_per_recipient_in_order_sent(app
     assert text.count("\r\n") == 4, "CRLF rows, as Excel writes them"
 
 
+def test_a_skipped_recipient_says_why_and_the_message_counts_it(app, make, alice):
+    opt_out(app, "61234567")
+    message_id = make.message(alice, ["91234567", "61234567", "28331234"], "Water off")
+    rows = read_csv(recipients_file(app, message_id)[1])
+    assert [row[:3] for row in rows[1:]] == [
+        ["91234567", "pending", ""],
+        ["61234567", "skipped", "opted_out"],
+        ["28331234", "skipped", "fixed_line"],
+    ]
+    listed = read_csv(messages_file(app, MessageScope.of_user(alice.id)))
+    assert dict(zip(listed[0], listed[1], strict=True))["skipped_count"] == "2"
+
+
 def test_sent_times_are_hkt_and_empty_until_sent(app, make, alice):
     message_id = make.message(alice, ["91234567"])
     assert read_csv(recipients_file(app, message_id)[1])[1][4] == ""
@@ -166,9 +180,9 @@ def test_a_plain_message_has_no_content_column(app, make, alice):
 
 
 def test_every_page_is_read_and_no_other_message_creeps_in(app, make, alice):
-    make.message(alice, ["21110000"])
+    make.message(alice, ["61110000"])
     message_id = make.message(alice, [f"9000{n:04d}" for n in range(23)])
-    make.message(alice, ["21119999"])
+    make.message(alice, ["61119999"])
     text = recipients_file(app, message_id, page_rows=5)[1]
     assert [row[0] for row in read_csv(text)[1:]] == [f"9000{n:04d}" for n in range(23)]
 

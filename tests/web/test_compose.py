@@ -16,7 +16,7 @@ from smspanel.services.compose import (
 from smspanel.services.content import MAX_CONTENT_LENGTH, InvalidContent
 from tests.web.conftest import page_text
 
-VALID = {"recipients": "1234 5678\n23456789", "content": "Water off", "enquiry_number": "2833 1234"}
+VALID = {"recipients": "1234 5678\n63456789", "content": "Water off", "enquiry_number": "2833 1234"}
 
 
 def message_count(app) -> int:
@@ -86,7 +86,7 @@ def test_a_valid_send_is_queued_with_the_suffix_and_lands_on_its_detail_page(app
         phones = db.session.scalars(
             select(Recipient.phone).where(Recipient.message_id == message_id).order_by(Recipient.id)
         ).all()
-        assert phones == ["12345678", "23456789"]
+        assert phones == ["12345678", "63456789"]
     detail = user_client.get(response.location)
     text = page_text(detail)
     assert "queued for 2 recipients" in text and "Water off EN:28331234" in text

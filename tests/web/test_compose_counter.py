@@ -13,7 +13,7 @@ from smspanel.services.compose import counter_rules
 from smspanel.services.content import count_segments
 from tests.web.conftest import page_text
 
-VALID = {"recipients": "1234 5678\n23456789", "content": "Water off", "enquiry_number": "2833 1234"}
+VALID = {"recipients": "1234 5678\n9123 4567", "content": "Water off", "enquiry_number": "2833 1234"}
 SUFFIX = " EN:28331234"
 
 

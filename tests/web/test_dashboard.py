@@ -101,7 +101,7 @@ def test_daily_totals_group_by_hkt_day(app, make, user):
     deliver(app, failing={"33334444"})
     age(app, make.message(user, ["55556666"]), timedelta(days=3))
     deliver(app)
-    age(app, make.message(user, ["77778888"]), timedelta(days=20))
+    age(app, make.message(user, ["97778888"]), timedelta(days=20))
     with app.app_context():
         days = daily_totals(db.session, MessageScope.of_user(user.id))
     assert len(days) == 14

@@ -14,8 +14,8 @@ from tests.web.conftest import deliver, page_text
 @pytest.fixture
 def dead_letters(app, make, user):
     """Three recipients that failed for good, of one message with one success."""
-    message_id = make.message(user, ["11112222", "33334444", "55556666", "77778888"], "Outage")
-    deliver(app, failing={"33334444", "55556666", "77778888"})
+    message_id = make.message(user, ["11112222", "33334444", "55556666", "97778888"], "Outage")
+    deliver(app, failing={"33334444", "55556666", "97778888"})
     with app.app_context():
         ids = db.session.scalars(select(DeadLetter.id).order_by(DeadLetter.id)).all()
     return message_id, ids

@@ -29,7 +29,7 @@ def three_messages(app, make, user):
     sent = make.message(user, ["11112222"], "Road closure notice")
     failed = make.message(user, ["33334444"], "Typhoon signal update")
     deliver(app, failing={"33334444"})
-    pending = make.message(user, ["55556666", "77778888"], "Vaccination reminder")
+    pending = make.message(user, ["55556666", "97778888"], "Vaccination reminder")
     other = make.message(make.user("bob"), ["99990000"], "Bob's private notice")
     return {"sent": sent, "failed": failed, "pending": pending, "other": other}
 

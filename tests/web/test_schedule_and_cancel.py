@@ -12,7 +12,7 @@ from smspanel.services.personalisation import check_rows
 from smspanel.services.sending import accept_personalised_send
 from tests.web.conftest import login, page_text
 
-FORM = {"recipients": "1234 5678\n2345 6789", "content": "Flu jabs", "enquiry_number": "2833 1234"}
+FORM = {"recipients": "1234 5678\n6345 6789", "content": "Flu jabs", "enquiry_number": "2833 1234"}
 
 
 def hkt_field(moment) -> str:

@@ -21,7 +21,9 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 # What each error status means, for every route that declares it.
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input; `details` names each bad field",
+    400: "Invalid input; `details` names each bad field (VALIDATION_ERROR, INVALID_JSON, "
+    "INVALID_RECIPIENTS, MISSING_PERSONALISATION), or NO_DELIVERABLE_RECIPIENTS: every number "
+    "would be skipped (`details` gives each number and its reason); nothing was stored",
     401: "Missing, invalid, revoked or expired token",
     404: "No such message (among the caller's) or template",
     409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE, "

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, NotRequired, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 from typing_extensions import TypedDict
 
 from smspanel.errors import ApiError
-from smspanel.models import MessageStatus, RecipientStatus
+from smspanel.models import MessageStatus, RecipientStatus, SkipReason
 from smspanel.services.content import MAX_CONTENT_LENGTH
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
 
@@ -47,12 +47,22 @@ SCHEDULED_AT = Field(
 )
 
 
+COMMERCIAL = Field(
+    default=False,
+    description=(
+        "a commercial electronic message (UEMO, Cap. 593): numbers on the do-not-call "
+        "register are skipped and the unsubscribe statement is appended when missing"
+    ),
+)
+
+
 class SendRequest(Request):
     recipient: HongKongNumber = Field(
         min_length=1, max_length=64, description="Hong Kong number: 8 digits, e.g. '1234 5678'"
     )
     content: StrictStr = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
     scheduled_at: ScheduledAt = SCHEDULED_AT
+    commercial: StrictBool = COMMERCIAL
 
 
 class BulkSendRequest(Request):
@@ -63,6 +73,7 @@ class BulkSendRequest(Request):
     )
     content: StrictStr = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
     scheduled_at: ScheduledAt = SCHEDULED_AT
+    commercial: StrictBool = COMMERCIAL
 
 
 # A dict, not a model: a 100,000-row send is validated three times faster without a model
@@ -89,6 +100,7 @@ class TemplateSendRequest(Request):
     template_id: int = Field(ge=1, le=2**31 - 1)
     recipients: list[TemplateRecipient] = Field(min_length=1, max_length=MAX_RECIPIENTS_PER_SEND)
     scheduled_at: ScheduledAt = SCHEDULED_AT
+    commercial: StrictBool = COMMERCIAL
 
 
 class TemplateRequest(Request):
@@ -130,14 +142,18 @@ class LoginData(BaseModel):
     user: UserOut
 
 
+SkipReasonName = Literal["opted_out", "dnc_register", "fixed_line", "pager", "not_mobile"]
+assert set(SkipReasonName.__args__) == set(tuple(SkipReason))  # type: ignore[attr-defined]
+
+
 class SkippedNumber(BaseModel):
     phone: str
-    reason: str
+    reason: SkipReasonName
 
 
 class NumberWarning(BaseModel):
     phone: str
-    message: str
+    message: str = Field(description="e.g. not in Hong Kong's numbering plan data; sent anyway")
 
 
 class RepeatedRow(BaseModel):
@@ -155,8 +171,15 @@ class SendAccepted(BaseModel):
     scheduled_at: datetime | None
     skipped_count: int = 0
     cancelled_count: int = 0
-    skipped: list[SkippedNumber] = Field(default_factory=list)
-    warnings: list[NumberWarning] = Field(default_factory=list)
+    commercial: bool = False
+    skipped: list[SkippedNumber] = Field(
+        default_factory=list,
+        description="numbers not sent and why, the first 100 (all are in `skipped_count`)",
+    )
+    warnings: list[NumberWarning] = Field(
+        default_factory=list,
+        description="numbers sent though the numbering plan does not know them, the first 100",
+    )
     repeated: list[RepeatedRow] = Field(
         default_factory=list, description="personalised sends: numbers given again, sent once"
     )
@@ -197,6 +220,7 @@ class MessageDetail(BaseModel):
     cancelled_count: int
     segments: int
     scheduled_at: datetime | None
+    commercial: bool = False
 
 
 class CancelResult(BaseModel):
@@ -212,7 +236,7 @@ class RecipientOut(BaseModel):
     error_message: str | None
     attempts: int
     sent_at: datetime | None
-    skip_reason: str | None = None
+    skip_reason: SkipReasonName | None = None
     content: str | None = Field(default=None, description="the personalised text, if any")
 
 

@@ -18,11 +18,13 @@ from smspanel.api.schemas import (
     MessageDetail,
     MessagePage,
     MessageSummary,
+    NumberWarning,
     RecipientList,
     RecipientOut,
     RepeatedRow,
     SendAccepted,
     SendRequest,
+    SkippedNumber,
     TemplateSendRequest,
     parse_body,
     respond,
@@ -33,6 +35,12 @@ from smspanel.models import Message, Recipient, db, utcnow
 from smspanel.services.api_listing import list_api_messages
 from smspanel.services.cancelling import NotCancellable, cancel_message
 from smspanel.services.content import InvalidContent
+from smspanel.services.eligibility import (
+    NoDeliverableRecipients,
+    SendPolicy,
+    describe,
+    unknown_warning,
+)
 from smspanel.services.ownership import MessageScope, find_message
 from smspanel.services.personalisation import RowProblem, check_rows
 from smspanel.services.phone import InvalidRecipients, NoRecipients
@@ -61,9 +69,15 @@ def read_schedule(value: str | None) -> datetime | None:
         ) from None
 
 
+def send_policy() -> SendPolicy:
+    return SendPolicy.from_settings(current_app.config)
+
+
 def accepted_answer(
     message: AcceptedSend, repeated: list[RepeatedRow] | None = None, repeated_count: int = 0
 ):
+    checked = message.eligibility
+    warning = unknown_warning()
     accepted = SendAccepted(
         id=message.id,
         status=message.status,
@@ -71,20 +85,52 @@ def accepted_answer(
         segments=message.segments,
         created_at=to_hkt(message.created_at),
         scheduled_at=to_hkt(message.scheduled_at),
+        skipped_count=message.skipped_count,
+        commercial=message.commercial,
+        skipped=[
+            SkippedNumber(phone=s.phone, reason=s.reason)  # type: ignore[arg-type]
+            for s in (checked.skipped if checked else ())
+        ],
+        warnings=[
+            NumberWarning(phone=phone, message=warning)
+            for phone in (checked.unknown if checked else ())
+        ],
         repeated=repeated or [],
     )
-    note = f"queued for {message.recipient_count} recipient(s)"
+    note = f"queued for {message.recipient_count - message.skipped_count} recipient(s)"
     if message.scheduled_at:
         note += f", scheduled for {format_hkt(message.scheduled_at)}"
+    if checked and checked.skipped_count:
+        note += f"; {describe(checked, done=True)}"
     if repeated_count:
         note += f"; {repeated_count} repeated number(s) sent once, from their first row"
     return respond(accepted, note, 202)
 
 
-def queue_send(recipients: list[str], content: str, field: str, scheduled_at: str | None):
+def nothing_deliverable(exc: NoDeliverableRecipients, field: str) -> ApiError:
+    details = [
+        {"field": field, "value": s.phone, "message": f"skipped: {s.reason}"}
+        for s in exc.eligibility.skipped
+    ]
+    return ApiError(400, "NO_DELIVERABLE_RECIPIENTS", str(exc), details)
+
+
+def queue_send(
+    recipients: list[str], content: str, field: str, scheduled_at: str | None, commercial: bool
+):
     schedule = read_schedule(scheduled_at)
     try:
-        message = accept_send(db.session, current_api_user().id, recipients, content, schedule)
+        message = accept_send(
+            db.session,
+            current_api_user().id,
+            recipients,
+            content,
+            schedule,
+            commercial=commercial,
+            policy=send_policy(),
+        )
+    except NoDeliverableRecipients as exc:
+        raise nothing_deliverable(exc, field) from None
     except InvalidRecipients as exc:
         details = [
             {
@@ -118,7 +164,9 @@ def queue_send(recipients: list[str], content: str, field: str, scheduled_at: st
 def send_one():
     """Queue one SMS to one number."""
     body = parse_body(SendRequest)
-    return queue_send([body.recipient], body.content, "recipient", body.scheduled_at)
+    return queue_send(
+        [body.recipient], body.content, "recipient", body.scheduled_at, body.commercial
+    )
 
 
 @bp.post("/sms/send-bulk")
@@ -132,7 +180,9 @@ def send_one():
 def send_bulk():
     """Queue one SMS to many numbers (up to 100,000; repeats are sent once)."""
     body = parse_body(BulkSendRequest)
-    return queue_send(body.recipients, body.content, "recipients", body.scheduled_at)
+    return queue_send(
+        body.recipients, body.content, "recipients", body.scheduled_at, body.commercial
+    )
 
 
 # Which refusal a personalised send gets: the first kind its rows have, in this order.
@@ -175,12 +225,14 @@ def send_template():
     template = find_template(db.session, body.template_id)
     if template is None:
         raise ApiError(404, "NOT_FOUND", f"no template {body.template_id}")
+    policy = send_policy()
     check = check_rows(
         template.content,
         (
             (i, r["phone"], r.get("personalisation", {}))
             for i, r in enumerate(body.recipients, start=1)
         ),
+        statement=policy.unsubscribe_text if body.commercial else "",
     )
     if check.problems:
         kinds = {p.kind for p in check.problems}
@@ -202,9 +254,18 @@ def send_template():
         )
     try:
         message = accept_personalised_send(
-            db.session, current_api_user().id, template.id, template.content, check.rows, schedule
+            db.session,
+            current_api_user().id,
+            template.id,
+            template.content,
+            check.rows,
+            schedule,
+            commercial=body.commercial,
+            policy=policy,
         )
-    except TooManyRecipients as exc:
+    except NoDeliverableRecipients as exc:
+        raise nothing_deliverable(exc, "recipients") from None
+    except (InvalidContent, TooManyRecipients) as exc:
         raise ApiError(400, "VALIDATION_ERROR", str(exc)) from None
     except IntegrityError:
         # Deleted between the check and the send: the foreign key refused the message.
@@ -306,6 +367,7 @@ def get_message(message_id: int):
         cancelled_count=m.cancelled_count,
         segments=m.segments,
         scheduled_at=to_hkt(m.scheduled_at),
+        commercial=m.commercial,
     )
     return respond(data)
 
@@ -336,6 +398,7 @@ def get_recipients(message_id: int):
                 error_message=r.error_message if r.status != "sent" else None,
                 attempts=r.attempts,
                 sent_at=to_hkt(r.sent_at),
+                skip_reason=r.skip_reason,  # type: ignore[arg-type]
                 content=r.content,
             )
             for r in rows

@@ -85,13 +85,13 @@ def recipient_columns(personalised: bool) -> tuple[str, ...]:
 def recipient_rows(
     page: Iterable[Sequence[Any]], personalised: bool, message_content: str
 ) -> Iterator[tuple[object, ...]]:
-    """Each recipient's cells (RECIPIENT_CELLS in, RECIPIENT_COLUMNS out). `skip_reason`
-    stays empty until numbers can be skipped (issue 9)."""
-    for _, phone, status, attempts, sent_at, error_message, content in page:
+    """Each recipient's cells (RECIPIENT_CELLS in, RECIPIENT_COLUMNS out); `skip_reason` is
+    empty but for a skipped recipient."""
+    for _, phone, status, skip_reason, attempts, sent_at, error_message, content in page:
         cells: tuple[object, ...] = (
             phone,
             status,
-            "",
+            skip_reason or "",
             attempts,
             hkt_cell(sent_at),
             neutralise(error_message or ""),
@@ -164,6 +164,7 @@ RECIPIENT_CELLS = (
     Recipient.id,
     Recipient.phone,
     Recipient.status,
+    Recipient.skip_reason,
     Recipient.attempts,
     Recipient.sent_at,
     Recipient.error_message,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smspanel.models import Message, Recipient, RecipientStatus, User
+from smspanel.services.eligibility import REASON_ORDER
 from smspanel.services.pagination import Page, paginate
 
 RECIPIENTS_PER_PAGE = 50
@@ -35,3 +36,15 @@ def list_recipients(
     if status in tuple(RecipientStatus):
         query = query.where(Recipient.status == status)
     return paginate(session, query.order_by(Recipient.id), page, per_page)
+
+
+def skip_reasons(session: Session, message_id: int) -> dict[str, int]:
+    """How many of the message's recipients were skipped for each reason, in REASON_ORDER."""
+    counts = dict(
+        session.execute(
+            select(Recipient.skip_reason, func.count())
+            .where(Recipient.message_id == message_id, Recipient.status == RecipientStatus.SKIPPED)
+            .group_by(Recipient.skip_reason)
+        ).all()
+    )
+    return {reason: counts[reason] for reason in REASON_ORDER if counts.get(reason)}

@@ -15,11 +15,12 @@ from smspanel.models import Message, MessageStatus
 
 @dataclass(frozen=True)
 class CountChange:
-    """How many of one message's recipients just became sent, failed or cancelled."""
+    """How many of one message's recipients just became sent, failed, cancelled or skipped."""
 
     sent: int = 0
     failed: int = 0
     cancelled: int = 0
+    skipped: int = 0
 
 
 def derive_message_status(
@@ -55,9 +56,16 @@ def adjust_message_counts(session: Session, changes: dict[int, CountChange], now
             sent_count=table.c.sent_count + bindparam("d_sent"),
             failed_count=table.c.failed_count + bindparam("d_failed"),
             cancelled_count=table.c.cancelled_count + bindparam("d_cancelled"),
+            skipped_count=table.c.skipped_count + bindparam("d_skipped"),
         ),
         [
-            {"mid": mid, "d_sent": c.sent, "d_failed": c.failed, "d_cancelled": c.cancelled}
+            {
+                "mid": mid,
+                "d_sent": c.sent,
+                "d_failed": c.failed,
+                "d_cancelled": c.cancelled,
+                "d_skipped": c.skipped,
+            }
             for mid, c in sorted(changes.items())
         ],
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from smspanel.services.commercial import with_statement
 from smspanel.services.content import (
     MAX_CONTENT_LENGTH,
     InvalidContent,
@@ -76,9 +77,11 @@ def check_rows(
     rows: Iterable[tuple[int, str, Mapping[str, object]]],
     phone_column: str = "phone",
     suffix: str = "",
+    statement: str = "",
 ) -> PersonalisationCheck:
     """Render `template_content` for each (row number, number as written, values), then
-    append `suffix` (the web's enquiry-number suffix) to each text."""
+    append `suffix` (the web's enquiry-number suffix) to each text, and for a commercial
+    send the unsubscribe `statement` on a line of its own unless the text has it."""
     check = PersonalisationCheck(placeholders=placeholders(template_content))
     first_row_of: dict[str, int] = {}
     # Translated once: a file of 100,000 bad rows has 100,000 of the same problem.
@@ -100,11 +103,11 @@ def check_rows(
                 )
             )
         rendering = render(template_content, personalisation_by_key(values))
-        text = rendering.text + suffix
+        text = with_statement(rendering.text + suffix, statement)
         for name in rendering.missing:
             check.add(RowProblem(row_number, name, "missing_value", no_value % {"name": name}))
         if not rendering.missing:  # a text with a gap in it is not judged further
-            problem = text_problem(row_number, text)
+            problem = text_problem(row_number, text, with_unsubscribe=bool(statement))
             if problem is not None:
                 check.add(problem)
         if check.problem_count > problems_before:
@@ -119,17 +122,26 @@ def check_rows(
     return check
 
 
-def text_problem(row_number: int, text: str) -> RowProblem | None:
+def text_problem(row_number: int, text: str, with_unsubscribe: bool = False) -> RowProblem | None:
     """What is wrong with a row's finished text, if anything: too long, or not sendable."""
     if len(text) > MAX_CONTENT_LENGTH:
         return RowProblem(
             row_number,
             "content",
             "too_long",
-            _(
-                "the personalised text is %(count)s characters; the maximum is %(max)s",
-                count=len(text),
-                max=MAX_CONTENT_LENGTH,
+            (
+                _(
+                    "the personalised text is %(count)s characters with the unsubscribe "
+                    "statement; the maximum is %(max)s",
+                    count=len(text),
+                    max=MAX_CONTENT_LENGTH,
+                )
+                if with_unsubscribe
+                else _(
+                    "the personalised text is %(count)s characters; the maximum is %(max)s",
+                    count=len(text),
+                    max=MAX_CONTENT_LENGTH,
+                )
             ),
         )
     try:

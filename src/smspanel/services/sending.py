@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -21,13 +21,29 @@ from smspanel.models import (
     utcnow,
 )
 from smspanel.services import audit
-from smspanel.services.content import count_segments, validate_content
+from smspanel.services.commercial import commercial_content, too_long_message, with_statement
+from smspanel.services.content import (
+    MAX_CONTENT_LENGTH,
+    InvalidContent,
+    count_segments,
+    validate_content,
+)
 from smspanel.services.doorbell import ring_after_commit
+from smspanel.services.eligibility import (
+    Eligibility,
+    NoDeliverableRecipients,
+    SendPolicy,
+    class_reasons,
+    skip_registered,
+    summarise,
+)
 from smspanel.services.personalisation import PersonalisedRow
 from smspanel.services.phone import NoRecipients, parse_recipients
 from smspanel.services.transactions import transaction
+from smspanel.services.wording import _
 
 MAX_RECIPIENTS_PER_SEND = 100_000
+DEFAULT_POLICY = SendPolicy()
 
 
 _tallies = MessageTally.__table__
@@ -45,7 +61,8 @@ class TooManyRecipients(ValueError):
 
 @dataclass(frozen=True)
 class AcceptedSend:
-    """What the caller tells the sender: the new message as it was queued."""
+    """What the caller tells the sender: the new message as it was queued, and what its
+    numbers' checks skipped or warned about (`eligibility.py`)."""
 
     id: int
     status: str
@@ -53,6 +70,12 @@ class AcceptedSend:
     segments: int
     created_at: datetime
     scheduled_at: datetime | None = None
+    commercial: bool = False
+    eligibility: Eligibility | None = None
+
+    @property
+    def skipped_count(self) -> int:
+        return self.eligibility.skipped_count if self.eligibility else 0
 
 
 def accept_send(
@@ -61,18 +84,29 @@ def accept_send(
     recipients: Sequence[str],
     content: str,
     scheduled_at: datetime | None = None,
+    *,
+    commercial: bool = False,
+    policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
-    """Queue one message for every distinct number; refuse the whole send on any bad input."""
+    """Queue one message for every distinct number; refuse the whole send on any bad input.
+
+    A commercial send carries the unsubscribe statement; numbers the rules skip are stored
+    as skipped, and a send with none left is refused (NoDeliverableRecipients)."""
     content = validate_content(content)
+    if commercial:
+        content = commercial_content(content, policy.unsubscribe_text)
     _check_size(len(recipients))
     phones = parse_recipients(recipients)
     return _store(
         session,
         user_id,
         content,
-        [(phone, None) for phone in phones],
+        phones,
+        None,
         segments=count_segments(content),
         scheduled_at=scheduled_at,
+        commercial=commercial,
+        policy=policy,
     )
 
 
@@ -84,25 +118,46 @@ def accept_personalised_send(
     rows: Sequence[PersonalisedRow],
     scheduled_at: datetime | None = None,
     source_digest: str | None = None,
+    *,
+    commercial: bool = False,
+    policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
     """Queue rows already checked by `personalisation.check_rows`, each with its own text.
 
-    The message keeps the template's text; its `segments` is the total over all rows.
+    The message keeps the template's text; its `segments` is the total over the rows that
+    are sent. A commercial send's rows each carry the unsubscribe statement (check_rows
+    adds it when given the statement, so a row it makes too long is named there).
     """
     if not rows:
         raise NoRecipients("no row is left to send to")
     _check_size(len(rows))
+    if commercial:
+        rows = [_with_statement(row, policy.unsubscribe_text) for row in rows]
     return _store(
         session,
         user_id,
         template_content,
-        [(row.phone, row.text) for row in rows],
-        segments=sum(row.segments for row in rows),
+        [row.phone for row in rows],
+        [row.text for row in rows],
+        segments=[row.segments for row in rows],
         scheduled_at=scheduled_at,
         personalised=True,
         template_id=template_id,
         source_digest=source_digest,
+        commercial=commercial,
+        policy=policy,
     )
+
+
+def _with_statement(row: PersonalisedRow, statement: str) -> PersonalisedRow:
+    text = with_statement(row.text, statement)
+    if text is row.text:
+        return row
+    if len(text) > MAX_CONTENT_LENGTH:
+        raise InvalidContent(
+            _("row %(row)s: ", row=row.row) + too_long_message(len(text), len(statement))
+        )
+    return replace(row, text=text, segments=count_segments(text))
 
 
 def _check_size(count: int) -> None:
@@ -114,26 +169,27 @@ def _store(
     session: Session,
     user_id: int | None,
     content: str,
-    recipients: Sequence[tuple[str, str | None]],
+    phones: Sequence[str],
+    texts: Sequence[str] | None,
     *,
-    segments: int,
+    segments: int | Sequence[int],
     scheduled_at: datetime | None,
     personalised: bool = False,
     template_id: int | None = None,
     source_digest: str | None = None,
+    commercial: bool = False,
+    policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
-    """One short transaction, set-based: the recipients go in as a multi-row insert, the
+    """One short transaction, set-based: the recipients go in as a multi-row insert (those
+    their class skips already marked), each register marks its numbers in one UPDATE, the
     sender's message tally goes up by one with them, and the request never waits on the
-    gateway. A scheduled message's recipients come due at its time."""
+    gateway. A scheduled message's recipients come due at its time. `segments` is per SMS,
+    or per row of a personalised send (the message counts those that are sent)."""
+    by_class, unknown = class_reasons(phones, policy)
+    if len(by_class) == len(phones):  # nothing to ask the database
+        raise NoDeliverableRecipients(summarise(phones, by_class, {}, unknown))
     now = utcnow()
-    accepted = AcceptedSend(
-        id=0,
-        status=MessageStatus.SCHEDULED if scheduled_at else MessageStatus.PENDING,
-        recipient_count=len(recipients),
-        segments=segments,
-        created_at=now,
-        scheduled_at=scheduled_at,
-    )
+    status = MessageStatus.SCHEDULED if scheduled_at else MessageStatus.PENDING
     due = scheduled_at or now
     with transaction(session):
         # Core inserts, not the unit of work: a single SMS is the API's hottest path, and
@@ -143,39 +199,54 @@ def _store(
             {
                 "user_id": user_id,
                 "content": content,
-                "segments": accepted.segments,
-                "status": accepted.status,
-                "recipient_count": accepted.recipient_count,
+                "segments": _sent_segments(segments, phones, by_class),
+                "status": status,
+                "recipient_count": len(phones),
                 "sent_count": 0,
                 "failed_count": 0,
-                "skipped_count": 0,
+                "skipped_count": len(by_class),
                 "cancelled_count": 0,
                 "created_at": now,
                 "scheduled_at": scheduled_at,
                 "personalised": personalised,
                 "template_id": template_id,
                 "source_digest": source_digest,
+                "commercial": commercial,
             },
         )
-        accepted = replace(accepted, id=result.inserted_primary_key[0])  # type: ignore[attr-defined]
+        message_id = result.inserted_primary_key[0]  # type: ignore[attr-defined]
+        shared, rows = _recipient_rows(phones, texts, by_class)
         _insert_recipients(
             session,
             {
-                "message_id": accepted.id,
-                "status": RecipientStatus.PENDING,
+                "message_id": message_id,
                 "attempts": 0,
                 "maybe_duplicate": False,
                 "next_attempt_at": due,
                 "updated_at": now,
+                **shared,
             },
-            [{"phone": phone, "content": text} for phone, text in recipients],
+            rows,
         )
+        by_register = skip_registered(session, message_id, commercial)
+        eligibility = summarise(phones, by_class, by_register, unknown)
+        if eligibility.deliverable_count == 0:
+            raise NoDeliverableRecipients(eligibility)  # rolls the whole send back
+        message_segments = _sent_segments(segments, phones, {**by_class, **by_register})
+        if by_register:
+            session.execute(
+                update(Message.__table__)
+                .where(Message.__table__.c.id == message_id)
+                .values(skipped_count=eligibility.skipped_count, segments=message_segments)
+            )
         when = f", scheduled for {format_hkt(scheduled_at)}" if scheduled_at else ""
+        skipped = f", {eligibility.skipped_count} skipped" if eligibility.skipped_count else ""
+        kind = ", commercial" if commercial else ""
         audit.record(
             session,
             "sms.send",
-            f"message:{accepted.id}",
-            f"{len(recipients)} recipient(s), {accepted.segments} segment(s){when}",
+            f"message:{message_id}",
+            f"{len(phones)} recipient(s){skipped}, {message_segments} segment(s){kind}{when}",
         )
         if user_id is not None:
             # Last, so the tally's row lock is held only for the commit, not for the inserts:
@@ -183,7 +254,53 @@ def _store(
             session.execute(_COUNT_ONE_MORE, {"sender": user_id})
         if scheduled_at is None:
             ring_after_commit(session)
-    return accepted
+    return AcceptedSend(
+        id=message_id,
+        status=status,
+        recipient_count=len(phones),
+        segments=message_segments,
+        created_at=now,
+        scheduled_at=scheduled_at,
+        commercial=commercial,
+        eligibility=eligibility,
+    )
+
+
+def _sent_segments(
+    segments: int | Sequence[int], phones: Sequence[str], skipped: Mapping[str, str]
+) -> int:
+    """Per SMS for a plain send; for a personalised one, the total of the rows sent."""
+    if isinstance(segments, int):
+        return segments
+    if not skipped:
+        return sum(segments)
+    return sum(n for phone, n in zip(phones, segments, strict=True) if phone not in skipped)
+
+
+def _recipient_rows(
+    phones: Sequence[str], texts: Sequence[str] | None, by_class: Mapping[str, str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What all rows share, and each row's own values. Without numbers their class skips
+    (the common case), the status is shared too: two values a row, as before skipping."""
+    shared: dict[str, Any] = {}
+    if texts is None:
+        texts = [None] * len(phones)  # type: ignore[list-item]
+    assert texts is not None
+    if not by_class:
+        shared = {"status": RecipientStatus.PENDING, "skip_reason": None}
+        return shared, [
+            {"phone": phone, "content": text} for phone, text in zip(phones, texts, strict=True)
+        ]
+    pending, skipped = RecipientStatus.PENDING, RecipientStatus.SKIPPED
+    return shared, [
+        {
+            "phone": phone,
+            "content": text,
+            "status": skipped if phone in by_class else pending,
+            "skip_reason": by_class.get(phone),
+        }
+        for phone, text in zip(phones, texts, strict=True)
+    ]
 
 
 # From this many rows on, what every row shares is written into the statement once: as

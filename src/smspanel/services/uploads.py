@@ -27,6 +27,12 @@ from sqlalchemy.orm import Session
 from smspanel.hktime import format_hkt, hkt_day_bounds_utc, to_hkt
 from smspanel.models import Message, MessageStatus, Template, Upload
 from smspanel.services.compose import ENQUIRY_PREFIX, InvalidEnquiryNumber, enquiry_number
+from smspanel.services.eligibility import (
+    Eligibility,
+    NoDeliverableRecipients,
+    SendPolicy,
+    check_numbers_both_ways,
+)
 from smspanel.services.personalisation import (
     MAX_PROBLEMS_KEPT,
     PersonalisedRow,
@@ -37,7 +43,7 @@ from smspanel.services.personalisation import (
 from smspanel.services.placeholders import name_key, placeholders
 from smspanel.services.recipient_files import UnreadableFile, read_recipient_file
 from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
-from smspanel.services.sending import AcceptedSend, accept_personalised_send
+from smspanel.services.sending import DEFAULT_POLICY, AcceptedSend, accept_personalised_send
 from smspanel.services.templates import find_template
 from smspanel.services.transactions import transaction
 from smspanel.services.wording import _
@@ -86,6 +92,9 @@ class UploadCheck:
     rows: list[PersonalisedRow] = field(default_factory=list)
     repeated: list[RepeatedNumber] = field(default_factory=list)
     earlier_send: Message | None = None  # this template and file, already sent today
+    # What the numbers check would skip now, as a plain send and as a commercial one.
+    numbers: Eligibility | None = None
+    numbers_if_commercial: Eligibility | None = None
 
     @property
     def read_as_big5(self) -> bool:
@@ -221,10 +230,18 @@ def find_upload(session: Session, upload_id: str, user_id: int, now: datetime) -
 
 
 def check_upload(
-    session: Session, upload: Upload, now: datetime, suffix: str = PLACEHOLDER_SUFFIX
+    session: Session,
+    upload: Upload,
+    now: datetime,
+    suffix: str = PLACEHOLDER_SUFFIX,
+    *,
+    statement: str = "",
+    policy: SendPolicy | None = None,
 ) -> UploadCheck:
     """Every problem by row and column, the texts each row would get (with `suffix`
-    appended) and an earlier send of the same template and file today."""
+    appended, and the unsubscribe `statement` for a commercial send) and an earlier send
+    of the same template and file today. With a `policy`, also which numbers a send would
+    skip and why (`eligibility.py`)."""
     template = upload_template(session, upload)
     packed = json.loads(zlib.decompress(upload.rows))
     columns: list[str] = packed["columns"]
@@ -292,7 +309,11 @@ def check_upload(
                 yield number, phone, dict(zip(names, values, strict=True))
 
     result = check_rows(
-        template.content, checkable_rows(), phone_column=columns[phone_index], suffix=suffix
+        template.content,
+        checkable_rows(),
+        phone_column=columns[phone_index],
+        suffix=suffix,
+        statement=statement,
     )
     header_of = {name_key(p): columns[i] for p, i in used}
     row_problems = [
@@ -307,7 +328,16 @@ def check_upload(
     check.rows_with_problems = len(early_problems) + result.rows_with_problems
     check.rows = result.rows
     check.repeated = result.repeated
+    if policy is not None:
+        preview_numbers(session, check, policy)
     return check
+
+
+def preview_numbers(session: Session, check: UploadCheck, policy: SendPolicy) -> None:
+    """Which of the rows' numbers a send would skip now, plain and commercial."""
+    check.numbers, check.numbers_if_commercial = check_numbers_both_ways(
+        session, [row.phone for row in check.rows], policy
+    )
 
 
 def upload_template(session: Session, upload: Upload) -> Template:
@@ -349,8 +379,12 @@ def send_upload(
     scheduled_at: str,
     confirm_duplicate: bool,
     now: datetime,
+    commercial: bool = False,
+    policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
-    """Queue the rows without problems, with the enquiry suffix, now or at `scheduled_at`.
+    """Queue the rows without problems, with the enquiry suffix (and for a commercial send
+    the unsubscribe statement), now or at `scheduled_at`; the numbers check skips what it
+    must.
 
     Raises SendRefused naming every problem (the check, done again with the real suffix,
     comes with it), or UploadGone when another submit sent it first.
@@ -367,7 +401,8 @@ def send_upload(
     except InvalidSchedule as exc:
         errors["scheduled_at"] = [str(exc)]
     upload_id, digest = upload.id, upload.digest
-    check = check_upload(session, upload, now, suffix)
+    statement = policy.unsubscribe_text if commercial else ""
+    check = check_upload(session, upload, now, suffix, statement=statement)
     if check.file_problems:
         errors["file"] = list(check.file_problems)
     elif not check.rows:
@@ -389,22 +424,29 @@ def send_upload(
             )
         ]
     if errors:
+        preview_numbers(session, check, policy)
         raise SendRefused(errors, check)
-    with transaction(session, write=True):
-        # First, so that of two submits at once the second waits here, then finds nothing.
-        gone = session.execute(
-            delete(Upload).where(
-                Upload.id == upload_id, Upload.user_id == user_id, Upload.expires_at > now
+    try:
+        with transaction(session, write=True):
+            # First, so that of two submits at once the second waits here, then finds nothing.
+            gone = session.execute(
+                delete(Upload).where(
+                    Upload.id == upload_id, Upload.user_id == user_id, Upload.expires_at > now
+                )
             )
-        )
-        if gone.rowcount != 1:  # type: ignore[attr-defined]
-            raise UploadGone(_("this upload was already sent or has expired"))
-        return accept_personalised_send(
-            session,
-            user_id,
-            check.template.id,
-            check.template.content,
-            check.rows,
-            scheduled_at=when,
-            source_digest=digest,
-        )
+            if gone.rowcount != 1:  # type: ignore[attr-defined]
+                raise UploadGone(_("this upload was already sent or has expired"))
+            return accept_personalised_send(
+                session,
+                user_id,
+                check.template.id,
+                check.template.content,
+                check.rows,
+                scheduled_at=when,
+                source_digest=digest,
+                commercial=commercial,
+                policy=policy,
+            )
+    except NoDeliverableRecipients as exc:  # rolled back: the upload is still there
+        preview_numbers(session, check, policy)
+        raise SendRefused({"file": [str(exc)]}, check) from None

@@ -25,6 +25,9 @@ class ComposeForm(FlaskForm):
     content = TextAreaField(lazy_gettext("Message"))
     enquiry_number = StringField(lazy_gettext("Enquiry number"))
     scheduled_at = StringField(lazy_gettext("Send at"))  # YYYY-MM-DDTHH:MM in HKT; empty sends now
+    commercial = BooleanField(
+        lazy_gettext("Commercial")
+    )  # UEMO: skips the DNC register, adds unsubscribe
 
 
 class PasswordForm(FlaskForm):
@@ -67,3 +70,4 @@ class SendCheckForm(FlaskForm):
     enquiry_number = StringField(lazy_gettext("Enquiry number"))
     scheduled_at = StringField(lazy_gettext("Send at (optional)"))
     confirm_duplicate = BooleanField(lazy_gettext("Send it again anyway"))
+    commercial = BooleanField(lazy_gettext("Commercial"))

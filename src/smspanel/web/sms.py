@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,6 +23,7 @@ from smspanel.hktime import format_hkt, to_hkt
 from smspanel.models import Message, MessageStatus, RecipientStatus, db, utcnow
 from smspanel.services.cancelling import NotCancellable, is_cancellable
 from smspanel.services.cancelling import cancel_message as cancel
+from smspanel.services.commercial import with_statement
 from smspanel.services.compose import (
     ComposeRefused,
     content_stats,
@@ -24,9 +35,18 @@ from smspanel.services.compose import (
 from smspanel.services.content import InvalidContent
 from smspanel.services.dashboard import TIME_FILTERS
 from smspanel.services.dashboard import dashboard as dashboard_figures
+from smspanel.services.eligibility import (
+    REASON_ORDER,
+    NoDeliverableRecipients,
+    SendPolicy,
+    check_lines,
+    describe,
+    describe_unknown,
+    reason_label,
+)
 from smspanel.services.history import list_messages
 from smspanel.services.history_filters import HistoryFilters
-from smspanel.services.message_detail import list_recipients, sender_name
+from smspanel.services.message_detail import list_recipients, sender_name, skip_reasons
 from smspanel.services.ownership import MessageScope, find_message, readable_by
 from smspanel.services.pagination import parse_page
 from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
@@ -87,16 +107,22 @@ def compose():
                 prepared.phones,
                 prepared.content,
                 prepared.scheduled_at,
+                commercial=bool(form.commercial.data),
+                policy=send_policy(),
             )
         except ComposeRefused as exc:
             errors, bad_lines = exc.errors, exc.invalid_lines
+        except NoDeliverableRecipients as exc:
+            errors = {"recipients": [str(exc)]}
         except (InvalidContent, InvalidRecipients, NoRecipients, TooManyRecipients) as exc:
             errors = {"content": [str(exc)]}
         else:
             cost = _(
-                "This send: %(cost)s.", cost=send_cost(message.recipient_count, message.segments)
+                "This send: %(cost)s.",
+                cost=send_cost(message.recipient_count - message.skipped_count, message.segments),
             )
             flash(f"{accepted_note(message)} {cost}", "success")
+            flash_number_checks(message)
             return redirect(url_for("sms.message_detail", message_id=message.id))
         status = 422
         flash(_("The message was not sent. Please correct the problems shown below."), "error")
@@ -115,9 +141,58 @@ def compose():
             recipients=distinct_numbers(form.recipients.data or ""),
             rules=counter_rules(),
             schedule_window=schedule_window(),
+            unsubscribe_text=send_policy().unsubscribe_text,
         ),
         status,
     )
+
+
+def send_policy() -> SendPolicy:
+    return SendPolicy.from_settings(current_app.config)
+
+
+@bp.post("/compose/recipients-check")
+@login_required
+def recipients_check():
+    """What a send of the compose form's numbers would skip now, for the sentence above the
+    send button (static/js/recipients_check.js); the content's size with the unsubscribe
+    statement too when commercial. Reads only."""
+    commercial = request.form.get("commercial", "") not in ("", "0", "false", "off")
+    policy = send_policy()
+    checked, invalid = check_lines(
+        db.session, request.form.get("recipients", ""), commercial, policy
+    )
+    answer: dict[str, object] = {
+        "total": checked.total,
+        "deliverable": checked.deliverable_count,
+        "skipped": checked.skipped_count,
+        "by_reason": checked.by_reason,
+        "unknown": checked.unknown_count,
+        "invalid": invalid,
+        "summary": describe(checked),
+        "unknown_summary": describe_unknown(checked),
+    }
+    if commercial and "content" in request.form:
+        text = preview_content(request.form["content"], request.form.get("enquiry_number", ""))
+        stats = content_stats(with_statement(text, policy.unsubscribe_text))
+        answer["commercial_summary"] = _(
+            "With the unsubscribe statement: %(characters)s characters, %(segments)s SMS "
+            "segment(s) per recipient.",
+            characters=stats.characters,
+            segments=stats.segments,
+        )
+    return jsonify(answer)
+
+
+def flash_number_checks(message: AcceptedSend) -> None:
+    """After a send: which numbers were skipped and why, and which the plan did not know."""
+    checked = message.eligibility
+    if checked is None:
+        return
+    if checked.skipped_count:
+        flash(describe(checked, done=True), "warning")
+    if checked.unknown_count:
+        flash(describe_unknown(checked), "info")
 
 
 def schedule_window() -> tuple[str, str]:
@@ -133,7 +208,7 @@ def schedule_window() -> tuple[str, str]:
 
 
 def accepted_note(message: AcceptedSend) -> str:
-    count = message.recipient_count
+    count = message.recipient_count - message.skipped_count
     if message.scheduled_at:
         return ngettext(
             "Message #%(id)s is scheduled for %(when)s to %(count)s recipient. Nothing is sent "
@@ -205,6 +280,8 @@ def message_detail(message_id: int):
         refresh_seconds=REFRESH_SECONDS if pending else None,
         cancellable=is_cancellable(message),
         started_late=started_late(message.scheduled_at, message.started_at),
+        skip_reasons=skip_reasons(db.session, message.id) if message.skipped_count else {},
+        skip_labels={reason: reason_label(reason) for reason in REASON_ORDER},
     )
 
 

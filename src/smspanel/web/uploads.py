@@ -17,6 +17,12 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from smspanel.models import db, utcnow
+from smspanel.services.eligibility import (
+    REASON_ORDER,
+    describe,
+    describe_unknown,
+    reason_label,
+)
 from smspanel.services.ownership import readable_by
 from smspanel.services.recipient_files import MAX_ROWS
 from smspanel.services.templates import list_templates
@@ -33,7 +39,7 @@ from smspanel.services.uploads import (
 )
 from smspanel.web.access import login_required, register_error_pages
 from smspanel.web.forms import SendCheckForm, UploadForm
-from smspanel.web.sms import accepted_note, schedule_window
+from smspanel.web.sms import accepted_note, flash_number_checks, schedule_window, send_policy
 
 bp = Blueprint("uploads", __name__)
 register_error_pages(bp)
@@ -148,15 +154,18 @@ def check(upload_id: str):
                     scheduled_at=form.scheduled_at.data or "",
                     confirm_duplicate=bool(form.confirm_duplicate.data),
                     now=now,
+                    commercial=bool(form.commercial.data),
+                    policy=send_policy(),
                 )
             except SendRefused as exc:
                 report, errors, status = exc.check, exc.errors, 422
                 flash(_("Nothing was sent. Please correct the problems shown below."), "error")
             else:
                 flash(accepted_note(sent), "success")
+                flash_number_checks(sent)
                 return redirect(url_for("sms.message_detail", message_id=sent.id))
         else:
-            report = check_upload(db.session, upload, now)
+            report = check_upload(db.session, upload, now, policy=send_policy())
     except UploadGone:
         return upload_gone()
     return (
@@ -168,6 +177,10 @@ def check(upload_id: str):
             scope=readable_by(current_user.id, is_admin=current_user.is_admin),
             max_problems=MAX_PROBLEMS_SHOWN,
             schedule_window=schedule_window(),
+            unsubscribe_text=send_policy().unsubscribe_text,
+            skip_labels={reason: reason_label(reason) for reason in REASON_ORDER},
+            describe=describe,
+            describe_unknown=describe_unknown,
         ),
         status,
     )

@@ -3,9 +3,11 @@
 Claim: due rows (`status='pending' AND next_attempt_at <= now`) are locked with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL and MariaDB/MySQL, or under SQLite's single writer
 (`BEGIN IMMEDIATE`), and stamped with the dispatcher's id. While claimed, `next_attempt_at`
-holds the lease's end, so a crashed dispatcher's rows simply come due again. Finishing
-(`outcomes.py`) only touches rows still claimed by the same dispatcher. Every transaction
-here is short; the HTTP call to the gateway happens outside all of them.
+holds the lease's end, so a crashed dispatcher's rows simply come due again. A claimed row
+whose number is now on a register its message respects (`eligibility.py`) is skipped
+instead of sent. Finishing (`outcomes.py`) only touches rows still claimed by the same
+dispatcher. Every transaction here is short; the HTTP call to the gateway happens outside
+all of them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
 from smspanel.services.cancelling import cancel_claimed_in_transaction
+from smspanel.services.eligibility import register_skip_reason, skip_claimed_in_transaction
 from smspanel.services.transactions import begin_write, locks_rows, transaction
 
 
@@ -74,6 +77,7 @@ def claim_due_recipients(
                 func.coalesce(Recipient.content, Message.content).label("content"),
                 Message.status.label("message_status"),
                 Message.cancelled_at,
+                register_skip_reason(Recipient.phone, Message.commercial).label("skip_reason"),
             )
             .join(Message, Message.id == Recipient.message_id)
             .where(Recipient.id.in_(ids))
@@ -83,12 +87,18 @@ def claim_due_recipients(
         stopped = [(r.id, r.message_id) for r in rows if r.cancelled_at is not None]
         if stopped:
             cancel_claimed_in_transaction(session, worker_id, stopped)
+        # Opted out (or, for a commercial message, put on the do-not-call register) since the
+        # send was accepted: skipped, never sent.
+        sending = [r for r in rows if r.cancelled_at is None and r.skip_reason is None]
+        skipped = [
+            (r.id, r.message_id, r.skip_reason)
+            for r in rows
+            if r.cancelled_at is None and r.skip_reason is not None
+        ]
+        if skipped:
+            skip_claimed_in_transaction(session, worker_id, skipped, now)
         starting = sorted(
-            {
-                r.message_id
-                for r in rows
-                if r.message_status == MessageStatus.SCHEDULED and r.cancelled_at is None
-            }
+            {r.message_id for r in sending if r.message_status == MessageStatus.SCHEDULED}
         )
         if starting:
             session.execute(
@@ -99,8 +109,7 @@ def claim_due_recipients(
             )
     return [
         ClaimedRecipient(r.id, r.message_id, r.phone, r.content, r.attempts, r.maybe_duplicate)
-        for r in rows
-        if r.cancelled_at is None
+        for r in sending
     ]
 
 

@@ -1,0 +1,174 @@
+"""Accepting a send against full registers (issue 12): 100,000 recipients, commercial, with
+2,000,000 numbers on the do-not-call register and 100,000 opted out.
+
+    python -m bench.registers [--database-url URL] [--recipients N] [--dnc N] [--opt-outs N]
+
+In-process, through `sending.accept_send` (the API and the web call it the same way), so
+the figure is the use case's own: classification, the multi-row insert, the two set-based
+register UPDATEs and the commit. The registers are loaded straight into the tables (COPY on
+PostgreSQL, executemany elsewhere). 10% of the send's numbers are on the do-not-call
+register and 1% opted out; the rest of both registers are other mobile numbers. Without
+`--database-url` a new SQLite file in a temporary folder; a server URL must name a scratch
+database, whose tables are dropped and made again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event, insert, make_url, text
+
+from bench.harness import emit
+
+SEND_FIRST = 61_000_000  # 6100 0000 onwards: mobile numbers
+OTHER_FIRST = 90_100_000  # the registers' other numbers: 9010 0000 onwards, mobile too
+ROUNDS = 3
+
+
+def load_registers(session, send: list[str], dnc: int, opt_outs: int) -> None:
+    """The registers, 10% and 1% of them from the send's numbers."""
+    from smspanel.models import DncImport, DncImportStatus, OptOut, utcnow
+
+    on_dnc = send[::10]
+    dnc_numbers = on_dnc + [str(OTHER_FIRST + n) for n in range(dnc - len(on_dnc))]
+    opted = send[::100]
+    opted += [str(OTHER_FIRST + 3 * n + 1) for n in range(opt_outs - len(opted))]
+    import_id = session.execute(
+        insert(DncImport).values(
+            status=DncImportStatus.ACTIVE,
+            filename="bench.txt",
+            number_count=len(dnc_numbers),
+            started_at=utcnow(),
+            imported_at=utcnow(),
+        )
+    ).inserted_primary_key[0]
+    session.commit()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        with raw.cursor().copy("COPY dnc_numbers (import_id, phone) FROM STDIN") as copy:
+            for phone in dnc_numbers:
+                copy.write_row((import_id, phone))
+    else:  # the driver's own executemany: SQLAlchemy's per-row work would triple the time
+        raw = connection.connection.driver_connection
+        mark = "?" if connection.dialect.name == "sqlite" else "%s"
+        cursor = raw.cursor()
+        for start in range(0, len(dnc_numbers), 50_000):
+            cursor.executemany(
+                f"INSERT INTO dnc_numbers (import_id, phone) VALUES ({mark}, {mark})",
+                [(import_id, p) for p in dnc_numbers[start : start + 50_000]],
+            )
+    session.execute(
+        insert(OptOut),
+        [{"phone": p, "reason": "bench", "source": "csv", "created_at": utcnow()} for p in opted],
+    )
+    session.commit()
+    analyse = {"sqlite": "ANALYZE", "postgresql": "ANALYZE"}.get(connection.dialect.name)
+    if analyse:
+        session.execute(text(analyse))
+        session.commit()
+
+
+@contextmanager
+def register_statements(engine) -> Iterator[list[float]]:
+    """The seconds each statement reading a register took, while the block runs."""
+    spent: list[float] = []
+
+    def before(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if "opt_outs" in statement or "dnc_" in statement:
+            spent.append(time.perf_counter() - conn.info["bench_started"])
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield spent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
+def run(database_url: str | None, recipients: int, dnc: int, opt_outs: int) -> None:
+    from smspanel import create_app
+    from smspanel.models import db
+    from smspanel.services.accounts import create_user
+    from smspanel.services.eligibility import SendPolicy
+    from smspanel.services.sending import accept_send
+
+    with tempfile.TemporaryDirectory(prefix="smspanel-bench-registers-") as tmp:
+        url = database_url or f"sqlite:///{Path(tmp) / 'registers.db'}"
+        app = create_app(
+            {
+                "SECRET_KEY": "bench-secret-key-that-is-long-enough-0000",
+                "SQLALCHEMY_DATABASE_URI": url,
+                "SMS_IN_APP_DISPATCHER": False,
+                "TESTING": True,
+            }
+        )
+        dialect = make_url(url).get_backend_name()
+        send = [str(SEND_FIRST + n) for n in range(recipients)]
+        policy = SendPolicy.from_settings(app.config)
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+            user = create_user(db.session, "bench", "bench user password 1")
+            baseline = []
+            for _ in range(ROUNDS):  # the same send before any register holds a number
+                started = time.perf_counter()
+                accept_send(db.session, user.id, send, "Sale", policy=policy)
+                baseline.append(time.perf_counter() - started)
+            emit(f"accept_{recipients}_empty_registers_s", statistics.median(baseline), "s",
+                 dialect=dialect, rounds=ROUNDS, best=round(min(baseline), 3),
+                 note="the baseline: registers empty")  # fmt: skip
+            started = time.perf_counter()
+            load_registers(db.session, send, dnc, opt_outs)
+            emit("registers_load_s", time.perf_counter() - started, "s", dialect=dialect,
+                 dnc=dnc, opt_outs=opt_outs, note="setup: COPY or executemany")  # fmt: skip
+            # Plain and commercial in turn, so neither gets the emptier table.
+            timings: dict[bool, list[float]] = {False: [], True: []}
+            in_registers: dict[bool, list[float]] = {False: [], True: []}
+            skipped: dict[bool, int] = {}
+            for _ in range(ROUNDS):
+                for commercial in (False, True):
+                    with register_statements(db.engine) as spent:
+                        started = time.perf_counter()
+                        accepted = accept_send(
+                            db.session, user.id, send, "Sale", commercial=commercial, policy=policy
+                        )
+                        timings[commercial].append(time.perf_counter() - started)
+                    in_registers[commercial].append(sum(spent))
+                    skipped[commercial] = accepted.skipped_count
+            for commercial, taken in timings.items():
+                in_sql = statistics.median(in_registers[commercial])
+                kind = "commercial" if commercial else "plain"
+                target = {"at_most": 3.0} if commercial else {}
+                emit(f"accept_{recipients}_{kind}_with_registers_s", statistics.median(taken),
+                     "s", **target, dialect=dialect, recipients=recipients, dnc=dnc,
+                     opt_outs=opt_outs, skipped=skipped[commercial], rounds=ROUNDS,
+                     best=round(min(taken), 3), worst=round(max(taken), 3),
+                     register_statements_s=round(in_sql, 3))  # fmt: skip
+            db.session.remove()
+            db.engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--dnc", type=int, default=2_000_000)
+    parser.add_argument("--opt-outs", type=int, default=100_000)
+    args = parser.parse_args()
+    run(args.database_url, args.recipients, args.dnc, args.opt_outs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
