@@ -12,7 +12,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, gettext, ngettext
 from flask_login import current_user
 
@@ -40,6 +40,8 @@ def language_from_accept_header() -> str:
 
 def current_language() -> str:
     """The contract's code for this request: a choice made with /lang, else the browser's."""
+    if not has_request_context():
+        return "en"  # the CLI, a background thread, a service test: English
     if request.blueprint == "api":
         return "en"  # API messages stay English whatever the caller's browser says
     chosen = request.cookies.get(LANGUAGE_COOKIE)

@@ -31,12 +31,24 @@ def load_user(login_id: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    from smspanel.web import admin, auth, dead_letter, exports, message_templates, sms, uploads
+    from smspanel.web import (
+        admin,
+        auth,
+        dead_letter,
+        dnc,
+        exports,
+        message_templates,
+        opt_outs,
+        sms,
+        uploads,
+    )
 
     login_manager.init_app(app)
     csrf.init_app(app)
-    # The upload form checks its token itself, once it has raised the body's size limit.
+    # The upload forms check their token themselves, once they have raised the body's limit.
     csrf.exempt(uploads.upload)
+    csrf.exempt(opt_outs.add)
+    csrf.exempt(dnc.upload)
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc: CSRFError):  # type: ignore[no-untyped-def]
@@ -58,5 +70,7 @@ def init_app(app: Flask) -> None:
         dead_letter.bp,
         exports.bp,
         uploads.bp,
+        opt_outs.bp,
+        dnc.bp,
     ):
         app.register_blueprint(blueprint)
