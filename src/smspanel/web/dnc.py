@@ -135,12 +135,12 @@ def upload():
     load_in_background(current_app._get_current_object(), import_id, register.numbers)  # type: ignore[attr-defined]
     flash(
         ngettext(
-            "%(file)s was read: %(num)s number is loading. The copy in use stays active until "
-            "the new one is ready.",
-            "%(file)s was read: %(num)s numbers are loading. The copy in use stays active "
+            "%(file)s was read: %(count)s number is loading. The copy in use stays active "
+            "until the new one is ready.",
+            "%(file)s was read: %(count)s numbers are loading. The copy in use stays active "
             "until the new one is ready.",
             len(register.numbers),
-            num=f"{len(register.numbers):,}",
+            count=f"{len(register.numbers):,}",
             file=filename,
         ),
         "success",
