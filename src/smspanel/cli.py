@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from flask.cli import with_appcontext
 from smspanel.models import db, utcnow
 from smspanel.services.accounts import UserError, create_user, find_user, reset_password
 from smspanel.services.audit import Actor, set_actor
+from smspanel.services.dnc import (
+    ImportBusy,
+    RegisterFileRefused,
+    load_import,
+    read_register_file,
+    start_import,
+)
 from smspanel.services.tokens import issue_token
 from smspanel.services.uploads import purge_expired_uploads
 from smspanel.worker import run_worker
@@ -102,6 +110,45 @@ def purge_uploads_command() -> None:
     click.echo(f"deleted {count} expired upload{'s' if count != 1 else ''}")
 
 
+@click.command("import-dnc")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_dnc_command(file: Path) -> None:
+    """Import OFCA's do-not-call register from FILE (one number per line, or a CSV with the
+    number in the first column). The copy in use stays active until the new one is loaded."""
+    act_from_command_line()
+    started = time.perf_counter()
+    try:
+        register = read_register_file(file.read_bytes())
+    except RegisterFileRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    total = len(register.numbers)
+    click.echo(f"{file.name}: {total:,} numbers read in {time.perf_counter() - started:.1f} s")
+    try:
+        import_id = start_import(db.session, file.name)
+    except ImportBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    shown = [0]
+
+    def progress(loaded: int, of: int) -> None:
+        if loaded * 10 // of > shown[0] * 10 // of or loaded == of:
+            click.echo(f"  loaded {loaded:,} of {of:,}", err=True)
+            shown[0] = loaded
+
+    try:
+        result = load_import(db.session, import_id, register.numbers, progress)
+    except Exception as exc:
+        raise click.ClickException(
+            f"the import failed ({type(exc).__name__}: {exc}); the copy in use is unchanged"
+        ) from None
+    repeats = f", {result.repeats:,} repeated lines ignored" if result.repeats else ""
+    click.echo(
+        f"import {result.import_id} is the copy in use: {result.number_count:,} numbers"
+        f"{repeats}; loaded and made active in {result.seconds:.1f} s, "
+        f"{time.perf_counter() - started:.1f} s in all"
+    )
+
+
 def init_app(app: Flask) -> None:
     for command in (
         backup_command,
@@ -110,5 +157,6 @@ def init_app(app: Flask) -> None:
         reset_password_command,
         create_token_command,
         purge_uploads_command,
+        import_dnc_command,
     ):
         app.cli.add_command(command)
