@@ -135,3 +135,18 @@ def test_a_failed_import_is_shown_with_why(app, admin_client, monkeypatch):
     text = page_text(admin_client.get("/admin/dnc"))
     assert "The last import failed" in text and "OSError: disk full" in text
     assert active_numbers(app) == []
+
+
+def test_the_page_is_in_chinese_for_a_hong_kong_browser(app, admin_client):
+    upload(admin_client, b"91234567\n")
+    finish_imports(app)
+    text = page_text(admin_client.get("/admin/dnc", headers={"Accept-Language": "zh-HK"}))
+    assert "拒收訊息登記冊" in text and "上載並匯入" in text and "0 個工作天" in text
+    chinese = admin_client.post(
+        "/admin/dnc",
+        data={"file": (io.BytesIO(b"12\n"), "bad.txt")},
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "zh-HK"},
+    )
+    assert chinese.status_code == 422
+    assert "有 1 行不是香港電話號碼" in page_text(chinese)
