@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -112,11 +113,21 @@ def purge_uploads_command() -> None:
 
 @click.command("import-dnc")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--nice",
+    "niceness",
+    type=click.IntRange(0, 19),
+    default=10,
+    show_default=True,
+    help="Lower this command's CPU priority by N, so web requests and sends go first.",
+)
 @with_appcontext
-def import_dnc_command(file: Path) -> None:
+def import_dnc_command(file: Path, niceness: int) -> None:
     """Import OFCA's do-not-call register from FILE (one number per line, or a CSV with the
     number in the first column). The copy in use stays active until the new one is loaded."""
     act_from_command_line()
+    if niceness:
+        os.nice(niceness)
     started = time.perf_counter()
     try:
         register = read_register_file(file.read_bytes())

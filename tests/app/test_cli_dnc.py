@@ -18,7 +18,7 @@ def active_numbers(app) -> list[str]:
 def test_import_dnc_loads_the_file_and_says_how_long_it_took(runner, app, tmp_path):
     register = tmp_path / "dnc.txt"
     register.write_text("Telephone\n91234567\n6123 4567\n+852 51234567\n91234567\n")
-    result = runner.invoke(args=["import-dnc", str(register)])
+    result = runner.invoke(args=["import-dnc", "--nice", "0", str(register)])
     assert result.exit_code == 0, result.output
     assert "dnc.txt: 4 numbers read" in result.output
     assert "is the copy in use: 3 numbers, 1 repeated lines ignored" in result.output
@@ -33,8 +33,8 @@ def test_a_malformed_file_is_refused_naming_the_line_and_the_old_copy_stays(runn
     good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
     good.write_text("91234567\n")
     bad.write_text("61234567\n612345\n")
-    assert runner.invoke(args=["import-dnc", str(good)]).exit_code == 0
-    result = runner.invoke(args=["import-dnc", str(bad)])
+    assert runner.invoke(args=["import-dnc", "--nice", "0", str(good)]).exit_code == 0
+    result = runner.invoke(args=["import-dnc", "--nice", "0", str(bad)])
     assert result.exit_code == 1
     assert "line 2: “612345”" in result.output and "nothing was imported" in result.output
     assert active_numbers(app) == ["91234567"]

@@ -11,7 +11,9 @@ import marks it failed once it is an hour old, and the copy in use stays active 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 
 from flask import (
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 IMPORT_THREADS = "smspanel.dnc_import_threads"  # app.extensions key: import id -> thread
 REFRESH_SECONDS = 3  # the page reloads itself this often while an import is loading
+LOADER_NICENESS = 10
 
 
 def dnc_page(status: int = 200, errors: list[str] | None = None, problems=()):
@@ -72,11 +75,19 @@ def dnc_page(status: int = 200, errors: list[str] | None = None, problems=()):
     )
 
 
+def lower_this_threads_priority(niceness: int = LOADER_NICENESS) -> None:
+    """Linux schedules each thread on its own, so the loader can give way to the requests
+    of every process here (this one's other threads too, between GIL switches)."""
+    with contextlib.suppress(AttributeError, OSError):  # elsewhere: the process's priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+
+
 def load_in_background(app: Flask, import_id: int, numbers: list[str]) -> threading.Thread:
     """Load the copy from a thread of this process, as the admin who uploaded it."""
     actor = audit.current_actor()
 
     def work() -> None:
+        lower_this_threads_priority()
         with app.app_context(), audit.acting_as(actor):
             try:
                 result = load_import(db.session, import_id, numbers)
