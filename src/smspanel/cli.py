@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,12 +20,14 @@ from smspanel.services.audit import Actor, set_actor
 from smspanel.services.dnc import (
     ImportBusy,
     RegisterFileRefused,
+    fail_import,
     load_import,
     read_register_file,
     start_import,
 )
 from smspanel.services.tokens import issue_token
 from smspanel.services.uploads import purge_expired_uploads
+from smspanel.subcommands import DNC_LOADER_ACTOR
 from smspanel.worker import run_worker
 
 
@@ -139,15 +143,8 @@ def import_dnc_command(file: Path, niceness: int) -> None:
         import_id = start_import(db.session, file.name)
     except ImportBusy as exc:
         raise click.ClickException(str(exc)) from None
-    shown = [0]
-
-    def progress(loaded: int, of: int) -> None:
-        if loaded * 10 // of > shown[0] * 10 // of or loaded == of:
-            click.echo(f"  loaded {loaded:,} of {of:,}", err=True)
-            shown[0] = loaded
-
     try:
-        result = load_import(db.session, import_id, register.numbers, progress)
+        result = load_import(db.session, import_id, register.numbers, progress_printer())
     except Exception as exc:
         raise click.ClickException(
             f"the import failed ({type(exc).__name__}: {exc}); the copy in use is unchanged"
@@ -160,6 +157,50 @@ def import_dnc_command(file: Path, niceness: int) -> None:
     )
 
 
+def progress_printer() -> Callable[[int, int], None]:
+    """Prints each tenth of a load to stderr."""
+    shown = [0]
+
+    def progress(loaded: int, of: int) -> None:
+        if loaded * 10 // of > shown[0] * 10 // of or loaded == of:
+            click.echo(f"  loaded {loaded:,} of {of:,}", err=True)
+            shown[0] = loaded
+
+    return progress
+
+
+@click.command("load-dnc-import", hidden=True)
+@click.argument("import_id", type=int)
+@click.argument("numbers_file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def load_dnc_import_command(import_id: int, numbers_file: Path) -> None:
+    """The loader /admin/dnc starts for an upload it has checked: load NUMBERS_FILE into the
+    `loading` copy IMPORT_ID, as the admin who uploaded it (DNC_LOADER_ACTOR), then delete
+    the file."""
+    named = os.environ.get(DNC_LOADER_ACTOR)
+    if named:
+        user_id, username, ip_address = json.loads(named)
+        set_actor(Actor(user_id, username, "web", ip_address))
+    else:
+        act_from_command_line()
+    os.nice(10)  # the serving processes' requests and sends go first
+    try:
+        register = read_register_file(numbers_file.read_bytes())
+    except (OSError, RegisterFileRefused) as exc:
+        fail_import(db.session, import_id, f"the checked numbers could not be read: {exc}")
+        raise click.ClickException(str(exc)) from None
+    finally:
+        numbers_file.unlink(missing_ok=True)
+    try:
+        result = load_import(db.session, import_id, register.numbers, progress_printer())
+    except Exception as exc:
+        raise click.ClickException(f"import {import_id} failed: {exc}") from None
+    click.echo(
+        f"import {import_id} is the copy in use: {result.number_count:,} numbers, "
+        f"loaded and made active in {result.seconds:.1f} s"
+    )
+
+
 def init_app(app: Flask) -> None:
     for command in (
         backup_command,
@@ -169,5 +210,6 @@ def init_app(app: Flask) -> None:
         create_token_command,
         purge_uploads_command,
         import_dnc_command,
+        load_dnc_import_command,
     ):
         app.cli.add_command(command)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
-from smspanel.models import DncImport, DncImportStatus, db, utcnow
+from smspanel.models import AuditEvent, DncImport, DncImportStatus, db, utcnow
 from smspanel.services.audit import Actor, acting_as
-from smspanel.services.dnc import start_import
-from smspanel.web.dnc import IMPORT_THREADS
+from smspanel.services.dnc import fail_import, start_import
+from smspanel.web.dnc import LOADERS
 from tests.web.conftest import page_text
 
 ACTIVE_NUMBERS = text(
@@ -28,10 +29,9 @@ def upload(client, data: bytes, name: str = "dnc_register.txt"):
 
 
 def finish_imports(app) -> None:
-    """Wait for the loads the page started in the background."""
-    for thread in list(app.extensions.get(IMPORT_THREADS, {}).values()):
-        thread.join(60)
-        assert not thread.is_alive()
+    """Wait for the loader processes the page started."""
+    for loader in list(app.extensions.get(LOADERS, {}).values()):
+        assert loader.wait(120) == 0
 
 
 def active_numbers(app) -> list[str]:
@@ -69,6 +69,13 @@ def test_an_upload_is_loaded_and_the_page_shows_its_date_size_and_who(app, admin
     assert "data-number-count>3<" in page.get_data(as_text=True)
     assert "boss" in text and "dnc_register.txt" in text and "HKT" in text
     assert "0 working days" in text
+    with app.app_context():
+        (loaded,) = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "dnc.import")
+        ).all()
+    # The loader process acts for the admin who uploaded the file.
+    assert (loaded.actor_name, loaded.channel, loaded.ip_address) == ("boss", "web", "127.0.0.1")
+    assert not list((Path(app.instance_path) / "dnc-imports").iterdir())  # nothing left behind
     assert "older than 10 working days" not in text
     assert 'http-equiv="refresh"' not in page.get_data(as_text=True)
 
@@ -123,15 +130,10 @@ def test_an_import_in_progress_is_shown_and_a_second_one_waits(app, admin_client
     assert "another import of the register is loading" in page_text(busy)
 
 
-def test_a_failed_import_is_shown_with_why(app, admin_client, monkeypatch):
-    from smspanel.services import dnc
-
-    def broken(*args, **kwargs):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(dnc, "_insert", broken)
-    upload(admin_client, b"91234567\n")
-    finish_imports(app)
+def test_a_failed_import_is_shown_with_why(app, admin_client):
+    with app.app_context(), acting_as(Actor(username="carol")):
+        failing = start_import(db.session, "broken.txt")
+        fail_import(db.session, failing, "OSError: disk full")
     text = page_text(admin_client.get("/admin/dnc"))
     assert "The last import failed" in text and "OSError: disk full" in text
     assert active_numbers(app) == []

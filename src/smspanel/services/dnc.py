@@ -337,8 +337,12 @@ def _activate(session: Session, import_id: int, count: int) -> int | None:
 
 
 def _mark_failed(session: Session, import_id: int, error: BaseException) -> None:
-    """Best effort: the failure that brought us here may be the database itself."""
-    reason = f"{type(error).__name__}: {error}"
+    fail_import(session, import_id, f"{type(error).__name__}: {error}")
+
+
+def fail_import(session: Session, import_id: int, reason: str) -> None:
+    """Mark a `loading` copy failed, saying why, and delete what it loaded. Best effort: the
+    failure that brought us here may be the database itself."""
     try:
         with transaction(session, write=True):
             session.execute(

@@ -339,10 +339,6 @@ def history(session: Session, phone: str) -> list[OptOutRecord]:
         )
 
 
-def is_opted_out(session: Session, phone: str) -> bool:
-    return session.get(OptOut, phone) is not None
-
-
 # --- export --------------------------------------------------------------------------------
 
 

@@ -1,20 +1,24 @@
 """The do-not-call register page (UEMO s.11): the copy in use, its age, and a new import.
 
 A register of 2,000,000 numbers is about 20 MB and takes tens of seconds to load, longer
-than a request should (gunicorn's default timeout is 30 s). So the request only reads and
-checks the file (a malformed line is named at once, nothing changes), makes the new copy
-`loading` and hands its numbers to a thread of this process, which loads them and makes
-the copy active; the page shows the import's progress from the database, so any serving
-process can show it. A process that ends mid-load leaves the copy `loading`; the next
-import marks it failed once it is an hour old, and the copy in use stays active throughout.
+than a request should take (gunicorn's default timeout is 30 s), and the load's sorting and
+batching would hold this process's GIL for seconds at a time, stalling every request it
+serves. So the request only reads and checks the file (a malformed line is named at once,
+nothing changes), makes the new copy `loading`, writes its numbers to a file in the instance
+folder and starts `flask --app smspanel load-dnc-import` (cli.py) as a process of its own,
+at a lower CPU priority, to load them and make the copy active. The page shows the import's
+progress from the database, so any serving process can show it. A loader that dies mid-way
+leaves the copy `loading`; the next import marks it failed once it is an hour old, and the
+copy in use stays active throughout.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
-import os
+import subprocess
 import threading
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -37,13 +41,14 @@ from smspanel.services.dnc import (
     ImportBusy,
     RegisterFileRefused,
     active_dnc_summary,
+    fail_import,
     import_in_progress,
     last_failed_import,
-    load_import,
     read_register_file,
     start_import,
 )
 from smspanel.services.uploads import display_filename, file_size
+from smspanel.subcommands import DNC_LOADER_ACTOR, flask_command
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.uploads import DRAIN_TIMES_THE_LIMIT, FORM_ALLOWANCE, check_csrf, drain_body
 
@@ -51,9 +56,8 @@ bp = Blueprint("dnc", __name__, url_prefix="/admin/dnc")
 register_error_pages(bp)
 log = logging.getLogger(__name__)
 
-IMPORT_THREADS = "smspanel.dnc_import_threads"  # app.extensions key: import id -> thread
+LOADERS = "smspanel.dnc_loaders"  # app.extensions key: import id -> the loader's Popen
 REFRESH_SECONDS = 3  # the page reloads itself this often while an import is loading
-LOADER_NICENESS = 10
 
 
 def dnc_page(status: int = 200, errors: list[str] | None = None, problems=()):
@@ -75,38 +79,33 @@ def dnc_page(status: int = 200, errors: list[str] | None = None, problems=()):
     )
 
 
-def lower_this_threads_priority(niceness: int = LOADER_NICENESS) -> None:
-    """Linux schedules each thread on its own, so the loader can give way to the requests
-    of every process here (this one's other threads too, between GIL switches)."""
-    with contextlib.suppress(AttributeError, OSError):  # elsewhere: the process's priority
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+def numbers_file(app: Flask, import_id: int) -> Path:
+    folder = Path(app.instance_path) / "dnc-imports"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / f"import-{import_id}.txt"
 
 
-def load_in_background(app: Flask, import_id: int, numbers: list[str]) -> threading.Thread:
-    """Load the copy from a thread of this process, as the admin who uploaded it."""
+def start_loader(app: Flask, import_id: int, numbers: list[str]) -> subprocess.Popen[bytes]:
+    """Write the checked numbers beside the instance's database and load them from a
+    process of their own (which deletes the file when done)."""
+    path = numbers_file(app, import_id)
+    path.write_text("\n".join(numbers) + "\n")
     actor = audit.current_actor()
-
-    def work() -> None:
-        lower_this_threads_priority()
-        with app.app_context(), audit.acting_as(actor):
-            try:
-                result = load_import(db.session, import_id, numbers)
-            except Exception:
-                log.exception("the do-not-call register import %s failed", import_id)
-            else:
-                log.info(
-                    "do-not-call register import %s active: %s numbers in %.1f s",
-                    import_id,
-                    result.number_count,
-                    result.seconds,
-                )
-            finally:
-                db.session.remove()
-
-    thread = threading.Thread(target=work, name=f"dnc-import-{import_id}", daemon=True)
-    app.extensions.setdefault(IMPORT_THREADS, {})[import_id] = thread
-    thread.start()
-    return thread
+    command, environment = flask_command(
+        "load-dnc-import",
+        str(import_id),
+        str(path),
+        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        SMSPANEL_INSTANCE_PATH=app.instance_path,
+        **{DNC_LOADER_ACTOR: json.dumps([actor.user_id, actor.username, actor.ip_address])},
+    )
+    loader = subprocess.Popen(
+        command, env=environment, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    app.extensions.setdefault(LOADERS, {})[import_id] = loader
+    # Reaped when it ends, so a long-lived server leaves no zombie behind.
+    threading.Thread(target=loader.wait, name=f"dnc-loader-{import_id}", daemon=True).start()
+    return loader
 
 
 @bp.get("")
@@ -143,7 +142,13 @@ def upload():
         return dnc_page(422, [exc.summary], exc.problems)
     except ImportBusy as exc:
         return dnc_page(409, [str(exc)])
-    load_in_background(current_app._get_current_object(), import_id, register.numbers)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        start_loader(app, import_id, register.numbers)
+    except OSError as exc:
+        log.exception("could not start the do-not-call register loader")
+        fail_import(db.session, import_id, f"the loader did not start: {exc}")
+        return dnc_page(500, [_("the import could not be started; the server log says why")])
     flash(
         ngettext(
             "%(file)s was read: %(count)s number is loading. The copy in use stays active "
