@@ -75,11 +75,12 @@ def server_database(url: str | None) -> tuple[str | None, object]:
     return server.set(database=name).render_as_string(hide_password=False), drop
 
 
-def import_with_command(app: App, path: Path) -> tuple[float, str]:
+def import_with_command(app: App, path: Path, niceness: int | None = None) -> tuple[float, str]:
     """Seconds the command took in all, and its output."""
     started = time.perf_counter()
+    nice = ["--nice", str(niceness)] if niceness is not None else []
     done = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "smspanel", "import-dnc", str(path)],
+        [sys.executable, "-m", "flask", "--app", "smspanel", "import-dnc", *nice, str(path)],
         env=app.env, cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -137,6 +138,7 @@ def run(
     via: str = "command",
     database_url: str | None = None,
     clients: int = 2,
+    niceness: int | None = None,
 ) -> None:
     url, drop = server_database(database_url)
     settings = {"DATABASE_URL": url} if url else {}
@@ -187,7 +189,7 @@ def run(
         sink[0] = timings
         started = time.perf_counter()
         if via == "command":
-            wall, output = import_with_command(app, second)
+            wall, output = import_with_command(app, second, niceness)
             loaded = re.search(r"made active in ([\d.]+) s", output)
             active_s = float(loaded.group(1)) if loaded else wall
             extra = {"command_wall_s": round(wall, 1), "note": "import-dnc: load and swap"}
@@ -203,7 +205,7 @@ def run(
         for worker in workers:
             worker.join()
 
-        common = {"database": database, "via": via, "numbers": count}
+        common = {"database": database, "via": via, "numbers": count, "nice": niceness}
         emit(f"dnc_import_{count}_active_s", active_s, "s", at_most=TARGET_S, **common, **extra)
         emit(f"dnc_import_{count}_old_copy_deleted_s", cleared_s, "s", **common,
              note="from the import's start until the replaced copy's rows are gone")  # fmt: skip
@@ -227,9 +229,10 @@ def main() -> int:
     parser.add_argument("--via", choices=["command", "web"], default="command")
     parser.add_argument("--database-url", default=None, help="a PostgreSQL or MariaDB server")
     parser.add_argument("--clients", type=int, default=2, help="API clients and web clients each")
+    parser.add_argument("--nice", type=int, default=None, help="import-dnc's --nice (command)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="smspanel-bench-dnc-") as name:
-        run(Path(name), args.numbers, args.via, args.database_url, args.clients)
+        run(Path(name), args.numbers, args.via, args.database_url, args.clients, args.nice)
     return 0
 
 

@@ -99,9 +99,13 @@ def start_loader(app: Flask, import_id: int, numbers: list[str]) -> subprocess.P
         SMSPANEL_INSTANCE_PATH=app.instance_path,
         **{DNC_LOADER_ACTOR: json.dumps([actor.user_id, actor.username, actor.ip_address])},
     )
-    loader = subprocess.Popen(
-        command, env=environment, stdin=subprocess.DEVNULL, start_new_session=True
-    )
+    try:
+        loader = subprocess.Popen(
+            command, env=environment, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
     app.extensions.setdefault(LOADERS, {})[import_id] = loader
     # Reaped when it ends, so a long-lived server leaves no zombie behind.
     threading.Thread(target=loader.wait, name=f"dnc-loader-{import_id}", daemon=True).start()
