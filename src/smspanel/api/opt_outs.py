@@ -17,7 +17,7 @@ from smspanel.api.schemas import (
     respond,
 )
 from smspanel.errors import ApiError
-from smspanel.hktime import to_hkt
+from smspanel.hktime import HKT
 from smspanel.models import db
 from smspanel.services import opt_outs
 from smspanel.services.opt_outs import NotOnRegister, OptOutRefused
@@ -67,7 +67,7 @@ def list_opt_outs():
             phone=entry.phone,
             reason=entry.reason,
             source=entry.source,  # type: ignore[arg-type]
-            created_at=to_hkt(entry.created_at),
+            created_at=entry.created_at.astimezone(HKT),
         )
         for entry in page.items
     ]
