@@ -14,7 +14,7 @@ from smspanel.models import db
 from smspanel.services import opt_outs
 from smspanel.services.opt_outs import AddResult, NotOnRegister, OptOutRefused
 from smspanel.services.pagination import parse_page
-from smspanel.services.phone import normalize_phone
+from smspanel.services.phone import display_phone, normalize_phone
 from smspanel.services.uploads import file_size
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.exports import csv_download
@@ -117,7 +117,10 @@ def remove(phone: str):
         flash(_("%(phone)s is not on the opt-out register.", phone=phone), "error")
         return redirect(url_for("opt_outs.index"))
     flash(
-        _("%(phone)s was removed from the opt-out register; its record is kept.", phone=removed),
+        _(
+            "%(phone)s was removed from the opt-out register; its record is kept.",
+            phone=display_phone(removed),
+        ),
         "success",
     )
     return redirect(url_for("opt_outs.index", search=request.args.get("search") or None))
