@@ -17,6 +17,8 @@ exports:  CSV download of 100,000 recipients: first byte, whole file, RSS (bench
 uploads:  a 100,000-row CSV through /send/upload, its check page and its send (bench/uploads.py).
 campaigns: cancel of a 100,000 send in progress; a personalised 100,000 send: accept time
           and delivery rate beside a plain one (bench/campaigns.py).
+dnc:      a 2,000,000-number do-not-call register replacing another with `import-dnc`,
+          while sends and pages are timed (bench/dnc.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import campaigns, deploy, exports, memory, mixed_load, uploads
+from bench import campaigns, deploy, dnc, exports, memory, mixed_load, uploads
 from bench import pages as bench_pages
 from bench.harness import MOBILE_BLOCK, cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
@@ -179,6 +181,7 @@ SCENARIOS = (
     "exports",
     "uploads",
     "campaigns",
+    "dnc",
 )
 
 
@@ -213,6 +216,8 @@ def main() -> int:
                 uploads.run(tmp)
             elif scenario == "campaigns":
                 campaigns.run(tmp)
+            elif scenario == "dnc":
+                dnc.run(tmp)
     return 0
 
 

@@ -189,6 +189,8 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         # A file of recipients, and a personalised API send: 100,000 rows with a few
         # columns is 5-10 MB.
         "UPLOAD_MAX_BYTES": env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
+        # OFCA's do-not-call register: about 10 bytes a number, so 2,000,000 numbers are 20 MB.
+        "DNC_UPLOAD_MAX_BYTES": env_int("DNC_UPLOAD_MAX_BYTES", 64 * 1024 * 1024, minimum=1024),
         # Numbers the numbering plan calls fixed line, pager or another non-SMS kind are
         # skipped; false sends to every number.
         "SMS_SKIP_NON_MOBILE": env_bool("SMS_SKIP_NON_MOBILE", True),

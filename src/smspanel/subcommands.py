@@ -7,6 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
+# The environment variable naming who started a `load-dnc-import` child: [id, name, address].
+DNC_LOADER_ACTOR = "SMSPANEL_DNC_ACTOR"
+
 
 def flask_command(*arguments: str, **settings: str) -> tuple[list[str], dict[str, str]]:
     """The argv and environment of `python -m flask --app smspanel <arguments>`: this

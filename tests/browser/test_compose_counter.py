@@ -134,7 +134,7 @@ def test_the_counter_in_chinese(page, live_app):
     page.locator("#content").fill("Don\u2019t forget\uff0c water off")
     page.locator("#enquiry_number").fill("2833 1234")
     counter = page.locator("#content-counter")
-    expect()(counter).to_contain_text("35 / 1000 字元 · 1 段 · UCS-2（Unicode）")
+    expect()(counter).to_contain_text("35 / 1000 字元 · 1 段 · UCS-2（統一碼）")
     expect()(counter).to_contain_text("以下字元不屬 GSM-7")
     expect()(counter).to_contain_text("U+2019 位於第 4 個字元 → '")
     expect()(page.locator("[data-send-total]")).to_have_text("2 位收件人 × 1 段 = 2 個短訊")

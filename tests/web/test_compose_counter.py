@@ -13,7 +13,11 @@ from smspanel.services.compose import counter_rules
 from smspanel.services.content import count_segments
 from tests.web.conftest import page_text
 
-VALID = {"recipients": "1234 5678\n9123 4567", "content": "Water off", "enquiry_number": "2833 1234"}
+VALID = {
+    "recipients": "1234 5678\n9123 4567",
+    "content": "Water off",
+    "enquiry_number": "2833 1234",
+}
 SUFFIX = " EN:28331234"
 
 
@@ -123,7 +127,7 @@ def test_the_counter_speaks_chinese(user_client):
         "/compose", data={**VALID, "content": "Don\u2019t" + "中" * 70, "enquiry_number": ""}
     )
     text = page_text(response)
-    assert "/ 1000 字元 · 2 段 · UCS-2（Unicode）" in text
+    assert "/ 1000 字元 · 2 段 · UCS-2（統一碼）" in text
     assert "2 位收件人 × 2 段 = 4 個短訊" in text
     assert "發送短訊" in text
     words = counter_data(response)["words"]

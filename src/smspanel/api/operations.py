@@ -25,7 +25,8 @@ ERROR_DESCRIPTIONS = {
     "INVALID_RECIPIENTS, MISSING_PERSONALISATION), or NO_DELIVERABLE_RECIPIENTS: every number "
     "would be skipped (`details` gives each number and its reason); nothing was stored",
     401: "Missing, invalid, revoked or expired token",
-    404: "No such message (among the caller's) or template",
+    403: "Not allowed for this token's user: `code` FORBIDDEN (an administrators' route)",
+    404: "No such message (among the caller's), template, or number on the opt-out register",
     409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE, "
     "DUPLICATE_NAME, TEMPLATE_IN_USE)",
     413: "Request body too large",
@@ -86,6 +87,45 @@ class QueryInt:
 
 
 @dataclass(frozen=True)
+class QueryText:
+    """A text query parameter, blanks trimmed; longer than `max_length` is a 400."""
+
+    name: str
+    max_length: int
+    description: str = ""
+
+    def read(self) -> str:
+        value = request.args.get(self.name, "").strip()
+        if len(value) > self.max_length:
+            raise _invalid(self.name, f"must be at most {self.max_length} characters")
+        return value
+
+    def parameter(self) -> dict[str, Any]:
+        schema = {"type": "string", "maxLength": self.max_length}
+        described = {"description": self.description} if self.description else {}
+        return {"name": self.name, "in": "query", "schema": schema, **described}
+
+
+@dataclass(frozen=True)
+class PathText:
+    """A text in the path (the URL rule's default converter: anything but a slash)."""
+
+    name: str
+    max_length: int
+    description: str = ""
+
+    def parameter(self) -> dict[str, Any]:
+        described = {"description": self.description} if self.description else {}
+        return {
+            "name": self.name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": self.max_length},
+            **described,
+        }
+
+
+@dataclass(frozen=True)
 class PathId:
     """A database id in the path; the URL rule (`<int:name>`) already refuses anything else."""
 
@@ -121,8 +161,8 @@ class Operation:
     responds: Answer
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
-    query: tuple[QueryInt, ...] = ()
-    path: tuple[PathId, ...] = ()
+    query: tuple[QueryInt | QueryText, ...] = ()
+    path: tuple[PathId | PathText, ...] = ()
 
 
 def operation(
@@ -131,8 +171,8 @@ def operation(
     responds: Answer,
     body: type[BaseModel] | None = None,
     errors: tuple[int, ...] = (),
-    query: tuple[QueryInt, ...] = (),
-    path: tuple[PathId, ...] = (),
+    query: tuple[QueryInt | QueryText, ...] = (),
+    path: tuple[PathId | PathText, ...] = (),
 ) -> Callable[[View], View]:
     """Declare a route's operation for the document; an undescribed error status is refused."""
     unknown = [status for status in errors if status not in ERROR_DESCRIPTIONS]

@@ -245,6 +245,49 @@ class RecipientList(BaseModel):
     total: int
 
 
+# --- the opt-out register (admins) ---------------------------------------------------------
+
+OptOutSource = Literal["web", "csv", "api"]
+OPT_OUT_REASON = Field(default=None, max_length=500, description="why, e.g. 'replied STOP'")
+
+
+class OptOutAddRequest(Request):
+    phones: list[HongKongNumber] = Field(
+        min_length=1,
+        max_length=100_000,
+        description="Hong Kong numbers; all are added or, if any is not a number, none",
+    )
+    reason: StrictStr | None = OPT_OUT_REASON
+
+
+class OptOutRemoveRequest(Request):
+    reason: StrictStr = Field(
+        min_length=1, max_length=500, description="why it may get messages again (required)"
+    )
+
+
+class OptOutOut(BaseModel):
+    phone: str = Field(description="the 8 digits")
+    reason: str
+    source: OptOutSource = Field(description="how it was added: web form, file import or API")
+    created_at: datetime
+
+
+class OptOutList(BaseModel):
+    opt_outs: list[OptOutOut] = Field(description="newest first")
+    total: int
+
+
+class OptOutAdded(BaseModel):
+    added: list[str] = Field(description="numbers now on the register (8 digits each)")
+    already: list[str] = Field(description="numbers that were on it already")
+
+
+class OptOutRemoved(BaseModel):
+    phone: str
+    reason: str
+
+
 class HealthData(BaseModel):
     database: Literal["ok"]
 

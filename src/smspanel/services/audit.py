@@ -119,6 +119,11 @@ ACTIONS = (
     "template.create",
     "template.update",
     "template.delete",
+    "opt_out.add",
+    "opt_out.remove",
+    "export.opt_outs",
+    "dnc.import",
+    "dnc.import_failed",
 )
 EVENTS_PER_PAGE = 50
 

@@ -38,17 +38,21 @@ def init_app(app: Flask) -> None:
         admin,
         auth,
         dead_letter,
+        dnc,
         exports,
         language,
         message_templates,
+        opt_outs,
         sms,
         uploads,
     )
 
     login_manager.init_app(app)
     csrf.init_app(app)
-    # The upload form checks its token itself, once it has raised the body's size limit.
+    # The upload forms check their token themselves, once they have raised the body's limit.
     csrf.exempt(uploads.upload)
+    csrf.exempt(opt_outs.add)
+    csrf.exempt(dnc.upload)
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc: CSRFError):  # type: ignore[no-untyped-def]
@@ -73,5 +77,7 @@ def init_app(app: Flask) -> None:
         exports.bp,
         uploads.bp,
         language.bp,
+        opt_outs.bp,
+        dnc.bp,
     ):
         app.register_blueprint(blueprint)
