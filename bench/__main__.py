@@ -19,6 +19,8 @@ campaigns: cancel of a 100,000 send in progress; a personalised 100,000 send: ac
           and delivery rate beside a plain one (bench/campaigns.py).
 dnc:      a 2,000,000-number do-not-call register replacing another with `import-dnc`,
           while sends and pages are timed (bench/dnc.py).
+registers: a 100,000 commercial send accepted against 2,000,000 do-not-call numbers and
+          100,000 opt-outs, in process on SQLite (bench/registers.py; --database-url there).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import campaigns, deploy, dnc, exports, memory, mixed_load, uploads
+from bench import campaigns, deploy, dnc, exports, memory, mixed_load, registers, uploads
 from bench import pages as bench_pages
 from bench.harness import MOBILE_BLOCK, cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
@@ -182,6 +184,7 @@ SCENARIOS = (
     "uploads",
     "campaigns",
     "dnc",
+    "registers",
 )
 
 
@@ -218,6 +221,8 @@ def main() -> int:
                 campaigns.run(tmp)
             elif scenario == "dnc":
                 dnc.run(tmp)
+            elif scenario == "registers":
+                registers.run(None, 100_000, 2_000_000, 100_000)
     return 0
 
 
