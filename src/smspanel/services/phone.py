@@ -64,7 +64,10 @@ def parse_recipient_lines(text: str) -> list[str]:
     return _parse_numbered((n, line) for n, line in lines if line.strip())
 
 
-def _parse_numbered(entries: Iterable[tuple[int, str]]) -> list[str]:
+def sort_numbered(
+    entries: Iterable[tuple[int, object]],
+) -> tuple[list[str], list[InvalidEntry], int]:
+    """(distinct numbers in order, the invalid entries, how many entries there were)."""
     numbers: dict[str, None] = {}
     invalid: list[InvalidEntry] = []
     total = 0
@@ -75,11 +78,16 @@ def _parse_numbered(entries: Iterable[tuple[int, str]]) -> list[str]:
             invalid.append(InvalidEntry(position, str(entry)))
         else:
             numbers.setdefault(phone)
+    return list(numbers), invalid, total
+
+
+def _parse_numbered(entries: Iterable[tuple[int, str]]) -> list[str]:
+    numbers, invalid, total = sort_numbered(entries)
     if invalid:
         raise InvalidRecipients(invalid, total)
     if not numbers:
         raise NoRecipients(_("at least one recipient is required"))
-    return list(numbers)
+    return numbers
 
 
 def gateway_number(phone: str) -> str:
