@@ -55,10 +55,10 @@ def test_the_202_names_skipped_numbers_and_warns_of_unknown_ones(client, headers
     assert listed[0]["skipped_count"] == 3
     rows = client.get(f"/api/sms/{data['id']}/recipients", headers=headers).get_json()["data"]
     assert [(r["phone"], r["status"], r["skip_reason"]) for r in rows["recipients"]] == [
-        (MOBILE, "pending", None),
+        (MOBILE, "pending", None),  # those to send in the order given, then the skipped
+        (UNKNOWN, "pending", None),
         (FIXED, "skipped", "fixed_line"),
         (PAGER, "skipped", "pager"),
-        (UNKNOWN, "pending", None),
         (MOBILE_2, "skipped", "opted_out"),
     ]
 

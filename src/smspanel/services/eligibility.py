@@ -8,9 +8,10 @@ A number is skipped, with the first reason that applies:
 3. its class in Hong Kong's numbering plan (`numbering.py`): `fixed_line`, `pager` or
    `not_mobile`, unless the policy sends to every number (`SMS_SKIP_NON_MOBILE=false`).
 Numbers the plan does not know are sent, with a warning. The registers are asked in the
-database, set-based, never number by number in Python: at accept time one UPDATE over
-the message's new rows, and again when a recipient is claimed, so a number
-opted out after a scheduled send was accepted is still not sent.
+database, set-based, never number by number in Python: at accept time one statement per
+register joins the send's numbers (passed as one value) with the register's key, and
+again when a recipient is claimed, so a number opted out after a scheduled send was
+accepted is still not sent.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from sqlalchemy import (
     exists,
     literal,
     null,
-    or_,
     select,
     text,
     update,
@@ -200,42 +200,17 @@ def active_dnc_import(session: Session) -> int | None:
     )
 
 
-def skip_registered(session: Session, message_id: int, commercial: bool) -> dict[str, str]:
-    """Mark the message's registered numbers skipped, in one UPDATE over its new rows; the
-    numbers marked, with their reason. Runs in the caller's transaction, before anything of
-    the message can be claimed. `opted_out` wins over every other reason, the register's
-    over the class's."""
-    table = Recipient.__table__
-    opted_out = opted_out_clause(table.c.phone)
-    active = active_dnc_import(session) if commercial else None
-    if active is None:
-        registered: ColumnElement[bool] = opted_out
-        reason: Any = SkipReason.OPTED_OUT.value
-    else:
-        # The copy's id asked first: each number is then one probe of the register's key.
-        on_register = exists().where(
-            DncNumber.import_id == active, DncNumber.phone == table.c.phone
-        )
-        registered = or_(opted_out, on_register)
-        reason = case(
-            (opted_out, literal(SkipReason.OPTED_OUT.value)),
-            else_=literal(SkipReason.DNC_REGISTER.value),
-        )
-    marked = session.execute(
-        update(table)
-        .where(table.c.message_id == message_id, registered)
-        .values(status=RecipientStatus.SKIPPED, skip_reason=reason)
-    ).rowcount  # type: ignore[attr-defined]
-    if not marked:
-        return {}
-    rows = session.execute(
-        select(table.c.phone, table.c.skip_reason).where(
-            table.c.message_id == message_id,
-            table.c.status == RecipientStatus.SKIPPED,
-            table.c.skip_reason.in_(REGISTER_REASONS),
-        )
+def registered_numbers(session: Session, phones: Sequence[str], commercial: bool) -> dict[str, str]:
+    """Which of a send's numbers (distinct) a register stops now, with the reason
+    (`opted_out` first): one statement per register, the numbers joined in the database."""
+    found: dict[str, str] = dict.fromkeys(
+        _registered(session, phones, "opt_outs", None), SkipReason.OPTED_OUT.value
     )
-    return {phone: reason for phone, reason in rows}
+    active = active_dnc_import(session) if commercial else None
+    if active is not None:
+        for phone in _registered(session, phones, "dnc_numbers", active):
+            found.setdefault(phone, SkipReason.DNC_REGISTER.value)
+    return found
 
 
 def register_skip_reason(phone: Any, commercial: Any) -> ColumnElement[Any]:
@@ -299,33 +274,33 @@ def check_numbers_both_ways(
     """The preview as a plain send and as a commercial one (the do-not-call register
     asked only when `commercial`), from one look at each register."""
     by_class, unknown = class_reasons(phones, policy)
-    opted_out = dict.fromkeys(
-        _registered(session, phones, "opt_outs", None), SkipReason.OPTED_OUT.value
-    )
+    both = registered_numbers(session, phones, commercial)
+    opted_out = {p: r for p, r in both.items() if r == SkipReason.OPTED_OUT}
     plain = summarise(phones, by_class, opted_out, unknown)
-    if not commercial:
+    if len(opted_out) == len(both):
         return plain, plain
-    active = active_dnc_import(session)
-    if active is None:
-        return plain, plain
-    on_register = _registered(session, phones, "dnc_numbers", active)
-    both = {**dict.fromkeys(on_register, SkipReason.DNC_REGISTER.value), **opted_out}
     return plain, summarise(phones, by_class, both, unknown)
 
 
 # The numbers go to the database as one value (a JSON array, or an array on PostgreSQL) and
 # are joined there with the register's key: 100,000 numbers as bound parameters of IN
-# lists cost seconds in the driver, as one value a tenth of that. On PostgreSQL a LATERAL
-# probe per number: a plain join hashes all 2,000,000 register numbers (3 s, not 0.8).
+# lists cost seconds in the driver, as one value a tenth of that. On PostgreSQL the
+# do-not-call register is probed number by number (LATERAL): a plain join hashes all its
+# 2,000,000 numbers (3 s, not 0.8); the opt-out register is small enough to hash.
 _NUMBERS_AS_ROWS = {
     "sqlite": "SELECT j.value FROM json_each(:phones) AS j JOIN {table} r ON r.phone = j.value",
     "postgresql": "SELECT p.phone FROM unnest(CAST(:phones AS varchar[])) AS p(phone) "
-    "CROSS JOIN LATERAL (SELECT 1 FROM {table} r WHERE r.phone = p.phone{also} LIMIT 1) AS hit",
+    "JOIN {table} r ON r.phone = p.phone",
     "mysql": "SELECT j.phone FROM JSON_TABLE(:phones, '$[*]' COLUMNS "
     "(phone VARCHAR(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS j "
     "JOIN {table} r ON r.phone = j.phone",
 }
 _NUMBERS_AS_ROWS["mariadb"] = _NUMBERS_AS_ROWS["mysql"]
+_PROBED_ON_POSTGRESQL = (
+    "SELECT p.phone FROM unnest(CAST(:phones AS varchar[])) AS p(phone) CROSS JOIN LATERAL "
+    "(SELECT 1 FROM {table} r WHERE r.phone = p.phone AND r.import_id = :import_id LIMIT 1) "
+    "AS hit"
+)
 
 
 def _registered(
@@ -344,10 +319,12 @@ def _registered(
             chunk = list(phones[start : start + PREVIEW_CHUNK])
             found.update(session.scalars(select(column).where(*conditions, column.in_(chunk))))
         return found
-    also = "" if import_id is None else " AND r.import_id = :import_id"
-    sql = query.format(table=table, also=also)
-    if dialect != "postgresql":
-        sql += also
+    if dialect == "postgresql" and import_id is not None:
+        sql = _PROBED_ON_POSTGRESQL.format(table=table)
+    else:
+        sql = query.format(table=table)
+        if import_id is not None:
+            sql += " AND r.import_id = :import_id"
     values = list(phones) if dialect == "postgresql" else json.dumps(list(phones))
     return set(session.scalars(text(sql), {"phones": values, "import_id": import_id}))
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, literal, literal_column, text, update
+from sqlalchemy import ColumnElement, bindparam, insert, literal, literal_column, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -34,12 +34,12 @@ from smspanel.services.eligibility import (
     NoDeliverableRecipients,
     SendPolicy,
     class_reasons,
-    skip_registered,
+    registered_numbers,
     summarise,
 )
 from smspanel.services.personalisation import PersonalisedRow
 from smspanel.services.phone import NoRecipients, parse_recipients
-from smspanel.services.transactions import dialect_name, transaction
+from smspanel.services.transactions import transaction
 from smspanel.services.wording import _
 
 MAX_RECIPIENTS_PER_SEND = 100_000
@@ -180,11 +180,12 @@ def _store(
     commercial: bool = False,
     policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
-    """One short transaction, set-based: the recipients go in as a multi-row insert (those
-    their class skips already marked), each register marks its numbers in one UPDATE, the
-    sender's message tally goes up by one with them, and the request never waits on the
-    gateway. A scheduled message's recipients come due at its time. `segments` is per SMS,
-    or per row of a personalised send (the message counts those that are sent)."""
+    """One short transaction, set-based: the registers are asked for the send's numbers in
+    one statement each, the recipients go in as multi-row inserts (those to send, then the
+    skipped with their reasons), the sender's message tally goes up by one with them, and
+    the request never waits on the gateway. A scheduled message's recipients come due at
+    its time. `segments` is per SMS, or per row of a personalised send (the message counts
+    those that are sent)."""
     by_class, unknown = class_reasons(phones, policy)
     if len(by_class) == len(phones):  # nothing to ask the database
         raise NoDeliverableRecipients(summarise(phones, by_class, {}, unknown))
@@ -192,6 +193,12 @@ def _store(
     status = MessageStatus.SCHEDULED if scheduled_at else MessageStatus.PENDING
     due = scheduled_at or now
     with transaction(session):
+        by_register = registered_numbers(session, phones, commercial)
+        eligibility = summarise(phones, by_class, by_register, unknown)
+        if eligibility.deliverable_count == 0:
+            raise NoDeliverableRecipients(eligibility)
+        skipped = {**by_class, **by_register}  # a register's reason wins over the class's
+        message_segments = _sent_segments(segments, phones, skipped)
         # Core inserts, not the unit of work: a single SMS is the API's hottest path, and
         # nothing here needs identity tracking or a reload after commit.
         result = session.execute(
@@ -199,12 +206,12 @@ def _store(
             {
                 "user_id": user_id,
                 "content": content,
-                "segments": _sent_segments(segments, phones, by_class),
+                "segments": message_segments,
                 "status": status,
                 "recipient_count": len(phones),
                 "sent_count": 0,
                 "failed_count": 0,
-                "skipped_count": len(by_class),
+                "skipped_count": len(skipped),
                 "cancelled_count": 0,
                 "created_at": now,
                 "scheduled_at": scheduled_at,
@@ -215,42 +222,43 @@ def _store(
             },
         )
         message_id = result.inserted_primary_key[0]  # type: ignore[attr-defined]
-        shared, rows = _recipient_rows(phones, texts, by_class)
+        shared = {
+            "message_id": message_id,
+            "attempts": 0,
+            "maybe_duplicate": False,
+            "next_attempt_at": due,
+            "updated_at": now,
+        }
+        texts_of = texts if texts is not None else [None] * len(phones)
+        # Those to send first, in the order given, every row the same but its number (and
+        # text); then the skipped ones, each with its reason.
         _insert_recipients(
             session,
-            {
-                "message_id": message_id,
-                "attempts": 0,
-                "maybe_duplicate": False,
-                "next_attempt_at": due,
-                "updated_at": now,
-                **shared,
-            },
-            rows,
+            {**shared, "status": RecipientStatus.PENDING, "skip_reason": None},
+            [
+                {"phone": phone, "content": text}
+                for phone, text in zip(phones, texts_of, strict=True)
+                if phone not in skipped
+            ],
         )
-        if len(phones) >= SHARED_VALUES_IN_STATEMENT_FROM and dialect_name(session) == "postgresql":
-            # Its JIT would compile the registers' UPDATE of a large send for about a second
-            # (measured at 100,000 numbers), for a statement that runs once.
-            session.execute(text("SET LOCAL jit = off"))
-        by_register = skip_registered(session, message_id, commercial)
-        eligibility = summarise(phones, by_class, by_register, unknown)
-        if eligibility.deliverable_count == 0:
-            raise NoDeliverableRecipients(eligibility)  # rolls the whole send back
-        message_segments = _sent_segments(segments, phones, {**by_class, **by_register})
-        if by_register:
-            session.execute(
-                update(Message.__table__)
-                .where(Message.__table__.c.id == message_id)
-                .values(skipped_count=eligibility.skipped_count, segments=message_segments)
+        if skipped:
+            _insert_recipients(
+                session,
+                {**shared, "status": RecipientStatus.SKIPPED},
+                [
+                    {"phone": phone, "content": text, "skip_reason": skipped[phone]}
+                    for phone, text in zip(phones, texts_of, strict=True)
+                    if phone in skipped
+                ],
             )
         when = f", scheduled for {format_hkt(scheduled_at)}" if scheduled_at else ""
-        skipped = f", {eligibility.skipped_count} skipped" if eligibility.skipped_count else ""
+        left_out = f", {len(skipped)} skipped" if skipped else ""
         kind = ", commercial" if commercial else ""
         audit.record(
             session,
             "sms.send",
             f"message:{message_id}",
-            f"{len(phones)} recipient(s){skipped}, {message_segments} segment(s){kind}{when}",
+            f"{len(phones)} recipient(s){left_out}, {message_segments} segment(s){kind}{when}",
         )
         if user_id is not None:
             # Last, so the tally's row lock is held only for the commit, not for the inserts:
@@ -279,32 +287,6 @@ def _sent_segments(
     if not skipped:
         return sum(segments)
     return sum(n for phone, n in zip(phones, segments, strict=True) if phone not in skipped)
-
-
-def _recipient_rows(
-    phones: Sequence[str], texts: Sequence[str] | None, by_class: Mapping[str, str]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """What all rows share, and each row's own values. Without numbers their class skips
-    (the common case), the status is shared too: two values a row, as before skipping."""
-    shared: dict[str, Any] = {}
-    if texts is None:
-        texts = [None] * len(phones)  # type: ignore[list-item]
-    assert texts is not None
-    if not by_class:
-        shared = {"status": RecipientStatus.PENDING, "skip_reason": None}
-        return shared, [
-            {"phone": phone, "content": text} for phone, text in zip(phones, texts, strict=True)
-        ]
-    pending, skipped = RecipientStatus.PENDING, RecipientStatus.SKIPPED
-    return shared, [
-        {
-            "phone": phone,
-            "content": text,
-            "status": skipped if phone in by_class else pending,
-            "skip_reason": by_class.get(phone),
-        }
-        for phone, text in zip(phones, texts, strict=True)
-    ]
 
 
 # From this many rows on, what every row shares is written into the statement once: as
