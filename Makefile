@@ -38,11 +38,15 @@ test: $(STAMP_TEST)  ## lint, type-check, check the import contracts, run the wh
 MARIADB_TEST_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
+# The server suites leave out tests/browser: Chromium sees the same pages whatever the
+# database, and tests/web, tests/api and tests/e2e run every page and query on the server.
+SERVER_SUITE := --ignore=tests/browser
+
 test-mariadb: $(STAMP_TEST)  ## the suite against MariaDB/MySQL (each run in its own database)
-	TEST_DATABASE_URL=$(MARIADB_TEST_URL) $(BIN)/pytest
+	TEST_DATABASE_URL=$(MARIADB_TEST_URL) $(BIN)/pytest $(SERVER_SUITE)
 
 test-postgres: $(STAMP_TEST)  ## the suite against PostgreSQL (each run in its own database)
-	TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest
+	TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest $(SERVER_SUITE)
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
