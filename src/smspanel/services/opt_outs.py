@@ -25,7 +25,7 @@ from smspanel.models import OptOut, OptOutRecord, utcnow
 from smspanel.services import audit
 from smspanel.services.exports import BOM, CsvExport, csv_text, hkt_cell, neutralise
 from smspanel.services.pagination import Page, paginate
-from smspanel.services.phone import InvalidEntry, normalize_phone, sort_numbered
+from smspanel.services.phone import InvalidEntry, normalize_phone, split_numbered
 from smspanel.services.recipient_files import UnreadableFile, read_recipient_file, sniff_delimiter
 from smspanel.services.transactions import transaction
 from smspanel.services.wording import _, ngettext
@@ -121,7 +121,7 @@ def _add(
     reason = reason.strip()
     if len(reason) > MAX_REASON_CHARS:
         errors["reason"] = [_("the reason is at most %(num)s characters", num=MAX_REASON_CHARS)]
-    numbers, invalid, _total = sort_numbered(entries)
+    numbers, invalid, _total = split_numbered(entries)
     if invalid:
         named = [describe(e) for e in invalid[:INVALID_NAMED]]
         if len(invalid) > INVALID_NAMED:

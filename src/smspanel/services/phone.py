@@ -64,7 +64,7 @@ def parse_recipient_lines(text: str) -> list[str]:
     return _parse_numbered((n, line) for n, line in lines if line.strip())
 
 
-def sort_numbered(
+def split_numbered(
     entries: Iterable[tuple[int, object]],
 ) -> tuple[list[str], list[InvalidEntry], int]:
     """(distinct numbers in order, the invalid entries, how many entries there were)."""
@@ -82,7 +82,7 @@ def sort_numbered(
 
 
 def _parse_numbered(entries: Iterable[tuple[int, str]]) -> list[str]:
-    numbers, invalid, total = sort_numbered(entries)
+    numbers, invalid, total = split_numbered(entries)
     if invalid:
         raise InvalidRecipients(invalid, total)
     if not numbers:
