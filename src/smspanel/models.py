@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -86,6 +87,9 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
     PARTIAL = "partial"
     CANCELLED = "cancelled"
+    # Maker-checker (services/approvals.py): held until an approver decides.
+    AWAITING_APPROVAL = "awaiting_approval"
+    REJECTED = "rejected"
 
 
 FINAL_MESSAGE_STATUSES = (
@@ -93,7 +97,25 @@ FINAL_MESSAGE_STATUSES = (
     MessageStatus.FAILED,
     MessageStatus.PARTIAL,
     MessageStatus.CANCELLED,
+    MessageStatus.REJECTED,
 )
+
+# A recipient of a message awaiting approval is pending but due at this time, so no claim
+# takes it; approving sets its real due time (now, or the message's scheduled_at).
+HELD_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class Role(StrEnum):
+    """A user's role in their department (services/departments.py); `is_admin` is apart."""
+
+    SENDER = "sender"  # sends, and sees the department's messages
+    APPROVER = "approver"  # also approves the department's large sends
+    VIEWER = "viewer"  # reads only
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"  # claimed before every normal recipient
 
 
 class RecipientStatus(StrEnum):
@@ -120,6 +142,37 @@ class DeadLetterStatus(StrEnum):
     ABANDONED = "abandoned"
 
 
+class Department(db.Model):  # type: ignore[name-defined,misc]
+    """A unit that answers for its sends: its members' messages, its approvals, its quota."""
+
+    __tablename__ = "departments"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # Segments (SMS) per HKT calendar month; 0 = no quota.
+    monthly_segment_quota: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # A send to this many recipients or more waits for an approver; 0 = never.
+    approval_threshold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DepartmentUsage(db.Model):  # type: ignore[name-defined,misc]
+    """One department's use in one HKT month, reserved by each accept in its own
+    transaction (services/quotas.py), so concurrent sends cannot pass the quota together."""
+
+    __tablename__ = "department_usage"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-12", HKT
+    segments_used: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    recipient_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
 class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "users"
     __table_args__ = (MYSQL_TABLE_OPTIONS,)
@@ -133,7 +186,18 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # "en" or "zh-Hant" once chosen with /lang/<code>; None follows the browser.
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # Without a department a user sees only their own messages and may send (as before).
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), default=Role.SENDER, server_default="sender")
+    # Two-factor sign-in (TOTP, services/two_factor.py): the base32 secret once enrolled, and
+    # the last time step accepted, so a code cannot be used twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
+    department: Mapped[Department | None] = relationship()
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -148,6 +212,19 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}" if self.session_token else str(self.id)
+
+
+class RecoveryCode(db.Model):  # type: ignore[name-defined,misc]
+    """A single-use two-factor recovery code; only its hash is kept."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class MessageTally(db.Model):  # type: ignore[name-defined,misc]
@@ -200,6 +277,8 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
         # that a listing of all a user's messages keeps using (user_id, created_at), in order.
         Index("ix_messages_status_user_id_created_at", "status", "user_id", "created_at"),
         Index("ix_messages_status_created_at", "status", "created_at"),
+        # A department's messages, newest first (history, GET /api/sms, approvals).
+        Index("ix_messages_department_id_created_at_id", "department_id", "created_at", "id"),
         MYSQL_TABLE_OPTIONS,
     )
 
@@ -236,8 +315,23 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     # A commercial electronic message (UEMO, Cap. 593): skips the do-not-call register and
     # carries the unsubscribe statement.
     commercial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The department it was sent from: moving the sender later does not move the message.
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), nullable=True
+    )
+    priority: Mapped[str] = mapped_column(
+        String(8), default=Priority.NORMAL, server_default="normal"
+    )
+    # Maker-checker: who approved or rejected it, when, and why a rejection.
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_by_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
-    user: Mapped[User | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    department: Mapped[Department | None] = relationship()
 
     @property
     def pending_count(self) -> int:
@@ -284,6 +378,10 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
     maybe_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The claim order (services/delivery/claims.py): urgent (0) before normal (1), then by
+    # turn, which interleaves messages so a small send never waits behind a large one.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    turn: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     message: Mapped[Message] = relationship()
 

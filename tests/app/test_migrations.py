@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import MetaData, Table, insert, inspect, select
+from sqlalchemy import MetaData, Table, func, insert, inspect, select
 
 from smspanel import create_app
 from smspanel.database import (
@@ -15,7 +15,7 @@ from smspanel.database import (
     register_migrations,
     schema_is_current,
 )
-from smspanel.models import MessageTally, User, db, utcnow
+from smspanel.models import MessageTally, db, utcnow
 
 
 @pytest.fixture
@@ -89,13 +89,14 @@ def test_message_tallies_start_from_the_messages_each_user_already_owns(empty_ap
         now = utcnow()
         user = {"password_hash": "x", "is_admin": False, "is_active": True, "created_at": now}
         ids = {}
+        # The tables as they were at that revision, not as the models describe them now.
+        users_then = Table("users", MetaData(), autoload_with=db.session.connection())
         for name in ("alice", "bob", "carol"):
-            result = db.session.execute(insert(User.__table__), {"username": name, **user})
+            result = db.session.execute(insert(users_then), {"username": name, **user})
             ids[name] = result.inserted_primary_key[0]
         message = {"content": "Hi", "segments": 1, "status": "sent", "recipient_count": 1,
                    "sent_count": 1, "failed_count": 0, "created_at": now}  # fmt: skip
         owners = [ids["alice"]] * 3 + [ids["bob"]] + [None] * 2  # two of a deleted account
-        # The table as it was at that revision, not as the models describe it now.
         messages_then = Table("messages", MetaData(), autoload_with=db.session.connection())
         db.session.execute(
             insert(messages_then), [{"user_id": owner, **message} for owner in owners]
@@ -107,3 +108,61 @@ def test_message_tallies_start_from_the_messages_each_user_already_owns(empty_ap
             db.session.execute(select(MessageTally.user_id, MessageTally.message_count)).all()
         )
         assert tallies == {ids["alice"]: 3, ids["bob"]: 1, ids["carol"]: 0}
+
+
+def test_the_governance_upgrade_keeps_every_message_and_recipient(empty_app):
+    """It rebuilds users and messages on SQLite: their dependants must survive it."""
+    with empty_app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="8c41f0a9d2e3")
+        connection = db.session.connection()
+        then = {name: Table(name, MetaData(), autoload_with=connection) for name in
+                ("users", "messages", "recipients", "message_tallies")}  # fmt: skip
+        now = utcnow()
+        user_id = db.session.execute(
+            insert(then["users"]),
+            {
+                "username": "alice",
+                "password_hash": "x",
+                "is_admin": False,
+                "is_active": True,
+                "created_at": now,
+            },
+        ).inserted_primary_key[0]
+        db.session.execute(
+            insert(then["message_tallies"]), {"user_id": user_id, "message_count": 1}
+        )
+        message_id = db.session.execute(
+            insert(then["messages"]),
+            {
+                "user_id": user_id,
+                "content": "Hi",
+                "segments": 1,
+                "status": "pending",
+                "recipient_count": 1,
+                "sent_count": 0,
+                "failed_count": 0,
+                "created_at": now,
+            },
+        ).inserted_primary_key[0]
+        db.session.execute(
+            insert(then["recipients"]),
+            {
+                "message_id": message_id,
+                "phone": "91234567",
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "maybe_duplicate": False,
+                "updated_at": now,
+            },
+        )
+        db.session.commit()
+        db.session.remove()
+        upgrade(directory=MIGRATIONS_DIR)
+        counts = {
+            name: db.session.execute(select(func.count()).select_from(table)).scalar()
+            for name, table in then.items()
+        }
+        owner = db.session.execute(select(then["messages"].c.user_id)).scalar()
+    assert counts == {"users": 1, "messages": 1, "recipients": 1, "message_tallies": 1}
+    assert owner == user_id

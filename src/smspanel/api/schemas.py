@@ -15,7 +15,16 @@ from smspanel.services.content import MAX_CONTENT_LENGTH
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
 
 T = TypeVar("T")
-MessageStatusName = Literal["scheduled", "pending", "sent", "failed", "partial", "cancelled"]
+MessageStatusName = Literal[
+    "scheduled",
+    "pending",
+    "sent",
+    "failed",
+    "partial",
+    "cancelled",
+    "awaiting_approval",
+    "rejected",
+]
 RecipientStatusName = Literal["pending", "sent", "failed", "cancelled", "skipped"]
 assert set(MessageStatusName.__args__) == set(tuple(MessageStatus))  # type: ignore[attr-defined]
 assert set(RecipientStatusName.__args__) == set(tuple(RecipientStatus))  # type: ignore[attr-defined]

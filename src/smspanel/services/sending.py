@@ -16,6 +16,7 @@ from smspanel.models import (
     Message,
     MessageStatus,
     MessageTally,
+    Priority,
     Recipient,
     RecipientStatus,
     utcnow,
@@ -28,6 +29,7 @@ from smspanel.services.content import (
     count_segments,
     validate_content,
 )
+from smspanel.services.departments import NotAllowedToSend, sender_standing
 from smspanel.services.doorbell import ring_after_commit
 from smspanel.services.eligibility import (
     Eligibility,
@@ -86,6 +88,7 @@ def accept_send(
     scheduled_at: datetime | None = None,
     *,
     commercial: bool = False,
+    priority: str = Priority.NORMAL,
     policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
     """Queue one message for every distinct number; refuse the whole send on any bad input.
@@ -106,6 +109,7 @@ def accept_send(
         segments=count_segments(content),
         scheduled_at=scheduled_at,
         commercial=commercial,
+        priority=priority,
         policy=policy,
     )
 
@@ -120,6 +124,7 @@ def accept_personalised_send(
     source_digest: str | None = None,
     *,
     commercial: bool = False,
+    priority: str = Priority.NORMAL,
     policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
     """Queue rows already checked by `personalisation.check_rows`, each with its own text.
@@ -145,6 +150,7 @@ def accept_personalised_send(
         template_id=template_id,
         source_digest=source_digest,
         commercial=commercial,
+        priority=priority,
         policy=policy,
     )
 
@@ -178,6 +184,7 @@ def _store(
     template_id: int | None = None,
     source_digest: str | None = None,
     commercial: bool = False,
+    priority: str = Priority.NORMAL,
     policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
     """One short transaction, set-based: the registers are asked for the send's numbers in
@@ -193,6 +200,9 @@ def _store(
     status = MessageStatus.SCHEDULED if scheduled_at else MessageStatus.PENDING
     due = scheduled_at or now
     with transaction(session):
+        standing = sender_standing(session, user_id)
+        if not standing.may_send:
+            raise NotAllowedToSend()
         by_register = registered_numbers(session, phones, commercial)
         eligibility = summarise(phones, by_class, by_register, unknown)
         if eligibility.deliverable_count == 0:
@@ -219,6 +229,8 @@ def _store(
                 "template_id": template_id,
                 "source_digest": source_digest,
                 "commercial": commercial,
+                "department_id": standing.department_id,
+                "priority": priority,
             },
         )
         message_id = result.inserted_primary_key[0]  # type: ignore[attr-defined]
@@ -228,6 +240,7 @@ def _store(
             "maybe_duplicate": False,
             "next_attempt_at": due,
             "updated_at": now,
+            "priority": 0 if priority == Priority.URGENT else 1,
         }
         texts_of = texts if texts is not None else [None] * len(phones)
         # Those to send first, in the order given, every row the same but its number (and
