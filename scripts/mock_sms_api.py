@@ -2,8 +2,8 @@
 
 POST /gateway/gateway.jsp  form fields application, mrt, sender, msg_utf8 -> 200 "OK";
                            content containing "error" -> 401, as the real gateway's users know it.
-GET  /received             JSON: total, rejected, by_number counts
-                           (?messages=1 adds the last 100,000 messages with their times:
+GET  /received             JSON: arrived (taken in, answered or not), total, rejected, by_number
+                           counts (?messages=1 adds the last 100,000 messages with their times:
                            arrived_at when the request came in, received_at when answered).
 POST /reset                forget everything received.
 GET  /health               200 "ok".
@@ -41,6 +41,7 @@ class Received:
         self.by_number: Counter[str] = Counter()
         self.total = 0
         self.rejected = 0
+        self.arrived = 0  # requests taken in, answered or not yet
         self.messages: deque[dict[str, str]] = deque(maxlen=keep)
 
     def record(self, form: dict[str, str], accepted: bool, arrived_at: float) -> None:
@@ -59,9 +60,14 @@ class Received:
                 }
             )
 
+    def arrive(self) -> None:
+        with self.lock:
+            self.arrived += 1
+
     def snapshot(self, with_messages: bool) -> dict[str, object]:
         with self.lock:
             counts: dict[str, object] = {
+                "arrived": self.arrived,
                 "total": self.total,
                 "rejected": self.rejected,
                 "by_number": dict(self.by_number),
@@ -73,7 +79,7 @@ class Received:
     def reset(self) -> None:
         with self.lock:
             self.by_number.clear()
-            self.total = self.rejected = 0
+            self.total = self.rejected = self.arrived = 0
             self.messages.clear()
 
 
@@ -165,6 +171,7 @@ class GatewayProtocol(asyncio.Protocol):
             self.reply(400, f"missing fields: {', '.join(missing)}")
             return
         gateway = self.gateway
+        gateway.received.arrive()
         arrived_at = time.time()
         if "error" in form["msg_utf8"].lower():
             status, text = 401, "Unauthorized"

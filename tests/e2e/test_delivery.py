@@ -133,9 +133,10 @@ def test_sigkill_during_a_bulk_send_loses_no_recipient(tmp_path, fresh_database)
         assert set(by_number) == {f"852{n}" for n in numbers}
         duplicates = sum(count - 1 for count in by_number.values())
         print(f"duplicates after SIGKILL: {duplicates}")
-        # Only requests on the wire at the kill (4), or answered in the few milliseconds
-        # before their result was written, can repeat.
-        assert duplicates <= 8, f"{duplicates} duplicates"
+        # Only jobs not yet finished in the database can repeat: the requests on the wire (4),
+        # results waiting to be written and the batch being committed, which on a busy
+        # machine is a few batches' worth (as in test_scale_out).
+        assert duplicates <= 5 * 4, f"{duplicates} duplicates"
     finally:
         app.stop()
         mock.stop()

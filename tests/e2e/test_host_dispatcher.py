@@ -134,7 +134,8 @@ def test_sigterm_finishes_what_is_on_the_wire(tmp_path, fresh_database):
         numbers = [f"7{n:07d}" for n in range(40)]
         body = {"recipients": numbers, "content": "w"}
         assert app.api("POST", "/api/sms/send-bulk", body, token)[0] == 202
-        time.sleep(0.8)  # four requests are on the wire, each answered after 3 s
+        # Four requests on the wire, each answered after 3 s.
+        wait_until(lambda: slow.received()["arrived"] >= 4, 10, 0.05, "four on the wire")
         os.kill(app.proc.pid, signal.SIGTERM)
         assert app.proc.wait(40) == 0
         assert dispatchers(app.instance) == []

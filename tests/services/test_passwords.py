@@ -1,5 +1,8 @@
 """Passwords: stored only as a slow KDF hash, and held to a policy."""
 
+import subprocess
+import sys
+
 import pytest
 
 from smspanel.services.passwords import (
@@ -14,6 +17,13 @@ from tests.conftest import PASSWORD
 def test_passwords_are_stored_as_kdf_hashes(app, make):
     user = make.user("alice")
     assert user.password_hash.startswith("scrypt:") and PASSWORD not in user.password_hash
+
+
+def test_outside_the_test_suite_hashes_are_full_cost_scrypt():
+    code = "from smspanel.services.passwords import hash_password; print(hash_password('p'))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    stored = run.stdout
+    assert stored.startswith("scrypt:32768:8:1$")
 
 
 def test_only_the_right_password_verifies_and_no_hash_never_does():

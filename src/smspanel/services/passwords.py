@@ -13,8 +13,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from smspanel.services.wording import _
 
 MIN_PASSWORD_LENGTH = 12
-# Verifying against this when a username is unknown keeps login timing uniform.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+# werkzeug's default KDF at its full cost (scrypt, N=32768). The test suite lowers the cost
+# for its thousands of throwaway accounts (tests/conftest.py); nothing else changes it.
+HASH_METHOD = "scrypt"
 
 
 class WeakPassword(ValueError):
@@ -22,13 +23,19 @@ class WeakPassword(ValueError):
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)  # scrypt, werkzeug's default KDF
+    return generate_password_hash(password, method=HASH_METHOD)
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Verifying against this when a username is unknown keeps login timing uniform."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether `password` matches; with no hash (an unknown user) it takes just as long."""
     if password_hash is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(HASH_METHOD), password)
         return False
     return check_password_hash(password_hash, password)
 
