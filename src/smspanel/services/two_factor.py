@@ -192,10 +192,11 @@ def disable(
         raise problem
 
 
-def reset(session: Session, actor: User, target: User) -> None:
-    """An admin turns off another user's two-factor sign-in (a lost phone): the secret and the
-    recovery codes go; the user enrols again. One's own goes through `disable`."""
-    if actor.id == target.id:
+def reset(session: Session, actor: User | None, target: User) -> None:
+    """An admin (or the command line, `actor` None) turns off another user's two-factor
+    sign-in (a lost phone): the secret and the recovery codes go; the user enrols again.
+    One's own goes through `disable`."""
+    if actor is not None and actor.id == target.id:
         raise TwoFactorError(_("turn off your own two-factor sign-in on your two-factor page"))
     if target.totp_secret is None:
         raise TwoFactorError(_("%(username)s has no two-factor sign-in", username=target.username))
