@@ -191,3 +191,17 @@ def test_an_admin_resets_another_users_two_factor_but_not_their_own(app, make, e
     assert db.session.scalars(select(RecoveryCode)).all() == []
     event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert (event.action, event.target) == ("two_factor.reset", f"user:{alice.id} alice")
+
+
+def test_two_logins_racing_with_one_code_cannot_both_pass(enrolled):
+    """The second reads the user before the first took the step; its UPDATE finds it taken."""
+    from sqlalchemy.orm import Session
+
+    alice, _ = enrolled
+    with Session(db.engine, expire_on_commit=False) as other:
+        stale = other.get(User, alice.id)
+        other.commit()  # its copy keeps the step as it was
+        code = code_at(alice, NOW)
+        assert check_code(db.session, alice, code, now=NOW) is not None
+        assert stale.totp_last_step < alice.totp_last_step
+        assert check_code(other, stale, code, now=NOW) is None
