@@ -26,6 +26,7 @@ from smspanel.services.dnc import (
     start_import,
 )
 from smspanel.services.tokens import issue_token
+from smspanel.services.two_factor import TwoFactorError, reset
 from smspanel.services.uploads import purge_expired_uploads
 from smspanel.subcommands import DNC_LOADER_ACTOR
 from smspanel.worker import run_worker
@@ -73,6 +74,22 @@ def reset_password_command(username: str, password: str) -> None:
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"password for {user.username} changed; the account is active")
+
+
+@click.command("reset-2fa")
+@with_appcontext
+@click.argument("username")
+def reset_two_factor_command(username: str) -> None:
+    """Turn off a user's two-factor sign-in (a lost phone and no recovery code left)."""
+    act_from_command_line()
+    user = find_user(db.session, username)
+    if user is None:
+        raise click.ClickException(f"no user named {username!r}")
+    try:
+        reset(db.session, None, user)
+    except TwoFactorError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"two-factor sign-in for {user.username} is off; they can set it up again")
 
 
 @click.command("create-token")
@@ -219,6 +236,7 @@ def init_app(app: Flask) -> None:
         worker_command,
         create_user_command,
         reset_password_command,
+        reset_two_factor_command,
         create_token_command,
         purge_uploads_command,
         import_dnc_command,

@@ -183,6 +183,8 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": env_str("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_LIMIT_PER_ACCOUNT": env_str("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
         "LOGIN_LIMIT_PER_ADDRESS": env_str("LOGIN_LIMIT_PER_ADDRESS", "30 per minute"),
+        # Admins must set up two-factor sign-in before any other page (web only; not the API).
+        "REQUIRE_2FA_FOR_ADMINS": env_bool("REQUIRE_2FA_FOR_ADMINS", False),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, minimum=1024),
         # A compose textarea of 100,000 numbers is about 1 MB; Flask's default is 500 kB.
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,

@@ -31,21 +31,33 @@ limiter = Limiter(key_func=client_address, headers_enabled=True)
 
 def limit_logins(view: Callable[..., Any]) -> Callable[..., Any]:
     """Refuse with 429 and Retry-After after too many failed logins for an account or address."""
-    per_account = limiter.limit(
-        lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-        key_func=login_account,
-        methods=["POST"],
-        deduct_when=login_failed,
-        scope="login-account",
-    )
-    per_address = limiter.limit(
-        lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
-        key_func=client_address,
-        methods=["POST"],
-        deduct_when=login_failed,
-        scope="login-address",
-    )
-    return per_address(per_account(view))
+    return limit_failures(login_account, "login")(view)
+
+
+def limit_failures(
+    account: Callable[[], str], scope: str, failed: Callable[[Response], bool] = login_failed
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The login limits for another form that guesses could be tried on (a two-factor code),
+    with `account` naming the account being tried."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        per_account = limiter.limit(
+            lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+            key_func=account,
+            methods=["POST"],
+            deduct_when=failed,
+            scope=f"{scope}-account",
+        )
+        per_address = limiter.limit(
+            lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+            key_func=client_address,
+            methods=["POST"],
+            deduct_when=failed,
+            scope=f"{scope}-address",
+        )
+        return per_address(per_account(view))
+
+    return decorate
 
 
 def init_app(app: Flask) -> None:

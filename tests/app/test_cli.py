@@ -60,6 +60,21 @@ def test_reset_password_records_the_new_password_and_the_re_enabling(runner, app
     assert recorded == [("user.password", target, "cli"), ("user.enable", target, "cli")]
 
 
+def test_reset_2fa_lets_an_admin_who_lost_their_phone_back_in(runner, app, make):
+    from smspanel.services import two_factor
+
+    admin = make.user("ops", is_admin=True)
+    with app.app_context():
+        two_factor.start_enrolment(db.session, db.session.get(User, admin.id))
+    result = runner.invoke(args=["reset-2fa", "ops"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.get(User, admin.id).totp_secret is None
+        last = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert (last.action, last.channel) == ("two_factor.reset", "cli")
+    assert runner.invoke(args=["reset-2fa", "nobody"]).exit_code != 0
+
+
 def test_reset_password_of_unknown_user_fails(runner):
     result = runner.invoke(args=["reset-password", "ghost", "--password", "whatever pass"])
     assert result.exit_code != 0 and "no user named 'ghost'" in result.output

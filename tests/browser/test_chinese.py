@@ -168,6 +168,7 @@ def test_every_page_in_traditional_chinese_on_a_phone(browser, live_app, walker,
             "audit log": "/admin/audit",
             "opt-outs": "/admin/opt-outs",
             "dnc register": "/admin/dnc",
+            "two-factor sign-in": "/account/2fa",
             "api docs": "/api/docs",
             "error page": "/no/such/page",
         }

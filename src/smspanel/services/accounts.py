@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smspanel.models import Message, MessageTally, User, utcnow
-from smspanel.services import audit, sessions, tokens, wording
+from smspanel.services import audit, sessions, tokens, two_factor, wording
 from smspanel.services.pagination import Page, paginate
 from smspanel.services.passwords import (
     WeakPassword,
@@ -118,8 +118,13 @@ def _add_user(
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None (same answer for every failure)."""
+def authenticate(
+    session: Session, username: str, password: str, *, code_follows: bool = False
+) -> User | None:
+    """The active user with these credentials, or None (same answer for every failure).
+
+    With `code_follows` (a web login), a user with two-factor sign-in is not logged in yet:
+    the record says the password was right, and `two_factor.complete_login` finishes."""
     with transaction(session):
         # A name with control characters cannot exist (and U+0000 cannot even be queried).
         user = find_user(session, username) if username.isprintable() else None
@@ -128,6 +133,9 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
             reason = "unknown user" if user is None else "disabled" if not user.is_active else ""
             audit.record(session, "login.failure", f"username {username}", reason or "bad password")
             return None
+        if code_follows and two_factor.is_enabled(user):
+            audit.record(session, "login.password", audit.describe(user), "two-factor code next")
+            return user
         user.last_login_at = utcnow()
         audit.identify(user)
         audit.record(session, "login.success", audit.describe(user))
@@ -137,10 +145,11 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def log_in(
     session: Session, username: str, password: str, ip_address: str | None = None
 ) -> User | None:
-    """A web login: the user, holding the token of a new server-side session, or None."""
+    """A web login: the user, holding the token of a new server-side session, or None.
+    A user with two-factor sign-in gets no session here: their code at /login/2fa starts it."""
     with transaction(session):
-        user = authenticate(session, username, password)
-        if user is not None:
+        user = authenticate(session, username, password, code_follows=True)
+        if user is not None and not two_factor.is_enabled(user):
             sessions.start_session(session, user, ip_address)
     return user
 

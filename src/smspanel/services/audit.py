@@ -104,6 +104,12 @@ def _refuse_changes(mapper, connection, target):
 ACTIONS = (
     "login.success",
     "login.failure",
+    "login.password",
+    "two_factor.start",
+    "two_factor.enable",
+    "two_factor.failure",
+    "two_factor.disable",
+    "two_factor.reset",
     "user.create",
     "user.password",
     "user.enable",

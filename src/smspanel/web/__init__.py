@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
         message_templates,
         opt_outs,
         sms,
+        two_factor,
         uploads,
     )
 
@@ -79,5 +80,6 @@ def init_app(app: Flask) -> None:
         language.bp,
         opt_outs.bp,
         dnc.bp,
+        two_factor.bp,
     ):
         app.register_blueprint(blueprint)

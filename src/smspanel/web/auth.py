@@ -12,11 +12,13 @@ from flask_login import current_user, login_user, logout_user
 from smspanel.authz import public
 from smspanel.i18n import refresh
 from smspanel.models import db
+from smspanel.services import two_factor
 from smspanel.services.accounts import log_in
 from smspanel.services.sessions import end_session
 from smspanel.throttling import limit_logins
 from smspanel.web.access import register_error_pages
 from smspanel.web.forms import LoginForm
+from smspanel.web.two_factor import begin_code_step
 
 bp = Blueprint("auth", __name__)
 register_error_pages(bp)
@@ -49,6 +51,9 @@ def login():
         )
         if user is not None:
             session.clear()  # nothing from before the login survives it (no fixation)
+            if two_factor.is_enabled(user):  # no login yet: the code comes first
+                begin_code_step(user, safe_next(request.args.get("next")))
+                return redirect(url_for("two_factor.login_code"))
         if user is None or not login_user(user):
             flash(str(LOGIN_FAILED), "error")
             form.password.data = ""

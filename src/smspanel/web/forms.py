@@ -18,6 +18,17 @@ class LoginForm(FlaskForm):
     password = PasswordField(lazy_gettext("Password"))
 
 
+class TwoFactorCodeForm(FlaskForm):
+    """/login/2fa and the enrolment's confirmation; checked by services.two_factor."""
+
+    code = StringField(lazy_gettext("Code"))
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField(lazy_gettext("Password"))
+    code = StringField(lazy_gettext("Code"))
+
+
 class ComposeForm(FlaskForm):
     """Checked by services.compose.prepare_send, which names every problem."""
 
