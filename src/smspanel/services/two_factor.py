@@ -109,7 +109,9 @@ def confirm_enrolment(
         raise TwoFactorError(_("open the two-factor page first to get your secret"), "code")
     codes: list[str] = []
     with transaction(session):
-        accepted = _accept_totp(session, user, normalise(code), now)
+        # Checked, not taken: the code only proves the app is set up, so the same code may
+        # sign in straight after (each sign-in code is then single-use).
+        accepted = _matching_step(user, normalise(code), now) is not None
         if accepted:
             user.totp_enabled_at = utcnow()
             codes = _replace_recovery_codes(session, user)
@@ -222,11 +224,10 @@ def normalise(code: str) -> str:
     return re.sub(r"[\s\-]", "", text).lower()
 
 
-def _accept_totp(session: Session, user: User, code: str, now: float | None) -> bool:
-    """The code matches a step in the window later than the last accepted; that step is
-    then taken, in the same statement that checks nobody took it first."""
+def _matching_step(user: User, code: str, now: float | None) -> int | None:
+    """The latest step in the window, after the last one accepted, whose code this is."""
     if user.totp_secret is None or not _TOTP_CODE.fullmatch(code):
-        return False
+        return None
     totp = pyotp.TOTP(user.totp_secret)
     step = totp.timecode(time.time() if now is None else now)
     last = user.totp_last_step if user.totp_last_step is not None else -1
@@ -235,20 +236,27 @@ def _accept_totp(session: Session, user: User, code: str, now: float | None) -> 
         for candidate in range(step - VALID_WINDOW, step + VALID_WINDOW + 1)
         if hmac.compare_digest(totp.generate_otp(candidate), code) and candidate > last
     ]
-    if not matching:
+    return max(matching) if matching else None
+
+
+def _accept_totp(session: Session, user: User, code: str, now: float | None) -> bool:
+    """The code matches a step not yet taken; that step is then taken, in the same
+    statement that checks nobody took it first."""
+    step = _matching_step(user, code, now)
+    if step is None:
         return False
     taken = session.execute(
         update(User)
         .where(
             User.id == user.id,
-            or_(User.totp_last_step.is_(None), User.totp_last_step < max(matching)),
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
         )
-        .values(totp_last_step=max(matching)),
+        .values(totp_last_step=step),
         execution_options={"synchronize_session": False},
     )
     if int(taken.rowcount or 0) != 1:  # type: ignore[attr-defined]
         return False
-    user.totp_last_step = max(matching)
+    user.totp_last_step = step
     return True
 
 
