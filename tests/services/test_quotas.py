@@ -39,7 +39,7 @@ def test_a_send_takes_its_segments_times_the_recipients_it_sends_to(app, make):
     with app.app_context():
         accept_send(db.session, user.id, [*MOBILES[:3], FIXED_LINE], TWO_SEGMENTS)
         accept_send(db.session, user.id, MOBILES[:1], "Short")
-    # The fixed line is skipped, so not charged: 3 × 2 + 1 × 1.
+    # The fixed line is skipped, so not charged: 3 * 2 + 1 * 1.
     assert usage(app, schools) == (7, 2, 4)
 
 
@@ -190,7 +190,7 @@ def test_a_personalised_send_takes_its_rows_total_and_gives_back_their_mean(app,
         assert skipping.segments == 6  # the skipped row is not charged
         assert usage(app, schools) == (6, 2, 3)
         cancel_message(db.session, skipping.id, wait_seconds=0)
-    # The mean over all 4 of its rows for each of the 3 cancelled (6 × 3 // 4): the
+    # The mean over all 4 of its rows for each of the 3 cancelled (6 * 3 // 4): the
     # approximation never gives back more than the send took.
     assert usage(app, schools) == (2, 2, 0)
 

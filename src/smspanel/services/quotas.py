@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, case, func, insert, select, update
+from sqlalchemy import Insert, Update, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -181,6 +181,7 @@ def _ensure_row(session: Session, department_id: int, month: str) -> None:
     inserts it, the others find it."""
     values = {"department_id": department_id, "month": month}
     dialect = session.get_bind().dialect.name
+    statement: Insert
     if dialect == "postgresql":
         statement = postgresql_insert(_usage).values(values).on_conflict_do_nothing()
     elif dialect in ("mysql", "mariadb"):
