@@ -106,6 +106,14 @@ def parse_month(text: str) -> str | None:
     return text if MONTH_PATTERN.match(text or "") else None
 
 
+def neighbour_months(month: str) -> tuple[str, str]:
+    """The months before and after a "YYYY-MM" month."""
+    year, number = int(month[:4]), int(month[5:])
+    before = f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+    after = f"{year + 1}-01" if number == 12 else f"{year}-{number + 1:02d}"
+    return before, after
+
+
 def month_bounds_utc(month: str) -> tuple[datetime, datetime]:
     """The UTC instants at which an HKT calendar month starts and ends (naive, as stored)."""
     year, number = int(month[:4]), int(month[5:])
@@ -277,10 +285,16 @@ _GIVE_BACK_STATEMENT = _give_back_statement()
 
 def month_usage(session: Session, user_id: int, now: datetime) -> Usage:
     """This month's use as the user answers for it: their department's, or their own."""
+    used = department_usage(session, user_id, now)
+    return used if used is not None else _own_usage(session, user_id, month_of(now))
+
+
+def department_usage(session: Session, user_id: int, now: datetime) -> Usage | None:
+    """The month's use of the user's department (what the pages show); None without one."""
     standing = sender_standing(session, user_id)
-    month = month_of(now)
     if standing.department_id is None:
-        return _own_usage(session, user_id, month)
+        return None
+    month = month_of(now)
     row = session.execute(
         select(
             Department.name,

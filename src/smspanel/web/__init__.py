@@ -45,6 +45,7 @@ def init_app(app: Flask) -> None:
         opt_outs,
         sms,
         uploads,
+        usage,
     )
 
     login_manager.init_app(app)
@@ -79,5 +80,6 @@ def init_app(app: Flask) -> None:
         language.bp,
         opt_outs.bp,
         dnc.bp,
+        usage.bp,
     ):
         app.register_blueprint(blueprint)
