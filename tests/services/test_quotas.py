@@ -14,9 +14,11 @@ from sqlalchemy import func, select
 from smspanel.models import DepartmentUsage, Message, db, utcnow
 from smspanel.services import quotas
 from smspanel.services.cancelling import cancel_message
+from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.personalisation import check_rows
 from smspanel.services.quotas import QuotaExceeded, month_bounds_utc, month_of, month_usage
 from smspanel.services.sending import accept_personalised_send, accept_send
+from smspanel.services.transactions import transaction
 from tests.quota_helpers import department, join, usage
 from tests.registers import opt_out
 
@@ -142,6 +144,19 @@ def test_sent_and_failed_recipients_keep_their_segments(app, make):
         accept_send(db.session, user.id, MOBILES[:3], TWO_SEGMENTS)
     make.deliver(failing=frozenset(MOBILES[:1]))
     assert usage(app, schools) == (6, 1, 3)
+
+
+def test_a_give_back_is_written_with_its_transaction_and_dropped_with_its_rollback(app, make):
+    user = make.user()
+    schools = department(app, "Schools", 100, user)
+    with app.app_context():
+        message = accept_send(db.session, user.id, MOBILES[:2], "Hi")
+        with pytest.raises(RuntimeError), transaction(db.session):
+            adjust_message_counts(db.session, {message.id: CountChange(cancelled=2)}, utcnow())
+            raise RuntimeError("the use case failed")
+        with transaction(db.session):
+            db.session.execute(select(1))  # a later commit carries nothing left over
+    assert usage(app, schools) == (2, 1, 2)
 
 
 def test_segments_go_back_to_the_month_and_department_the_message_was_sent_from(

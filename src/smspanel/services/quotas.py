@@ -5,7 +5,8 @@ department's row for the month, so concurrent sends queue on that row and never 
 quota together; a send that does not fit is refused whole (QuotaExceeded) and rolled back.
 Recipients that are never sent (skipped at claim time, cancelled, or cancelled by a
 rejection) give their segments back to the month their message was accepted in, from the
-one place recipients' counts change (`message_status.adjust_message_counts`).
+one place recipients' counts change (`message_status.adjust_message_counts`), written just
+before that transaction commits.
 
 What is charged: a plain send's segments per SMS times the recipients it sends to; a
 personalised send, the total of the rows it sends. A personalised recipient given back
@@ -20,13 +21,12 @@ counted from their own messages when asked (`month_usage`).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Update, bindparam, case, func, insert, select, update
+from sqlalchemy import Insert, Update, bindparam, case, event, func, insert, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -223,11 +223,17 @@ def _rowcount(result: object) -> int:
 # --- giving back ------------------------------------------------------------------------------
 
 
+_GIVEN_BACK = "smspanel.quota_given_back"  # session.info: (department, month) -> totals
+
+
 def give_back(session: Session, returned: Mapping[int, int]) -> None:
     """Give back the segments of recipients that will never be sent: `returned` maps a
-    message id to how many of its recipients just became skipped or cancelled. Called in
-    the transaction that changed them, after their message rows (locks: recipients, then
-    messages, then the usage rows, in (department, month) order)."""
+    message id to how many of its recipients just became skipped or cancelled.
+
+    The usage rows are written just before the transaction commits (`_write_given_back`),
+    in (department, month) order: a use case that goes on to lock message rows (a claim
+    cancels, then skips, then starts messages) then never holds a department's row while
+    it waits, so it cannot deadlock with another giving back to the same month."""
     ids = sorted(mid for mid, count in returned.items() if count > 0)
     if not ids:
         return
@@ -241,25 +247,36 @@ def give_back(session: Session, returned: Mapping[int, int]) -> None:
             Message.recipient_count,
         ).where(Message.id.in_(ids), Message.department_id.is_not(None))
     ).all()
-    per_month: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    if not rows:
+        return
+    pending: dict[tuple[int, str], list[int]] = session.info.setdefault(_GIVEN_BACK, {})
     for row in rows:
         count = returned[row.id]
         if row.personalised:
             segments = row.segments * count // max(row.recipient_count, 1)
         else:
             segments = row.segments * count
-        totals = per_month[row.department_id, month_of(row.created_at)]
+        totals = pending.setdefault((row.department_id, month_of(row.created_at)), [0, 0])
         totals[0] += segments
         totals[1] += count
-    if not per_month:
-        return
-    session.execute(
-        _GIVE_BACK_STATEMENT,
-        [
-            {"d": department_id, "m": month, "n": segments, "r": count}
-            for (department_id, month), (segments, count) in sorted(per_month.items())
-        ],
-    )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_given_back(session: Session) -> None:
+    pending = session.info.pop(_GIVEN_BACK, None)
+    if pending:
+        session.execute(
+            _GIVE_BACK_STATEMENT,
+            [
+                {"d": department_id, "m": month, "n": segments, "r": count}
+                for (department_id, month), (segments, count) in sorted(pending.items())
+            ],
+        )
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_given_back(session: Session) -> None:
+    session.info.pop(_GIVEN_BACK, None)
 
 
 def _give_back_statement() -> Update:
