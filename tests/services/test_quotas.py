@@ -19,6 +19,7 @@ from smspanel.services.personalisation import check_rows
 from smspanel.services.quotas import QuotaExceeded, month_bounds_utc, month_of, month_usage
 from smspanel.services.sending import accept_personalised_send, accept_send
 from smspanel.services.transactions import transaction
+from tests.queries import recorded_statements
 from tests.quota_helpers import department, join, usage
 from tests.registers import opt_out
 
@@ -67,6 +68,19 @@ def test_a_send_larger_than_the_whole_quota_is_refused_on_the_months_first_send(
     with app.app_context(), pytest.raises(QuotaExceeded) as refused:
         accept_send(db.session, user.id, MOBILES[:4], "Hi")
     assert refused.value.figures == {"used": 0, "quota": 3, "needed": 4}
+
+
+def test_a_large_send_that_cannot_fit_is_refused_before_its_rows_are_written(
+    app, make, monkeypatch
+):
+    user = make.user()
+    department(app, "Schools", 1500, user)
+    monkeypatch.setattr(quotas, "EARLY_READ_FROM", 3)
+    with app.app_context():
+        accept_send(db.session, user.id, MOBILES[:2], "Hi")  # below it: no early read
+        with recorded_statements(app) as statements, pytest.raises(QuotaExceeded):
+            accept_send(db.session, user.id, [f"61{n:06d}" for n in range(1500)], "Hi")
+    assert not any(s.lstrip().upper().startswith("INSERT") for s in statements)
 
 
 def test_the_final_check_is_under_the_rows_lock_not_the_early_read(app, make, monkeypatch):
@@ -210,13 +224,13 @@ def test_a_personalised_send_takes_its_rows_total_and_gives_back_their_mean(app,
     assert usage(app, schools) == (2, 2, 0)
 
 
-@pytest.mark.parametrize("early_read", [True, False], ids=["as-sent", "reservation-only"])
+@pytest.mark.parametrize("early_read", [False, True], ids=["as-sent", "early-read"])
 def test_concurrent_sends_never_pass_the_quota_together(app, make, monkeypatch, early_read):
     """Threads with their own sessions race for the month's first sends (the row does not
-    exist yet): exactly as many are accepted as fit, on every database. Without the early
-    read every send reaches the reservation, after its inserts."""
-    if not early_read:
-        monkeypatch.setattr(quotas, "check", lambda *args: None)
+    exist yet): exactly as many are accepted as fit, on every database. Small sends reach
+    the reservation after their inserts; with the early read, most are refused before."""
+    if early_read:
+        monkeypatch.setattr(quotas, "EARLY_READ_FROM", 0)
     user = make.user()
     schools = department(app, "Schools", 10, user)
     threads, sends_each = 6, 3

@@ -38,6 +38,10 @@ from smspanel.services.departments import SenderStanding, sender_standing
 from smspanel.services.wording import _
 
 WARN_AT_PERCENT = 80  # the pages' banner from this share of the quota on
+# From this many segments on, a send reads the month's use before writing its rows: one
+# that cannot fit is refused at once, not after 100,000 inserts. A smaller one (the API's
+# single SMS, its hottest path) saves the read: rolling back its few rows costs less.
+EARLY_READ_FROM = 1_000
 MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 _usage = DepartmentUsage.__table__
@@ -134,10 +138,10 @@ def segments_needed(segments: int, recipients: int, *, personalised: bool) -> in
 
 
 def check(session: Session, standing: SenderStanding, needed: int, now: datetime) -> None:
-    """A read before the send's inserts, so a send that cannot fit is refused at once
-    instead of after writing its rows; `reserve` decides, under the row's lock."""
+    """A read before a large send's inserts (EARLY_READ_FROM), so one that cannot fit is
+    refused at once; `reserve` decides, under the row's lock."""
     quota = standing.monthly_segment_quota
-    if standing.department_id is None or not quota:
+    if standing.department_id is None or not quota or needed < EARLY_READ_FROM:
         return
     used = _used(session, standing.department_id, month_of(now))
     if used + needed > quota:
