@@ -226,7 +226,6 @@ def _rowcount(result: object) -> int:
 
 # --- giving back ------------------------------------------------------------------------------
 
-
 _GIVEN_BACK = "smspanel.quota_given_back"  # session.info: (department, month) -> totals
 
 
