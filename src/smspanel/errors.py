@@ -27,7 +27,11 @@ HTTP_CODES = {
 }
 
 
-def api_error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
+# An error's `details`: the bad fields, one item each, or an object of figures (a quota's).
+Details = list[dict[str, Any]] | dict[str, Any]
+
+
+def api_error(status: int, code: str, message: str, details: Details | None = None):
     """The API's one error shape: {"error": {"code", "message"[, "details"]}}."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
@@ -43,7 +47,7 @@ class ApiError(Exception):
     """Raised inside an API view to answer with the error shape."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+        self, status: int, code: str, message: str, details: Details | None = None
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details

@@ -297,6 +297,16 @@ class OptOutRemoved(BaseModel):
     reason: str
 
 
+class UsageData(BaseModel):
+    """This HKT calendar month's use: the caller's department's, or their own without one."""
+
+    month: str = Field(description="YYYY-MM, Hong Kong time", pattern=r"^\d{4}-\d{2}$")
+    segments_used: int = Field(ge=0, description="SMS segments reserved by sends this month")
+    quota: int = Field(ge=0, description="the monthly segment quota; 0 = none")
+    messages: int = Field(ge=0, description="messages sent this month")
+    recipients: int = Field(ge=0, description="recipients sent to or still to be sent")
+
+
 class HealthData(BaseModel):
     database: Literal["ok"]
 
@@ -313,10 +323,18 @@ class ErrorItem(BaseModel):
     value: Any = None
 
 
+class QuotaFigures(BaseModel):
+    """QUOTA_EXCEEDED's details: the month's use and quota, and what the send needed."""
+
+    used: int = Field(ge=0, description="SMS segments used this month (HKT)")
+    quota: int = Field(ge=0, description="the department's monthly segment quota")
+    needed: int = Field(ge=0, description="what the send would have taken")
+
+
 class ErrorBody(BaseModel):
     code: str = Field(description="UPPER_SNAKE error code")
     message: str
-    details: list[ErrorItem] | None = None
+    details: list[ErrorItem] | QuotaFigures | None = None
 
 
 class ErrorEnvelope(BaseModel):

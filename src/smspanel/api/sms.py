@@ -44,6 +44,7 @@ from smspanel.services.eligibility import (
 from smspanel.services.ownership import MessageScope, find_message
 from smspanel.services.personalisation import RowProblem, check_rows
 from smspanel.services.phone import InvalidRecipients, NoRecipients
+from smspanel.services.quotas import QuotaExceeded
 from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
 from smspanel.services.sending import (
     AcceptedSend,
@@ -115,6 +116,10 @@ def nothing_deliverable(exc: NoDeliverableRecipients, field: str) -> ApiError:
     return ApiError(400, "NO_DELIVERABLE_RECIPIENTS", str(exc), details)
 
 
+def quota_exceeded(exc: QuotaExceeded) -> ApiError:
+    return ApiError(403, "QUOTA_EXCEEDED", str(exc), exc.figures)
+
+
 def queue_send(
     recipients: list[str], content: str, field: str, scheduled_at: str | None, commercial: bool
 ):
@@ -131,6 +136,8 @@ def queue_send(
         )
     except NoDeliverableRecipients as exc:
         raise nothing_deliverable(exc, field) from None
+    except QuotaExceeded as exc:
+        raise quota_exceeded(exc) from None
     except InvalidRecipients as exc:
         details = [
             {
@@ -159,7 +166,7 @@ def queue_send(
     "Queue one SMS to one number",
     body=SendRequest,
     responds=(202, SendAccepted, "Queued"),
-    errors=(400, 401, 413, 503),
+    errors=(400, 401, 403, 413, 503),
 )
 def send_one():
     """Queue one SMS to one number."""
@@ -175,7 +182,7 @@ def send_one():
     "Queue one SMS to many numbers",
     body=BulkSendRequest,
     responds=(202, SendAccepted, "Queued"),
-    errors=(400, 401, 413, 503),
+    errors=(400, 401, 403, 413, 503),
 )
 def send_bulk():
     """Queue one SMS to many numbers (up to 100,000; repeats are sent once)."""
@@ -209,7 +216,7 @@ def row_field(problem: RowProblem) -> str:
     "Queue a template, personalised for each recipient",
     body=TemplateSendRequest,
     responds=(202, SendAccepted, "Queued"),
-    errors=(400, 401, 404, 413, 503),
+    errors=(400, 401, 403, 404, 413, 503),
 )
 def send_template():
     """Queue a template to many numbers, each with its own values for the placeholders.
@@ -265,6 +272,8 @@ def send_template():
         )
     except NoDeliverableRecipients as exc:
         raise nothing_deliverable(exc, "recipients") from None
+    except QuotaExceeded as exc:
+        raise quota_exceeded(exc) from None
     except (InvalidContent, TooManyRecipients) as exc:
         raise ApiError(400, "VALIDATION_ERROR", str(exc)) from None
     except IntegrityError:

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import Message, MessageStatus
+from smspanel.services import quotas
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ def derive_message_status(
 
 
 def adjust_message_counts(session: Session, changes: dict[int, CountChange], now: datetime) -> None:
-    """Apply count changes per message, then re-derive each status."""
+    """Apply count changes per message, then re-derive each status; recipients that became
+    skipped or cancelled give their segments back to their department's month."""
     table = Message.__table__
     session.execute(
         update(table)
@@ -69,6 +71,7 @@ def adjust_message_counts(session: Session, changes: dict[int, CountChange], now
             for mid, c in sorted(changes.items())
         ],
     )
+    quotas.give_back(session, {mid: c.cancelled + c.skipped for mid, c in changes.items()})
     refresh_message_status(session, changes.keys(), now)
 
 

@@ -21,7 +21,7 @@ from smspanel.models import (
     RecipientStatus,
     utcnow,
 )
-from smspanel.services import audit
+from smspanel.services import audit, quotas
 from smspanel.services.commercial import commercial_content, too_long_message, with_statement
 from smspanel.services.content import (
     MAX_CONTENT_LENGTH,
@@ -209,6 +209,10 @@ def _store(
             raise NoDeliverableRecipients(eligibility)
         skipped = {**by_class, **by_register}  # a register's reason wins over the class's
         message_segments = _sent_segments(segments, phones, skipped)
+        charged = quotas.segments_needed(
+            message_segments, eligibility.deliverable_count, personalised=personalised
+        )
+        quotas.check(session, standing, charged, now)
         # Core inserts, not the unit of work: a single SMS is the API's hottest path, and
         # nothing here needs identity tracking or a reload after commit.
         result = session.execute(
@@ -273,6 +277,7 @@ def _store(
             f"message:{message_id}",
             f"{len(phones)} recipient(s){left_out}, {message_segments} segment(s){kind}{when}",
         )
+        quotas.reserve(session, standing, charged, eligibility.deliverable_count, now)
         if user_id is not None:
             # Last, so the tally's row lock is held only for the commit, not for the inserts:
             # concurrent sends by one user queue on it briefly and cannot deadlock.

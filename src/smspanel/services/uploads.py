@@ -41,6 +41,7 @@ from smspanel.services.personalisation import (
     check_rows,
 )
 from smspanel.services.placeholders import name_key, placeholders
+from smspanel.services.quotas import QuotaExceeded
 from smspanel.services.recipient_files import UnreadableFile, read_recipient_file
 from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
 from smspanel.services.sending import DEFAULT_POLICY, AcceptedSend, accept_personalised_send
@@ -450,3 +451,6 @@ def send_upload(
     except NoDeliverableRecipients as exc:  # rolled back: the upload is still there
         preview_numbers(session, check, policy)
         raise SendRefused({"file": [str(exc)]}, check) from None
+    except QuotaExceeded as exc:  # rolled back too
+        preview_numbers(session, check, policy)
+        raise SendRefused({"quota": [str(exc)]}, check) from None

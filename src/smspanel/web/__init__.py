@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
         sms,
         two_factor,
         uploads,
+        usage,
     )
 
     login_manager.init_app(app)
@@ -81,5 +82,6 @@ def init_app(app: Flask) -> None:
         opt_outs.bp,
         dnc.bp,
         two_factor.bp,
+        usage.bp,
     ):
         app.register_blueprint(blueprint)

@@ -50,6 +50,7 @@ from smspanel.services.message_detail import list_recipients, sender_name, skip_
 from smspanel.services.ownership import MessageScope, find_message, readable_by
 from smspanel.services.pagination import parse_page
 from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
+from smspanel.services.quotas import QuotaExceeded, Usage, department_usage
 from smspanel.services.scheduling import EARLIEST_AHEAD, LATEST_AHEAD, started_late
 from smspanel.services.sending import AcceptedSend, TooManyRecipients, accept_send
 from smspanel.web.access import login_required, register_error_pages
@@ -83,7 +84,9 @@ def readable_message_or_404(message_id: int) -> Message:
 @login_required
 def dashboard():
     figures = dashboard_figures(db.session, readers_scope(), request.args.get("time_filter"))
-    return render_template("dashboard.html", figures=figures, time_filters=TIME_FILTERS)
+    return render_template(
+        "dashboard.html", figures=figures, time_filters=TIME_FILTERS, usage=quota_usage()
+    )
 
 
 @bp.route("/compose", methods=["GET", "POST"])
@@ -114,6 +117,8 @@ def compose():
             errors, bad_lines = exc.errors, exc.invalid_lines
         except NoDeliverableRecipients as exc:
             errors = {"recipients": [str(exc)]}
+        except QuotaExceeded as exc:
+            errors = {"quota": [str(exc)]}
         except (InvalidContent, InvalidRecipients, NoRecipients, TooManyRecipients) as exc:
             errors = {"content": [str(exc)]}
         else:
@@ -142,9 +147,15 @@ def compose():
             rules=counter_rules(),
             schedule_window=schedule_window(),
             unsubscribe_text=send_policy().unsubscribe_text,
+            usage=quota_usage(),
         ),
         status,
     )
+
+
+def quota_usage() -> Usage | None:
+    """The month's use of the logged-in user's department, for the pages that send."""
+    return department_usage(db.session, current_user.id, utcnow())
 
 
 def send_policy() -> SendPolicy:

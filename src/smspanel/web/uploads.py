@@ -39,7 +39,13 @@ from smspanel.services.uploads import (
 )
 from smspanel.web.access import login_required, register_error_pages
 from smspanel.web.forms import SendCheckForm, UploadForm
-from smspanel.web.sms import accepted_note, flash_number_checks, schedule_window, send_policy
+from smspanel.web.sms import (
+    accepted_note,
+    flash_number_checks,
+    quota_usage,
+    schedule_window,
+    send_policy,
+)
 
 bp = Blueprint("uploads", __name__)
 register_error_pages(bp)
@@ -181,6 +187,7 @@ def check(upload_id: str):
             skip_labels={reason: reason_label(reason) for reason in REASON_ORDER},
             describe=describe,
             describe_unknown=describe_unknown,
+            usage=quota_usage(),
         ),
         status,
     )

@@ -40,7 +40,8 @@
     preview: form.querySelector("[data-preview]"),
     total: form.querySelector("[data-send-total]"),
     placeholders: form.querySelector("[data-placeholder-list]"),
-    noPlaceholders: form.querySelector("[data-no-placeholders]")
+    noPlaceholders: form.querySelector("[data-no-placeholders]"),
+    quota: form.querySelector("[data-quota-usage]")  // compose, for a user in a department
   };
 
   // "%(num)s segments" and its values, as Python's % does it.
@@ -227,9 +228,20 @@
         });
         sentence += " " + out.total.textContent;
       }
+      if (out.quota) showQuotaNeed(figures.numbers * s.segments);
     }
     if (out.preview) out.preview.textContent = text;
     if (out.placeholders) listPlaceholders(text);
+  }
+
+  // What the typed send would take of the month's quota (the server decides at send).
+  function showQuotaNeed(needed) {
+    var line = out.quota.querySelector("[data-quota-needed]");
+    var over = out.quota.querySelector("[data-quota-over]");
+    var quota = Number(out.quota.dataset.quota);
+    line.hidden = needed === 0;
+    line.textContent = fill(line.dataset.words, { needed: numbers.format(needed) });
+    over.hidden = !quota || Number(out.quota.dataset.used) + needed <= quota;
   }
 
   function announceLater() {
