@@ -36,6 +36,7 @@ def load_user(login_id: str) -> User | None:
 def init_app(app: Flask) -> None:
     from smspanel.web import (
         admin,
+        approvals,
         auth,
         dead_letter,
         dnc,
@@ -79,5 +80,6 @@ def init_app(app: Flask) -> None:
         language.bp,
         opt_outs.bp,
         dnc.bp,
+        approvals.bp,
     ):
         app.register_blueprint(blueprint)
