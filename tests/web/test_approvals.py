@@ -283,3 +283,22 @@ def test_the_forms_carry_and_need_their_csrf_token(app, client, maker, checker):
     response = client.post(f"/approvals/{message_id}/approve", data={"csrf_token": token})
     assert response.status_code == 302
     assert stored(app, message_id).status == "pending"
+
+
+def test_approved_after_its_time_its_page_shows_it_started_late(app, client, maker, checker):
+    message_id = waiting(app, maker, scheduled_at=utcnow() + timedelta(hours=1))
+    with app.app_context():
+        db.session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(scheduled_at=utcnow() - timedelta(minutes=20))
+        )
+        db.session.commit()
+    login(client, "checker")
+    assert "time passed: goes at once if approved" in page_text(client.get("/approvals"))
+    client.post(f"/approvals/{message_id}/approve")
+    assert "shown as late" in page_text(client.get("/approvals"))
+    client.post("/logout")
+    login(client, "maker")
+    page = page_text(client.get(f"/history/{message_id}"))
+    assert "Started late: it was scheduled for" in page and "Approved by checker" in page
