@@ -43,14 +43,18 @@ def approver_required(view: Callable[..., Any]) -> Callable[..., Any]:
 @bp.app_context_processor
 def approvals_badge() -> dict[str, Any]:
     """`waiting_approvals()` for the navigation: None for those who cannot approve (no
-    query at all), else one COUNT, run only when the page's navigation asks."""
+    query at all), else one COUNT, run only when the page's navigation asks; and
+    `may_approve_sends()`, which asks nothing of the database."""
+
+    def may_approve_sends() -> bool:
+        return bool(current_user.is_authenticated) and approvals.may_approve(current_user)
 
     def waiting_approvals() -> int | None:
-        if not current_user.is_authenticated or not approvals.may_approve(current_user):
+        if not may_approve_sends():
             return None
         return approvals.waiting_count(db.session, current_user)
 
-    return {"waiting_approvals": waiting_approvals}
+    return {"waiting_approvals": waiting_approvals, "may_approve_sends": may_approve_sends}
 
 
 def approvals_page(
@@ -86,7 +90,7 @@ def index():
     return approvals_page()
 
 
-def decided(decide: Callable[[], approvals.Decision], message_id: int):
+def decided(decide: Callable[[], approvals.Decision]):
     """Run a decision and answer as the web does: 403/404 pages for what the user may not
     do, a flash for a send no longer waiting."""
     try:
@@ -105,9 +109,7 @@ def decided(decide: Callable[[], approvals.Decision], message_id: int):
 @bp.post("/<int:message_id>/approve")
 @approver_required
 def approve(message_id: int):
-    outcome = decided(
-        lambda: approvals.approve(db.session, message_id, current_user.id), message_id
-    )
+    outcome = decided(lambda: approvals.approve(db.session, message_id, current_user.id))
     if not isinstance(outcome, approvals.Decision):
         return outcome
     flash(approved_note(outcome), "success")
@@ -142,9 +144,7 @@ def reject(message_id: int):
             _("Message #%(id)s was not rejected: %(problem)s.", id=message_id, problem=exc), "error"
         )
         return approvals_page(422, {message_id: [str(exc)]}, {message_id: reason})
-    outcome = decided(
-        lambda: approvals.reject(db.session, message_id, current_user.id, reason), message_id
-    )
+    outcome = decided(lambda: approvals.reject(db.session, message_id, current_user.id, reason))
     if not isinstance(outcome, approvals.Decision):
         return outcome
     flash(
