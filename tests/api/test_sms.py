@@ -162,6 +162,9 @@ def test_message_detail_and_recipients(client, headers, make, alice):
         "segments": 1,
         "scheduled_at": None,
         "commercial": False,
+        "decided_by": None,
+        "decided_at": None,
+        "rejection_reason": None,
     }
     recipients = client.get(f"/api/sms/{message_id}/recipients", headers=headers).get_json()
     rows = recipients["data"]["recipients"]

@@ -25,12 +25,13 @@ ERROR_DESCRIPTIONS = {
     "INVALID_RECIPIENTS, MISSING_PERSONALISATION), or NO_DELIVERABLE_RECIPIENTS: every number "
     "would be skipped (`details` gives each number and its reason); nothing was stored",
     401: "Missing, invalid, revoked or expired token",
-    403: "Not allowed for this token's user: `code` FORBIDDEN (an administrators' route), "
-    "or QUOTA_EXCEEDED: the send would take the department past its monthly segment quota "
+    403: "Not allowed for this token's user: `code` FORBIDDEN (an administrators' route, or "
+    "an approval the user may not give: not an approver, or their own send), or "
+    "QUOTA_EXCEEDED: the send would take the department past its monthly segment quota "
     "(`details`: `used`, `quota`, `needed`); nothing was stored",
     404: "No such message (among the caller's), template, or number on the opt-out register",
     409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE, "
-    "DUPLICATE_NAME, TEMPLATE_IN_USE)",
+    "NOT_AWAITING_APPROVAL, DUPLICATE_NAME, TEMPLATE_IN_USE)",
     413: "Request body too large",
     429: "Too many failed logins for this account or address; wait `Retry-After` seconds",
     503: "Database unavailable",

@@ -11,6 +11,7 @@ from typing_extensions import TypedDict
 
 from smspanel.errors import ApiError
 from smspanel.models import MessageStatus, RecipientStatus, SkipReason
+from smspanel.services.approvals import MAX_REASON_CHARS
 from smspanel.services.content import MAX_CONTENT_LENGTH
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
 
@@ -230,6 +231,19 @@ class MessageDetail(BaseModel):
     segments: int
     scheduled_at: datetime | None
     commercial: bool = False
+    decided_by: str | None = Field(
+        default=None, description="who approved or rejected it (a send that needed approval)"
+    )
+    decided_at: datetime | None = None
+    rejection_reason: str | None = None
+
+
+class RejectRequest(Request):
+    reason: StrictStr = Field(
+        min_length=1,
+        max_length=MAX_REASON_CHARS,
+        description="why the send is rejected (required, not blank); its maker sees it",
+    )
 
 
 class CancelResult(BaseModel):

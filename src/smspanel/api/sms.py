@@ -31,7 +31,7 @@ from smspanel.api.schemas import (
 )
 from smspanel.errors import ApiError
 from smspanel.hktime import format_hkt, to_hkt
-from smspanel.models import Message, Recipient, db, utcnow
+from smspanel.models import Message, MessageStatus, Recipient, db, utcnow
 from smspanel.services.api_listing import list_api_messages
 from smspanel.services.cancelling import NotCancellable, cancel_message
 from smspanel.services.content import InvalidContent
@@ -99,6 +99,8 @@ def accepted_answer(
         repeated=repeated or [],
     )
     note = f"queued for {message.recipient_count - message.skipped_count} recipient(s)"
+    if message.status == MessageStatus.AWAITING_APPROVAL:
+        note = f"awaiting approval; {note} once approved"
     if message.scheduled_at:
         note += f", scheduled for {format_hkt(message.scheduled_at)}"
     if checked and checked.skipped_count:
@@ -361,8 +363,12 @@ def owned_message(message_id: int) -> Message:
 )
 def get_message(message_id: int):
     """One message with its delivery counts (kept up to date, not recounted)."""
-    m = owned_message(message_id)
-    data = MessageDetail(
+    return respond(message_detail(owned_message(message_id)))
+
+
+def message_detail(m: Message) -> MessageDetail:
+    """A message as GET /api/sms/<id> answers it."""
+    return MessageDetail(
         id=m.id,
         content=m.content,
         status=m.status,
@@ -377,8 +383,10 @@ def get_message(message_id: int):
         segments=m.segments,
         scheduled_at=to_hkt(m.scheduled_at),
         commercial=m.commercial,
+        decided_by=m.decided_by_name,
+        decided_at=to_hkt(m.decided_at),
+        rejection_reason=m.rejection_reason,
     )
-    return respond(data)
 
 
 @bp.get("/sms/<int:message_id>/recipients")

@@ -119,10 +119,12 @@ def _recipients_left(session: Session, scope: MessageScope, status: str) -> int:
 
 
 def _queued(session: Session, scope: MessageScope) -> int:
-    """Recipients still to send, scheduled ones aside: for everyone the queue's own count."""
+    """Recipients still to send, scheduled ones and those awaiting approval aside: for
+    everyone the queue's own count."""
     if scope.everyone:
         scheduled = _recipients_left(session, scope, MessageStatus.SCHEDULED)
-        return max(0, queued_count(session) - scheduled)
+        held = _recipients_left(session, scope, MessageStatus.AWAITING_APPROVAL)
+        return max(0, queued_count(session) - scheduled - held)
     return _recipients_left(session, scope, MessageStatus.PENDING)
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from smspanel.models import Message, MessageStatus
+from smspanel.models import FINAL_MESSAGE_STATUSES, Message, MessageStatus
 from smspanel.services import quotas
 
 
@@ -32,12 +32,15 @@ def derive_message_status(
     cancelled_count: int = 0,
     current: str | None = None,
 ) -> str:
-    """Scheduled or pending until no recipient is pending; then, over those attempted, sent,
-    failed or partial, unless a cancel stopped any recipient (cancelled)."""
+    """Scheduled, awaiting approval or pending until no recipient is pending; then, over
+    those attempted, sent, failed or partial, unless a cancel stopped any recipient
+    (cancelled). A rejected message stays rejected (its recipients were cancelled)."""
+    if current == MessageStatus.REJECTED:
+        return MessageStatus.REJECTED
     if sent_count + failed_count + skipped_count + cancelled_count < recipient_count:
-        return (
-            MessageStatus.SCHEDULED if current == MessageStatus.SCHEDULED else MessageStatus.PENDING
-        )
+        if current in (MessageStatus.SCHEDULED, MessageStatus.AWAITING_APPROVAL):
+            return MessageStatus(current)
+        return MessageStatus.PENDING
     if cancelled_count:
         return MessageStatus.CANCELLED
     if failed_count == 0:
@@ -99,7 +102,7 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
             current=row.status,
         )
         if status != row.status:
-            final = status not in (MessageStatus.PENDING, MessageStatus.SCHEDULED)
+            final = status in FINAL_MESSAGE_STATUSES
             changes.append(
                 {"mid": row.id, "new_status": status, "new_completed_at": now if final else None}
             )

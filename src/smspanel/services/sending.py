@@ -21,7 +21,7 @@ from smspanel.models import (
     RecipientStatus,
     utcnow,
 )
-from smspanel.services import audit, quotas
+from smspanel.services import approvals, audit, quotas
 from smspanel.services.commercial import commercial_content, too_long_message, with_statement
 from smspanel.services.content import (
     MAX_CONTENT_LENGTH,
@@ -203,6 +203,9 @@ def _store(
         standing = sender_standing(session, user_id)
         if not standing.may_send:
             raise NotAllowedToSend()
+        held = approvals.needs_approval(standing, len(phones))
+        if held:  # maker-checker: stored, but nothing is due until an approver decides
+            status, due = approvals.held_send()
         by_register = registered_numbers(session, phones, commercial)
         eligibility = summarise(phones, by_class, by_register, unknown)
         if eligibility.deliverable_count == 0:
@@ -282,7 +285,9 @@ def _store(
             # Last, so the tally's row lock is held only for the commit, not for the inserts:
             # concurrent sends by one user queue on it briefly and cannot deadlock.
             session.execute(_COUNT_ONE_MORE, {"sender": user_id})
-        if scheduled_at is None:
+        if held:
+            approvals.record_held(session, message_id, standing)
+        elif scheduled_at is None:
             ring_after_commit(session)
     return AcceptedSend(
         id=message_id,

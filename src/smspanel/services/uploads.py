@@ -353,7 +353,7 @@ def earlier_send_today(
 ) -> Message | None:
     """The latest message today (HKT) from this template and a file of the same content,
     by anyone: two people sending the same file is the costly mistake. A send cancelled
-    before anything went out does not count."""
+    or rejected before anything went out does not count."""
     local = to_hkt(now)
     assert local is not None
     start, end = hkt_day_bounds_utc(local.date())
@@ -364,7 +364,10 @@ def earlier_send_today(
             Message.source_digest == digest,
             Message.created_at >= start,
             Message.created_at < end,
-            ~((Message.status == MessageStatus.CANCELLED) & (Message.sent_count == 0)),
+            ~(
+                Message.status.in_((MessageStatus.CANCELLED, MessageStatus.REJECTED))
+                & (Message.sent_count == 0)
+            ),
         )
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)

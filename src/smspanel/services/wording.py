@@ -61,6 +61,8 @@ STATUS_LABELS = {
     "partial": lazy_gettext("Partial"),
     "scheduled": lazy_gettext("Scheduled"),
     "cancelled": lazy_gettext("Cancelled"),
+    "awaiting_approval": lazy_gettext("Awaiting approval"),
+    "rejected": lazy_gettext("Rejected"),
     "skipped": lazy_gettext("Skipped"),
     "retried": lazy_gettext("Retried"),
     "abandoned": lazy_gettext("Abandoned"),

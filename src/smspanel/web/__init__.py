@@ -36,6 +36,7 @@ def load_user(login_id: str) -> User | None:
 def init_app(app: Flask) -> None:
     from smspanel.web import (
         admin,
+        approvals,
         auth,
         dead_letter,
         dnc,
@@ -83,5 +84,6 @@ def init_app(app: Flask) -> None:
         dnc.bp,
         two_factor.bp,
         usage.bp,
+        approvals.bp,
     ):
         app.register_blueprint(blueprint)

@@ -82,3 +82,9 @@ class SendCheckForm(FlaskForm):
     scheduled_at = StringField(lazy_gettext("Send at (optional)"))
     confirm_duplicate = BooleanField(lazy_gettext("Send it again anyway"))
     commercial = BooleanField(lazy_gettext("Commercial"))
+
+
+class RejectForm(FlaskForm):
+    """An approver's rejection; the reason is checked by services.approvals.clean_reason."""
+
+    reason = TextAreaField(lazy_gettext("Reason"))

@@ -220,6 +220,16 @@ def schedule_window() -> tuple[str, str]:
 
 def accepted_note(message: AcceptedSend) -> str:
     count = message.recipient_count - message.skipped_count
+    if message.status == MessageStatus.AWAITING_APPROVAL:
+        return ngettext(
+            "Message #%(id)s to %(count)s recipient awaits approval: nothing is sent until an "
+            "approver of your department approves it.",
+            "Message #%(id)s to %(count)s recipients awaits approval: nothing is sent until an "
+            "approver of your department approves it.",
+            count,
+            id=message.id,
+            count=format_decimal(count),
+        )
     if message.scheduled_at:
         return ngettext(
             "Message #%(id)s is scheduled for %(when)s to %(count)s recipient. Nothing is sent "

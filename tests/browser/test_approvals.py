@@ -1,0 +1,77 @@
+"""In a real browser: a send at the department's threshold waits; an approver finds it by the
+navigation's badge on /approvals, rejects one without a reason (refused), then approves."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from loopback import ADMIN_PASSWORD
+from smspanel.models import Department, Role
+from smspanel.services.accounts import create_user
+from tests.browser.conftest import log_in, screenshot
+from tests.browser.test_pages import expect
+
+
+def members(database_url: str) -> tuple[str, str]:
+    """A maker and an approver of a department that holds sends to 3 numbers or more."""
+    tag = secrets.token_hex(3)
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            unit = Department(name=f"Schools {tag}", approval_threshold=3)
+            session.add(unit)
+            session.commit()
+            for name, role in ((f"maker{tag}", Role.SENDER), (f"checker{tag}", Role.APPROVER)):
+                user = create_user(session, name, ADMIN_PASSWORD)
+                user.department_id, user.role = unit.id, role
+                session.commit()
+    finally:
+        engine.dispose()
+    return f"maker{tag}", f"checker{tag}"
+
+
+def compose(page, text: str) -> int:
+    page.goto("/compose")
+    page.get_by_label("Recipients").fill("9123 4567\n6123 4567\n5123 4567")
+    page.get_by_label("Message", exact=True).fill(text)
+    page.get_by_label("Enquiry number").fill("2833 1234")
+    page.get_by_role("button", name="Send SMS").click()
+    page.wait_for_url(re.compile(r"/history/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def test_a_large_send_waits_for_an_approver_who_approves_it(page, live_app, gateway):
+    maker, checker = members(live_app.database_url)
+    log_in(page, maker, ADMIN_PASSWORD)
+    message_id = compose(page, "Typhoon signal 8: all schools closed today")
+    expect()(page.locator("h1 .status")).to_have_text(re.compile("Awaiting approval"))
+    expect()(page.locator(".flash-success")).to_contain_text("awaits approval")
+    expect()(page.get_by_role("button", name="Withdraw this send")).to_be_visible()
+    compose(page, "Parents' evening moved to Thursday 7 pm")  # a second one waits too
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, checker, ADMIN_PASSWORD)
+    approvals = page.get_by_role("link", name=re.compile(r"^Approvals 2"))
+    expect()(approvals).to_be_visible()
+    approvals.click()
+    card = page.locator(f"#approval-{message_id}")
+    expect()(card).to_contain_text("Typhoon signal 8: all schools closed today")
+    expect()(card.locator("[data-first-rows] tbody tr")).to_have_count(3)
+    screenshot(page, "approvals")
+
+    card.get_by_role("button", name=re.compile("^Reject")).click()
+    expect()(page.locator(f"#reason-{message_id}-errors")).to_contain_text(
+        "give the reason for rejecting the send"
+    )
+    page.locator(f"#approval-{message_id}").get_by_role(
+        "button", name=re.compile("^Approve")
+    ).click()
+    expect()(page.locator(".flash-success")).to_contain_text(
+        f"Message #{message_id} approved: it is being sent now."
+    )
+    expect()(page.get_by_role("link", name=re.compile(r"^Approvals 1"))).to_be_visible()
+    expect()(page.locator(f"#approval-{message_id}")).to_have_count(0)

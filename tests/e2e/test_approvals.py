@@ -1,0 +1,116 @@
+"""End to end, real processes on loopback: a scheduled send that needs approval is held, is
+approved, survives a restart of the app, and reaches the gateway at its time, not before.
+
+Runs on whichever database the suite targets (TEST_DATABASE_URL: MariaDB, PostgreSQL; else
+SQLite).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from loopback import ADMIN_PASSWORD, App, MockGateway, wait_until
+from smspanel.models import Department, Role
+from smspanel.services.accounts import create_user
+from smspanel.services.scheduling import started_late
+from tests.databases import query
+
+pytestmark = pytest.mark.e2e
+
+NUMBERS = ["91234567", "98765432"]
+
+
+def execute(url: str, sql: str, **params: object) -> None:
+    """One write against the app's database from outside it."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def add_members(url: str) -> None:
+    """A department that holds sends to 2 recipients or more, a maker and an approver in it,
+    made through the accounts service (the departments pages are not this test's subject)."""
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            unit = Department(name="Schools", approval_threshold=2)
+            session.add(unit)
+            session.commit()
+            for username, role in (("maker", Role.SENDER), ("checker", Role.APPROVER)):
+                user = create_user(session, username, ADMIN_PASSWORD)
+                user.department_id, user.role = unit.id, role
+                session.commit()
+    finally:
+        engine.dispose()
+
+
+def message(app: App, token: str, message_id: int) -> dict:
+    status, body = app.api("GET", f"/api/sms/{message_id}", token=token)
+    assert status == 200, body
+    return body["data"]
+
+
+def test_an_approved_scheduled_send_survives_a_restart_and_goes_at_its_time(
+    tmp_path, fresh_database
+):
+    mock = MockGateway(tmp_path).start()
+    app = App(tmp_path, mock.url, DATABASE_URL=fresh_database).start()
+    try:
+        add_members(fresh_database)
+        maker = app.token("maker", ADMIN_PASSWORD)
+        checker = app.token("checker", ADMIN_PASSWORD)
+        at = (datetime.now(UTC) + timedelta(minutes=1, seconds=5)).isoformat()
+        body = {"recipients": NUMBERS, "content": "Parents' evening moved", "scheduled_at": at}
+        status, sent = app.api("POST", "/api/sms/send-bulk", body, maker)
+        assert (status, sent["data"]["status"]) == (202, "awaiting_approval"), sent
+        message_id = sent["data"]["id"]
+
+        status, approved = app.api("POST", f"/api/sms/{message_id}/approve", None, checker)
+        assert (status, approved["data"]["status"]) == (200, "scheduled"), approved
+        assert approved["data"]["decided_by"] == "checker"
+        assert app.stop() == 0
+
+        app = App(tmp_path, mock.url, DATABASE_URL=fresh_database).start()
+        assert message(app, maker, message_id)["status"] == "scheduled"  # the approval held
+        # Its time comes two seconds from now: the clock cannot be moved in the app's process.
+        # Naive UTC, as stored; with microseconds, so SQLite's text form matches the app's.
+        due = (datetime.now(UTC) + timedelta(seconds=2)).replace(tzinfo=None, microsecond=1)
+        for sql in (
+            "UPDATE messages SET scheduled_at = :at WHERE id = :id",
+            "UPDATE recipients SET next_attempt_at = :at WHERE message_id = :id",
+        ):
+            execute(fresh_database, sql, at=due, id=message_id)
+        time.sleep(1.0)  # ten polls of the dispatcher: not due yet
+        assert mock.received()["total"] == 0
+
+        done = wait_until(
+            lambda: (m := message(app, maker, message_id))["status"] == "sent" and m,
+            15,
+            0.1,
+            f"message {message_id} to be sent",
+        )
+        assert (done["success_count"], done["pending_count"]) == (2, 0)
+        received = mock.received(messages=True)
+        assert received["by_number"] == {f"852{n}": 1 for n in NUMBERS}
+        due_at = due.replace(tzinfo=UTC).timestamp()
+        assert all(float(m["arrived_at"]) >= due_at for m in received["messages"])
+        [(started_at,)] = query(
+            fresh_database, "SELECT started_at FROM messages WHERE id = :id", id=message_id
+        )
+        started = (
+            started_at
+            if isinstance(started_at, datetime)
+            else datetime.fromisoformat(str(started_at))
+        )
+        assert started >= due and not started_late(due, started)  # at its time, not late
+    finally:
+        app.stop()
+        mock.stop()
