@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from threading import Barrier
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from smspanel.models import DepartmentUsage, Message, db, utcnow
+from smspanel.models import Department, DepartmentUsage, Message, User, db, utcnow
 from smspanel.services import quotas
+from smspanel.services.approvals import reject
 from smspanel.services.cancelling import cancel_message
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.personalisation import check_rows
@@ -258,3 +259,18 @@ def test_concurrent_sends_never_pass_the_quota_together(app, make, monkeypatch, 
     assert usage(app, schools) == (10, 10, 10)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Message)) == 10
+
+
+def test_a_rejected_send_gives_its_segments_back(app, make):
+    maker, checker = make.user(), make.user()
+    unit = department(app, "Clinics", 100, maker, checker)
+    with app.app_context():
+        db.session.execute(
+            update(Department).where(Department.id == unit).values(approval_threshold=2)
+        )
+        db.session.execute(update(User).where(User.id == checker.id).values(role="approver"))
+        db.session.commit()
+        sent = accept_send(db.session, maker.id, ["91234567", "92345678", "93456789"], "Hi")
+        assert sent.status == "awaiting_approval" and usage(app, unit)[0] == 3
+        reject(db.session, sent.id, checker.id, "wrong list")
+    assert usage(app, unit)[0] == 0
