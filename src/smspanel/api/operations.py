@@ -25,7 +25,8 @@ ERROR_DESCRIPTIONS = {
     "INVALID_RECIPIENTS, MISSING_PERSONALISATION), or NO_DELIVERABLE_RECIPIENTS: every number "
     "would be skipped (`details` gives each number and its reason); nothing was stored",
     401: "Missing, invalid, revoked or expired token",
-    403: "Not allowed for this token's user: `code` FORBIDDEN (an administrators' route)",
+    403: "Not allowed for this token's user: `code` FORBIDDEN (an administrators' route, a "
+    "viewer's send or change, or a cancel of a colleague's message by a non-approver)",
     404: "No such message (among the caller's), template, or number on the opt-out register",
     409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE, "
     "DUPLICATE_NAME, TEMPLATE_IN_USE)",
