@@ -134,15 +134,12 @@ def _positions(
             part = select(*part.order_by(*order).limit(reach).subquery().c)
         parts.append(part)
     if len(parts) == 1:
-        query = parts[0].order_by(*order)
-    else:
-        either = union(*parts).subquery()
-        query = select(either.c.id, either.c.created_at)
-        if newest_first:
-            query = query.order_by(either.c.created_at.desc(), either.c.id.desc())
-        else:
-            query = query.order_by(either.c.created_at, either.c.id)
-    return query.limit(limit).offset(offset or None).subquery()
+        return parts[0].order_by(*order).limit(limit).offset(offset or None).subquery()
+    # Ordered on the UNION itself, so SQLite merges the ordered parts instead of sorting.
+    either = union(*parts)
+    at, key = either.selected_columns.created_at, either.selected_columns.id
+    merged = either.order_by(*((at.desc(), key.desc()) if newest_first else (at, key)))
+    return merged.limit(limit).offset(offset or None).subquery()
 
 
 def matching_ids(
@@ -165,7 +162,22 @@ def matching_ids(
 
 
 def _count_capped(session: Session, branches: list[list[Any]]) -> tuple[int, bool]:
-    """Matching messages counted up to COUNT_CAP; True when there are more than that."""
+    """Matching messages counted up to COUNT_CAP; True when there are more than that.
+
+    Alternatives are first counted each up to the cap, from its own index alone: if one
+    passes it, so does the listing. Only alternatives all within it are merged (at most
+    COUNT_CAP entries each), which a department with a long history never needs."""
+    if len(branches) > 1:
+        each = [
+            select(func.count())
+            .select_from(select(Message.id).where(*branch).limit(COUNT_CAP + 1).subquery())
+            .scalar_subquery()
+            for branch in branches
+        ]
+        if any(count > COUNT_CAP for count in session.execute(select(*each)).one()):
+            return COUNT_CAP, True
+        total = count_exact(session, branches)
+        return min(total, COUNT_CAP), total > COUNT_CAP
     found = matching_ids(branches, limit=COUNT_CAP + 1).order_by(None).subquery()
     total = session.scalar(select(func.count()).select_from(found)) or 0
     return min(total, COUNT_CAP), total > COUNT_CAP
