@@ -38,6 +38,8 @@ def test_admins_create_a_department(app, admin_client):
     assert response.location.endswith(f"/admin/departments/{department.id}")
     followed = admin_client.get(response.location)
     assert "Created department Finance." in page_text(followed)
+    audit = page_text(admin_client.get("/admin/audit?action=department.create"))
+    assert f"department:{department.id} Finance" in audit and "Filter ignored" not in audit
 
 
 @pytest.mark.parametrize(
