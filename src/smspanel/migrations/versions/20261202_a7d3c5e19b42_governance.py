@@ -148,7 +148,8 @@ def downgrade():
             "department_id",
         ):
             batch_op.drop_column(column)
-    op.drop_index(op.f("ix_recovery_codes_user_id"), table_name="recovery_codes")
+    # Dropping the table drops its index: MariaDB refuses to drop the index first, while
+    # the foreign key needs it.
     op.drop_table("recovery_codes")
     with op.batch_alter_table("users") as batch_op:
         batch_op.drop_constraint(
