@@ -12,12 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from smspanel import create_app
-from smspanel.models import User, db
+from smspanel.models import Department, User, db
 from smspanel.services import passwords
 from smspanel.services.accounts import create_user
 from smspanel.services.delivery.claims import claim_due_recipients
 from smspanel.services.delivery.gateway import GatewayReply
 from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
+from smspanel.services.departments import Assignment, create_department, update_limits
 from smspanel.services.sending import accept_send
 from smspanel.services.tokens import issue_token
 from tests.databases import SERVER_URL, create_database, drop_database
@@ -121,11 +122,18 @@ class Factory:
         is_admin: bool = False,
         active: bool = True,
         password: str = PASSWORD,
+        department: Department | int | None = None,
+        role: str = "sender",
     ) -> User:
         self._count += 1
+        department_id = department.id if isinstance(department, Department) else department
         with self.app.app_context():
             user = create_user(
-                db.session, username or f"user{self._count}", password, is_admin=is_admin
+                db.session,
+                username or f"user{self._count}",
+                password,
+                is_admin=is_admin,
+                assignment=Assignment(department_id, role),
             )
             if not active:
                 user.is_active = False
@@ -133,6 +141,19 @@ class Factory:
             db.session.refresh(user)
             db.session.expunge(user)
             return user
+
+    def department(
+        self, name: str | None = None, *, quota: int = 0, threshold: int = 0
+    ) -> Department:
+        """A department (detached), with a monthly segment quota and approval threshold."""
+        self._count += 1
+        with self.app.app_context():
+            department = create_department(db.session, name or f"Department {self._count}")
+            if quota or threshold:
+                update_limits(db.session, department, quota, threshold)
+            db.session.refresh(department)
+            db.session.expunge(department)
+            return department
 
     def token(self, user: User) -> str:
         with self.app.app_context():

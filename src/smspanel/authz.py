@@ -9,6 +9,10 @@ PUBLIC = "public"  # anyone: login, health, API docs
 LOGIN = "login"  # a logged-in web user
 ADMIN = "admin"  # a logged-in web admin; others get 403
 TOKEN = "token"  # an API caller with a live bearer token
+# Sending and changing things (templates, opt-outs, cancels): every role but viewer
+# (services/departments.may_send); a viewer gets 403.
+SEND = "send"  # a logged-in web user who may send
+TOKEN_SEND = "token-send"  # an API caller who may send
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -11,6 +11,8 @@ from flask_babel import lazy_gettext
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from smspanel.services.departments import NotAllowed
+
 log = logging.getLogger(__name__)
 
 HTTP_CODES = {
@@ -91,6 +93,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_failure(exc: ApiError):  # type: ignore[no-untyped-def]
         return api_error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(NotAllowed)
+    def not_allowed(exc: NotAllowed):  # type: ignore[no-untyped-def]
+        """A role's refusal, wherever it is made (a route's check, or the send's own)."""
+        if wants_json():
+            return api_error(403, "FORBIDDEN", str(exc))
+        return render_template("error.html", title=_("Not allowed"), message=str(exc)), 403
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

@@ -279,6 +279,14 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_messages_status_created_at", "status", "created_at"),
         # A department's messages, newest first (history, GET /api/sms, approvals).
         Index("ix_messages_department_id_created_at_id", "department_id", "created_at", "id"),
+        # A department's messages of one status (history's filter, the dashboard's queued
+        # and scheduled), as for one user's above.
+        Index(
+            "ix_messages_status_department_id_created_at", "status", "department_id", "created_at"
+        ),
+        # How many of a member's own messages were sent from their department: GET /api/sms
+        # counts a member's total as own + department's - both (services/api_listing.py).
+        Index("ix_messages_department_id_user_id", "department_id", "user_id"),
         MYSQL_TABLE_OPTIONS,
     )
 

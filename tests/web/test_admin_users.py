@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from smspanel.models import ApiToken, Message, User, db
+from smspanel.models import ApiToken, AuditEvent, Message, User, db
 from smspanel.services.tokens import authenticate_token
 from tests.conftest import PASSWORD
 from tests.web.conftest import login, page_text
@@ -16,6 +16,10 @@ ADMIN_PAGES = [
     ("get", "/admin/users"),
     ("get", "/admin/users/create"),
     ("post", "/admin/users/create"),
+    ("get", "/admin/users/{id}"),
+    ("post", "/admin/users/{id}"),
+    ("get", "/admin/departments"),
+    ("post", "/admin/departments"),
     ("get", "/admin/users/{id}/password"),
     ("post", "/admin/users/{id}/password"),
     ("post", "/admin/users/{id}/toggle"),
@@ -249,3 +253,99 @@ def test_delete_confirmation_says_the_messages_are_kept_then_deletes(app, admin_
 def test_unknown_user_is_not_found(admin_client):
     assert admin_client.get("/admin/users/9999/password").status_code == 404
     assert admin_client.post("/admin/users/9999/toggle").status_code == 404
+
+
+# --- departments and roles --------------------------------------------------------------------
+
+NEW_USER = {
+    "username": "dora",
+    "password": "a long password",
+    "confirm_password": "a long password",
+}
+
+
+def test_create_a_user_in_a_department_with_a_role(app, admin_client, make):
+    finance = make.department("Finance")
+    form = admin_client.get("/admin/users/create").get_data(as_text=True)
+    assert '<select id="department_id" name="department_id"' in form
+    assert f'<option value="{finance.id}"' in form and '<option value="" selected>' in form
+    assert '<option value="sender" selected>' in form and '<option value="viewer"' in form
+    response = admin_client.post(
+        "/admin/users/create",
+        data={**NEW_USER, "department_id": str(finance.id), "role": "viewer"},
+    )
+    assert response.status_code == 302
+    dora = get_user(app, "dora")
+    assert (dora.department_id, dora.role, dora.is_admin) == (finance.id, "viewer", False)
+
+
+def test_a_new_user_without_a_department_is_a_sender(app, admin_client):
+    assert admin_client.post("/admin/users/create", data=NEW_USER).status_code == 302
+    dora = get_user(app, "dora")
+    assert (dora.department_id, dora.role) == (None, "sender")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "problem"),
+    [
+        ({"department_id": "999"}, "department_id", "there is no department '999'"),
+        ({"department_id": "abc"}, "department_id", "there is no department 'abc'"),
+        ({"role": "admin"}, "role", "unknown role 'admin'"),
+        ({"role": "Viewer"}, "role", "unknown role 'Viewer'"),
+    ],
+)
+def test_a_forged_department_or_role_creates_nothing(app, admin_client, fields, field, problem):
+    response = admin_client.post("/admin/users/create", data={**NEW_USER, **fields})
+    assert response.status_code == 422
+    assert problem in page_text(response)
+    assert f'<ul class="field-errors" id="{field}-errors">' in response.get_data(as_text=True)
+    assert get_user(app, "dora") is None
+
+
+def test_a_users_page_moves_them_and_changes_their_role_audited(app, admin_client, make):
+    finance, clinic = make.department("Finance"), make.department("Clinic")
+    bob = make.user("bob", department=finance)
+    sent = make.message(bob)
+    assert f'href="/admin/users/{bob.id}"' in admin_client.get("/admin/users").get_data(
+        as_text=True
+    )
+    page = admin_client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
+    assert f'<option value="{finance.id}" selected>' in page
+    response = admin_client.post(
+        f"/admin/users/{bob.id}", data={"department_id": str(clinic.id), "role": "approver"}
+    )
+    assert response.status_code == 302 and response.location == f"/admin/users/{bob.id}"
+    moved = get_user(app, "bob")
+    assert (moved.department_id, moved.role) == (clinic.id, "approver")
+    with app.app_context():
+        assert db.session.get(Message, sent).department_id == finance.id  # stays where sent
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.target == f"user:{bob.id} bob")
+        ).all()
+    assert actions[-2:] == ["user.department", "user.role"]
+    users = page_text(admin_client.get("/admin/users"))
+    assert "Clinic" in users and "Approver" in users
+    admin_client.post(f"/admin/users/{bob.id}", data={"department_id": "", "role": "sender"})
+    assert get_user(app, "bob").department_id is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"department_id": "999", "role": "sender"}, "department_id"), ({"role": "boss"}, "role")],
+)
+def test_a_forged_assignment_changes_nothing(app, admin_client, make, fields, field):
+    finance = make.department("Finance")
+    bob = make.user("bob", department=finance)
+    response = admin_client.post(f"/admin/users/{bob.id}", data=fields)
+    assert response.status_code == 422
+    assert f'id="{field}-errors"' in response.get_data(as_text=True)
+    kept = get_user(app, "bob")
+    assert (kept.department_id, kept.role) == (finance.id, "sender")
+    with app.app_context():
+        assert not db.session.scalar(
+            select(AuditEvent.id).where(AuditEvent.action.in_(["user.department", "user.role"]))
+        )
+
+
+def test_a_missing_users_page_is_404(admin_client):
+    assert admin_client.get("/admin/users/999").status_code == 404

@@ -26,6 +26,9 @@ PAGES = [
     "/admin/users/create",
     "/admin/users/{user}/password",
     "/admin/users/{user}/delete",
+    "/admin/users/{user}",
+    "/admin/departments",
+    "/admin/departments/{department}",
     "/admin/messages",
     "/admin/dead-letter",
 ]
@@ -34,12 +37,18 @@ PAGES = [
 @pytest.fixture
 def filled(app, make, admin):
     """A few users and messages, one partly failed, so every page has rows to show."""
-    other = make.user("bob")
+    department = make.department("Finance")
+    other = make.user("bob", department=department)
     message = make.message(other, ["11112222", "33334444"], "Sample")
     deliver(app, failing={"33334444"})
     with app.app_context():
         template = create_template(db.session, other.id, "Reminder", "Dear ((name)), see you").id
-    return {"message": message, "user": other.id, "template": template}
+    return {
+        "message": message,
+        "user": other.id,
+        "template": template,
+        "department": department.id,
+    }
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -90,11 +99,12 @@ def count_queries(app, client, path: str) -> int:
         "/history/{message}",
         "/admin/dead-letter",
         "/admin/users",
+        "/admin/departments",
     ],
 )
 def test_no_query_per_row(app, admin_client, make, admin, path):
     """Growing from 1 to 31 rows adds no queries: listings join and aggregate."""
-    senders = [make.user(f"sender{n}") for n in range(15)]
+    senders = [make.user(f"sender{n}", department=make.department()) for n in range(15)]
     first = make.message(senders[0], [f"5000{n:04d}" for n in range(15)], "First notice")
     make.message(admin, ["50000000"], "Admin's first notice")
     deliver(app, failing={"50000000"})

@@ -11,11 +11,12 @@ from flask import g, request
 from smspanel.api.blueprint import bp
 from smspanel.api.operations import operation
 from smspanel.api.schemas import LoginData, LoginRequest, UserOut, parse_body, respond
-from smspanel.authz import TOKEN, access_rule, public
+from smspanel.authz import TOKEN, TOKEN_SEND, access_rule, public
 from smspanel.errors import ApiError
 from smspanel.models import db
 from smspanel.services import audit
 from smspanel.services.accounts import log_in_for_token
+from smspanel.services.departments import NotAllowedToSend, may_send
 from smspanel.services.tokens import TokenHolder, authenticate_token
 from smspanel.throttling import limit_logins
 
@@ -40,6 +41,19 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return access_rule(TOKEN)(guarded)
+
+
+def sender_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A live token of a user allowed to send (not a viewer); a viewer gets 403 `FORBIDDEN`
+    before the body is read."""
+
+    @wraps(view)
+    def allowed(*args: Any, **kwargs: Any) -> Any:
+        if not may_send(current_api_user().role):
+            raise NotAllowedToSend()
+        return view(*args, **kwargs)
+
+    return access_rule(TOKEN_SEND)(token_required(allowed))
 
 
 def current_api_user() -> TokenHolder:

@@ -25,7 +25,7 @@ from smspanel.api.operations import (
     undocumented,
 )
 from smspanel.api.schemas import Envelope, ErrorEnvelope
-from smspanel.authz import TOKEN, public, rule_of
+from smspanel.authz import TOKEN, TOKEN_SEND, public, rule_of
 
 REF = "#/components/schemas/{model}"
 INFO = {
@@ -125,7 +125,7 @@ def build_document(app: Flask) -> dict[str, Any]:
         declared = _declared(app, rule)
         if declared is None:
             continue
-        secured = rule_of(app.view_functions[rule.endpoint]) == TOKEN
+        secured = rule_of(app.view_functions[rule.endpoint]) in (TOKEN, TOKEN_SEND)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             path = PATH_ARGUMENT.sub(r"{\1}", rule.rule)
             paths.setdefault(path, {})[method.lower()] = _describe(declared, secured)

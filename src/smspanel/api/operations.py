@@ -25,8 +25,9 @@ ERROR_DESCRIPTIONS = {
     "INVALID_RECIPIENTS, MISSING_PERSONALISATION), or NO_DELIVERABLE_RECIPIENTS: every number "
     "would be skipped (`details` gives each number and its reason); nothing was stored",
     401: "Missing, invalid, revoked or expired token",
-    403: "Not allowed for this token's user: `code` FORBIDDEN (an administrators' route, or "
-    "an approval the user may not give: not an approver, or their own send), or "
+    403: "Not allowed for this token's user: `code` FORBIDDEN (an administrators' route, a "
+    "viewer's send or change, a cancel of a colleague's message by a non-approver, or an "
+    "approval the user may not give: not an approver, or their own send), or "
     "QUOTA_EXCEEDED: the send would take the department past its monthly segment quota "
     "(`details`: `used`, `quota`, `needed`); nothing was stored",
     404: "No such message (among the caller's), template, or number on the opt-out register",

@@ -1,4 +1,5 @@
-"""Sending and reading messages over the API; a user only ever sees their own."""
+"""Sending and reading messages over the API; a user sees only their own and their
+department's (admins too: the API has no everyone's view)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from smspanel.api.auth import current_api_user, token_required
+from smspanel.api.auth import current_api_user, sender_token_required, token_required
 from smspanel.api.blueprint import bp
 from smspanel.api.operations import PathId, QueryInt, operation
 from smspanel.api.schemas import (
@@ -35,6 +36,7 @@ from smspanel.models import Message, MessageStatus, Recipient, db, utcnow
 from smspanel.services.api_listing import list_api_messages
 from smspanel.services.cancelling import NotCancellable, cancel_message
 from smspanel.services.content import InvalidContent
+from smspanel.services.departments import check_may_cancel
 from smspanel.services.eligibility import (
     NoDeliverableRecipients,
     SendPolicy,
@@ -163,7 +165,7 @@ def queue_send(
 
 
 @bp.post("/sms")
-@token_required
+@sender_token_required
 @operation(
     "Queue one SMS to one number",
     body=SendRequest,
@@ -179,7 +181,7 @@ def send_one():
 
 
 @bp.post("/sms/send-bulk")
-@token_required
+@sender_token_required
 @operation(
     "Queue one SMS to many numbers",
     body=BulkSendRequest,
@@ -213,7 +215,7 @@ def row_field(problem: RowProblem) -> str:
 
 
 @bp.post("/sms/send-template")
-@token_required
+@sender_token_required
 @operation(
     "Queue a template, personalised for each recipient",
     body=TemplateSendRequest,
@@ -290,17 +292,20 @@ def send_template():
 
 
 @bp.post("/sms/<int:message_id>/cancel")
-@token_required
+@sender_token_required
 @operation(
     "Cancel a scheduled message, or stop one being sent",
     path=(MESSAGE_ID,),
     responds=(200, CancelResult, "Cancelled"),
-    errors=(401, 404, 409, 503),
+    errors=(401, 403, 404, 409, 503),
 )
 def cancel(message_id: int):
     """A scheduled message is cancelled whole; one being sent stops, and its recipients not
-    yet handed to the gateway become `cancelled`. 409 `NOT_CANCELLABLE` once it is final."""
+    yet handed to the gateway become `cancelled`. 409 `NOT_CANCELLABLE` once it is final.
+    A department colleague's message only its sender, an approver of the department or an
+    admin may cancel (else 403 `FORBIDDEN`); a viewer never."""
     m = owned_message(message_id)
+    check_may_cancel(m, current_api_user())
     try:
         result = cancel_message(db.session, m.id)
     except NotCancellable as exc:
@@ -312,15 +317,16 @@ def cancel(message_id: int):
 @bp.get("/sms")
 @token_required
 @operation(
-    "List the caller's messages, newest first",
+    "List the caller's messages and their department's, newest first",
     query=(PAGE, MESSAGES_PER_PAGE),
     responds=(200, MessagePage, "A page of messages"),
     errors=(400, 401, 503),
 )
 def list_messages():
-    """The caller's messages, newest first, a page at a time."""
+    """The caller's messages and their department's, newest first, a page at a time."""
     page, per_page = PAGE.read(), MESSAGES_PER_PAGE.read()
-    rows, total = list_api_messages(db.session, current_api_user().id, page, per_page)
+    caller = current_api_user()
+    rows, total = list_api_messages(db.session, caller.id, page, per_page, caller.department_id)
     data = MessagePage(
         messages=[
             MessageSummary(
@@ -346,8 +352,11 @@ def list_messages():
 
 
 def owned_message(message_id: int) -> Message:
-    """The caller's message, else 404: the web's rule, except that admins too see only theirs."""
-    message = find_message(db.session, message_id, MessageScope.of_user(current_api_user().id))
+    """The caller's message or their department's, else 404: the web's rule, except that
+    admins too see only theirs."""
+    caller = current_api_user()
+    scope = MessageScope.of_user(caller.id, caller.department_id)
+    message = find_message(db.session, message_id, scope)
     if message is None:
         raise ApiError(404, "NOT_FOUND", f"no message {message_id}")
     return message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from smspanel.api.auth import current_api_user, token_required
+from smspanel.api.auth import current_api_user, sender_token_required, token_required
 from smspanel.api.blueprint import bp
 from smspanel.api.operations import PathId, operation
 from smspanel.api.schemas import (
@@ -74,12 +74,12 @@ def list_all():
 
 
 @bp.post("/templates")
-@token_required
+@sender_token_required
 @operation(
     "Create a template",
     body=TemplateRequest,
     responds=(201, TemplateOut, "Created"),
-    errors=(400, 401, 409, 413, 503),
+    errors=(400, 401, 403, 409, 413, 503),
 )
 def create():
     """Placeholders are written `((name))`; a name already used (ignoring case) is a 409
@@ -109,13 +109,13 @@ def get_one(template_id: int):
 
 
 @bp.put("/templates/<int:template_id>")
-@token_required
+@sender_token_required
 @operation(
     "Change a template's name and content",
     path=(TEMPLATE_ID,),
     body=TemplateRequest,
     responds=(200, TemplateOut, "Changed"),
-    errors=(400, 401, 404, 409, 413, 503),
+    errors=(400, 401, 403, 404, 409, 413, 503),
 )
 def update(template_id: int):
     """Both fields, checked as on create. Messages already made from the template keep the
@@ -131,12 +131,12 @@ def update(template_id: int):
 
 
 @bp.delete("/templates/<int:template_id>")
-@token_required
+@sender_token_required
 @operation(
     "Delete a template",
     path=(TEMPLATE_ID,),
     responds=(204, None, "Deleted"),
-    errors=(401, 404, 409, 503),
+    errors=(401, 403, 404, 409, 503),
 )
 def delete(template_id: int):
     """Refused with 409 `TEMPLATE_IN_USE` while a scheduled message was made from it

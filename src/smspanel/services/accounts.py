@@ -12,10 +12,11 @@ import secrets
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from smspanel.models import Message, MessageTally, User, utcnow
 from smspanel.services import audit, sessions, tokens, two_factor, wording
+from smspanel.services.departments import NO_DEPARTMENT, Assignment, describe_assignment
 from smspanel.services.pagination import Page, paginate
 from smspanel.services.passwords import (
     WeakPassword,
@@ -57,7 +58,16 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def create_user(session: Session, username: str, password: str, *, is_admin: bool = False) -> User:
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    is_admin: bool = False,
+    assignment: Assignment = NO_DEPARTMENT,
+) -> User:
+    """A new active account, in `assignment`'s department and role (checked by
+    departments.read_assignment)."""
     username = username.strip()
     if not _USERNAME.fullmatch(username):
         raise UserError(
@@ -66,7 +76,10 @@ def create_user(session: Session, username: str, password: str, *, is_admin: boo
     _check_password(username, password)
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise _taken(username)
-    user = _add_user(session, username, password, is_admin, "admin" if is_admin else "user")
+    detail = "admin" if is_admin else "user"
+    if assignment != NO_DEPARTMENT:
+        detail += f", {describe_assignment(session, assignment)}"
+    user = _add_user(session, username, password, is_admin, detail, assignment)
     if user is None:
         raise _taken(username)
     return user
@@ -91,7 +104,12 @@ def ensure_admin(session: Session, password: str | None) -> str | None:
 
 
 def _add_user(
-    session: Session, username: str, password: str, is_admin: bool, detail: str
+    session: Session,
+    username: str,
+    password: str,
+    is_admin: bool,
+    detail: str,
+    assignment: Assignment = NO_DEPARTMENT,
 ) -> User | None:
     """Insert an active account, its message tally and its audit record; None if the name
     was taken meanwhile.
@@ -108,6 +126,8 @@ def _add_user(
                 is_admin=is_admin,
                 is_active=True,
                 created_at=utcnow(),
+                department_id=assignment.department_id,
+                role=assignment.role,
             )
             session.add(user)
             session.flush()
@@ -186,8 +206,9 @@ def reset_password(session: Session, user: User, password: str) -> None:
 
 
 def list_users(session: Session, page: int, per_page: int = USERS_PER_PAGE) -> Page[User]:
-    """One page of accounts, by username."""
-    result = paginate(session, select(User).order_by(func.lower(User.username)), page, per_page)
+    """One page of accounts, by username, each with its department (in the same query)."""
+    query = select(User).options(joinedload(User.department)).order_by(func.lower(User.username))
+    result = paginate(session, query, page, per_page)
     return Page([row[0] for row in result.items], result.total, result.page, result.per_page)
 
 

@@ -225,7 +225,7 @@ def export_messages(
     """Every message the history listing shows for `filters` within `scope`, all its pages,
     newest first; the export is audited now. Page and Next/Previous positions are ignored."""
     day = today or to_hkt(utcnow()).date()  # type: ignore[union-attr]
-    whose = "all users" if scope.everyone else f"user:{scope.user_id}"
+    whose = scope.describe()
     chosen = urlencode(filters.query_args()) or "none"
     with transaction(session, write=True):
         audit.record(session, "export.messages", f"messages of {whose}", f"filters: {chosen}")
@@ -276,7 +276,7 @@ def message_pages(
     after: tuple[datetime, int] | None = None
     while True:
         extra = [_older_than(*after)] if after else []
-        chosen = matching_ids(branches, *extra).limit(page_rows).subquery()
+        chosen = matching_ids(branches, *extra, limit=page_rows).subquery()
         query = (
             select(*MESSAGE_CELLS)
             .join(chosen, chosen.c.id == Message.id)

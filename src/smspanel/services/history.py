@@ -52,11 +52,12 @@ def _newer_than(created_at: datetime, message_id: int) -> Any:
 
 
 NEWEST_FIRST = (Message.created_at.desc(), Message.id.desc())
+OLDEST_FIRST = (Message.created_at, Message.id)
 
 
-def _indexed_conditions(filters: HistoryFilters, scope: MessageScope) -> list[Any]:
-    """Owner, status and HKT dates: the filters an index answers."""
-    conditions = scope.conditions()
+def _indexed_conditions(filters: HistoryFilters) -> list[Any]:
+    """Status and HKT dates: the filters an index answers (with the scope's owner)."""
+    conditions: list[Any] = []
     if filters.status:
         conditions.append(Message.status == filters.status)
     if filters.date_from:
@@ -66,24 +67,20 @@ def _indexed_conditions(filters: HistoryFilters, scope: MessageScope) -> list[An
     return conditions
 
 
-def _search_window_start(session: Session, indexed: list[Any]) -> datetime | None:
+def _search_window_start(session: Session, indexed: list[list[Any]]) -> datetime | None:
     """When the newest SEARCH_WINDOW messages matching `indexed` begin (None: fewer match)."""
-    return session.scalar(
-        select(Message.created_at)
-        .where(*indexed)
-        .order_by(*NEWEST_FIRST)
-        .offset(SEARCH_WINDOW - 1)
-        .limit(1)
-    )
+    nth = _positions(indexed, (), newest_first=True, limit=1, offset=SEARCH_WINDOW - 1)
+    return session.scalar(select(nth.c.created_at))
 
 
 def _search_branches(
-    indexed: list[Any], search: str, window_start: datetime | None
+    indexed: list[list[Any]], search: str, window_start: datetime | None
 ) -> list[list[Any]]:
-    """What a search matches, as alternatives (each a list of conditions, ANDed).
+    """What a search matches within each of `indexed`'s alternatives, as alternatives
+    (each a list of conditions, ANDed).
 
     Content (any case) or part of a number is read within the window. A whole number is
-    also looked up in all history through the recipients' phone index: a second
+    also looked up in all history through the recipients' phone index: a further
     alternative, so each is answered by its own index (an OR would read every message).
     """
     in_window = [Message.created_at >= window_start] if window_start is not None else []
@@ -96,10 +93,10 @@ def _search_branches(
                 Recipient.phone.contains(digits, autoescape=True),
             )
         )
-    branches = [[*indexed, *in_window, or_(*matches)]]
+    branches = [[*alternative, *in_window, or_(*matches)] for alternative in indexed]
     if digits and len(digits) == 8:
         sent_to = select(Recipient.message_id).where(Recipient.phone == digits)
-        branches.append([*indexed, Message.id.in_(sent_to)])
+        branches += [[*alternative, Message.id.in_(sent_to)] for alternative in indexed]
     return branches
 
 
@@ -108,34 +105,86 @@ def message_branches(
 ) -> tuple[list[list[Any]], datetime | None]:
     """What `filters` match within `scope`, as alternatives of ANDed conditions (usually
     one), and where a search's window starts (if it has one)."""
-    indexed = _indexed_conditions(filters, scope)
+    filtered = _indexed_conditions(filters)
+    indexed = [[*alternative, *filtered] for alternative in scope.alternatives()]
     if not filters.search:
-        return [indexed], None
+        return indexed, None
     window_start = _search_window_start(session, indexed)
     return _search_branches(indexed, filters.search, window_start), window_start
 
 
-def matching_ids(branches: list[list[Any]], *extra: Any, newest_first: bool = True) -> Select:
-    """Ids of the messages matching any branch (and `extra`), in listing order."""
+def _positions(
+    branches: list[list[Any]],
+    extra: tuple[Any, ...],
+    *,
+    newest_first: bool,
+    limit: int | None,
+    offset: int = 0,
+) -> Any:
+    """(id, created_at) of the messages matching any branch (and `extra`), in listing
+    order, as a subquery. With a limit each branch reads only as far as the page reaches
+    (limit + offset) along its own index before the branches are merged."""
+    order = NEWEST_FIRST if newest_first else OLDEST_FIRST
+    reach = None if limit is None else limit + offset
+    parts = []
+    for branch in branches:
+        part = select(Message.id, Message.created_at).where(*branch, *extra)
+        if reach is not None and len(branches) > 1:
+            # A subquery of its own: SQLite allows no ORDER BY/LIMIT on a UNION's parts.
+            part = select(*part.order_by(*order).limit(reach).subquery().c)
+        parts.append(part)
+    if len(parts) == 1:
+        return parts[0].order_by(*order).limit(limit).offset(offset or None).subquery()
+    # Ordered on the UNION itself, so SQLite merges the ordered parts instead of sorting.
+    either = union(*parts)
+    at, key = either.selected_columns.created_at, either.selected_columns.id
+    merged = either.order_by(*((at.desc(), key.desc()) if newest_first else (at, key)))
+    return merged.limit(limit).offset(offset or None).subquery()
+
+
+def matching_ids(
+    branches: list[list[Any]],
+    *extra: Any,
+    newest_first: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Select:
+    """Ids of the messages matching any branch (and `extra`), in listing order; pass the
+    page's `limit`/`offset` here (not on the result), so each branch stops at the page."""
     if len(branches) == 1:
-        order = NEWEST_FIRST if newest_first else (Message.created_at, Message.id)
-        return select(Message.id).where(*branches[0], *extra).order_by(*order)
-    either = union(
-        *(select(Message.id, Message.created_at).where(*branch, *extra) for branch in branches)
-    ).subquery()
+        order = NEWEST_FIRST if newest_first else OLDEST_FIRST
+        query = select(Message.id).where(*branches[0], *extra).order_by(*order)
+        return query if limit is None else query.limit(limit).offset(offset or None)
+    found = _positions(branches, extra, newest_first=newest_first, limit=limit, offset=offset)
     if newest_first:
-        return select(either.c.id).order_by(either.c.created_at.desc(), either.c.id.desc())
-    return select(either.c.id).order_by(either.c.created_at, either.c.id)
+        return select(found.c.id).order_by(found.c.created_at.desc(), found.c.id.desc())
+    return select(found.c.id).order_by(found.c.created_at, found.c.id)
 
 
 def _count_capped(session: Session, branches: list[list[Any]]) -> tuple[int, bool]:
-    """Matching messages counted up to COUNT_CAP; True when there are more than that."""
-    found = matching_ids(branches).order_by(None).limit(COUNT_CAP + 1).subquery()
+    """Matching messages counted up to COUNT_CAP; True when there are more than that.
+
+    Alternatives are first counted each up to the cap, from its own index alone: if one
+    passes it, so does the listing. Only alternatives all within it are merged (at most
+    COUNT_CAP entries each), which a department with a long history never needs."""
+    if len(branches) > 1:
+        each = [
+            select(func.count())
+            .select_from(select(Message.id).where(*branch).limit(COUNT_CAP + 1).subquery())
+            .scalar_subquery()
+            for branch in branches
+        ]
+        if any(count > COUNT_CAP for count in session.execute(select(*each)).one()):
+            return COUNT_CAP, True
+        total = count_exact(session, branches)
+        return min(total, COUNT_CAP), total > COUNT_CAP
+    found = matching_ids(branches, limit=COUNT_CAP + 1).order_by(None).subquery()
     total = session.scalar(select(func.count()).select_from(found)) or 0
     return min(total, COUNT_CAP), total > COUNT_CAP
 
 
-def _count_exact(session: Session, branches: list[list[Any]]) -> int:
+def count_exact(session: Session, branches: list[list[Any]]) -> int:
+    """Every message matching any branch, counted (each from its index, merged)."""
     found = matching_ids(branches).order_by(None).subquery()
     return session.scalar(select(func.count()).select_from(found)) or 0
 
@@ -214,11 +263,13 @@ def list_messages(
     after = None if before else _cursor(session, filters.after, scope)
     rows: list[Any] = []
     if before:
-        found = matching_ids(branches, _older_than(*before)).limit(per_page + 1)
+        found = matching_ids(branches, _older_than(*before), limit=per_page + 1)
         rows = list(session.execute(_with_sender(found)).all())
     elif after:
-        nearest = matching_ids(branches, _newer_than(*after), newest_first=False)
-        rows = list(session.execute(_with_sender(nearest.limit(per_page + 1))).all())
+        nearest = matching_ids(
+            branches, _newer_than(*after), newest_first=False, limit=per_page + 1
+        )
+        rows = list(session.execute(_with_sender(nearest)).all())
         if len(rows) > per_page:  # newer pages remain: keep the per_page next to the cursor
             rows = [*rows[1:], None]  # the placeholder says "a next page exists" (the cursor)
         else:  # reached the newest messages: that is simply the first page
@@ -228,7 +279,7 @@ def list_messages(
             page = min(page, max(1, math.ceil(total / per_page)))
         rows = _page_by_number(session, branches, page, per_page)
         if not rows and page > 1:  # past the end of a history longer than COUNT_CAP
-            total, capped = _count_exact(session, branches), False
+            total, capped = count_exact(session, branches), False
             page = max(1, math.ceil(total / per_page))
             rows = _page_by_number(session, branches, page, per_page)
     has_next = len(rows) > per_page
@@ -249,5 +300,5 @@ def _page_by_number(
     session: Session, branches: list[list[Any]], page: int, per_page: int
 ) -> list[Any]:
     """Rows of page `page` (plus one more, to tell whether a next page exists)."""
-    found = matching_ids(branches).limit(per_page + 1).offset((page - 1) * per_page)
+    found = matching_ids(branches, limit=per_page + 1, offset=(page - 1) * per_page)
     return list(session.execute(_with_sender(found)).all())

@@ -51,6 +51,7 @@ class ScheduledUse:
     message_id: int
     user_id: int | None
     scheduled_at: datetime | None
+    department_id: int | None = None  # sent from, for who may open it (ownership.MessageScope)
 
 
 class TemplateInUse(ValueError):
@@ -277,11 +278,11 @@ def update_template(session: Session, template_id: int, name: str, content: str)
 def scheduled_uses(session: Session, template_id: int) -> list[ScheduledUse]:
     """The scheduled messages made from the template, soonest first."""
     rows = session.execute(
-        select(Message.id, Message.user_id, Message.scheduled_at)
+        select(Message.id, Message.user_id, Message.scheduled_at, Message.department_id)
         .where(Message.template_id == template_id, Message.status == MessageStatus.SCHEDULED)
         .order_by(Message.scheduled_at, Message.id)
     )
-    return [ScheduledUse(row.id, row.user_id, row.scheduled_at) for row in rows]
+    return [ScheduledUse(row.id, row.user_id, row.scheduled_at, row.department_id) for row in rows]
 
 
 def delete_template(session: Session, template_id: int) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from smspanel.models import ApiToken, User, utcnow
+from smspanel.models import ApiToken, Role, User, utcnow
 from smspanel.services import audit
 from smspanel.services.transactions import transaction
 
@@ -50,6 +50,8 @@ class TokenHolder:
     id: int
     username: str
     is_admin: bool
+    role: str = Role.SENDER
+    department_id: int | None = None
 
 
 _tokens, _users = ApiToken.__table__, User.__table__
@@ -65,6 +67,8 @@ _TOKEN_HOLDER = (
         _users.c.username,
         _users.c.is_admin,
         _users.c.is_active,
+        _users.c.role,
+        _users.c.department_id,
     )
     .join(_users, _users.c.id == _tokens.c.user_id)
     .where(_tokens.c.token_hash == bindparam("digest"))
@@ -79,7 +83,19 @@ def authenticate_token(session: Session, token: str) -> TokenHolder | None:
     row = session.execute(_TOKEN_HOLDER, {"digest": digest}).first()
     if row is None:
         return None
-    token_id, token_hash, revoked_at, expires_at, last_used_at, user_id, name, admin, active = row
+    (
+        token_id,
+        token_hash,
+        revoked_at,
+        expires_at,
+        last_used_at,
+        user_id,
+        name,
+        admin,
+        active,
+        role,
+        department_id,
+    ) = row
     now = utcnow()
     if not hmac.compare_digest(token_hash, digest):
         return None
@@ -93,7 +109,7 @@ def authenticate_token(session: Session, token: str) -> TokenHolder | None:
             session.execute(
                 update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
             )
-    return TokenHolder(user_id, name, admin)
+    return TokenHolder(user_id, name, admin, role, department_id)
 
 
 def revoke_tokens(session: Session, user: User) -> int:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Flask, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from smspanel.models import User, db
 from smspanel.services import audit
+from smspanel.services.departments import may_send, role_label
 from smspanel.services.sessions import resolve_session
 
 login_manager = LoginManager()
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
         approvals,
         auth,
         dead_letter,
+        departments,
         dnc,
         exports,
         language,
@@ -71,11 +73,22 @@ def init_app(app: Flask) -> None:
             400,
         )
 
+    app.add_template_filter(role_label, "role_label")
+
+    @app.context_processor
+    def roles() -> dict[str, object]:
+        def can_send() -> bool:
+            """Whether to offer compose and upload: a logged-in user who is not a viewer."""
+            return bool(current_user.is_authenticated and may_send(current_user.role))
+
+        return {"can_send": can_send}
+
     for blueprint in (
         auth.bp,
         sms.bp,
         message_templates.bp,
         admin.bp,
+        departments.bp,
         dead_letter.bp,
         exports.bp,
         uploads.bp,

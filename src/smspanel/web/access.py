@@ -10,8 +10,9 @@ from flask import Blueprint, abort
 from flask_login import current_user
 from flask_login import login_required as flask_login_required
 
-from smspanel.authz import ADMIN, LOGIN, access_rule
+from smspanel.authz import ADMIN, LOGIN, SEND, access_rule
 from smspanel.errors import error_page
+from smspanel.services.departments import NotAllowedToSend, may_send
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -30,6 +31,19 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return access_rule(ADMIN)(wrapper)
+
+
+def sender_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Logged in and allowed to send (not a viewer); a viewer gets 403, saying why."""
+
+    @wraps(view)
+    @flask_login_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not may_send(current_user.role):
+            raise NotAllowedToSend()
+        return view(*args, **kwargs)
+
+    return access_rule(SEND)(wrapper)
 
 
 def register_error_pages(bp: Blueprint) -> None:

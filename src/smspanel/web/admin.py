@@ -10,12 +10,19 @@ from flask_login import current_user
 from smspanel.models import User, db
 from smspanel.services import accounts, audit
 from smspanel.services.accounts import UserError, create_user, set_password
+from smspanel.services.departments import (
+    ROLES,
+    DepartmentError,
+    assign,
+    list_departments,
+    read_assignment,
+)
 from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import EVERYONE
 from smspanel.services.pagination import parse_page
 from smspanel.services.passwords import MIN_PASSWORD_LENGTH
 from smspanel.web.access import admin_required, register_error_pages
-from smspanel.web.forms import CreateUserForm, PasswordForm
+from smspanel.web.forms import AssignmentForm, CreateUserForm, PasswordForm
 from smspanel.web.sms import history_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -42,18 +49,33 @@ def users():
     return response, 200, headers
 
 
+def assignment_choices() -> dict[str, object]:
+    """What the department and role fields offer (admin/_assignment_fields.html)."""
+    return {"departments": list_departments(db.session), "roles": ROLES}
+
+
+def show_assignment_errors(form: AssignmentForm, exc: DepartmentError) -> None:
+    for field, problem in exc.errors.items():
+        getattr(form, field).errors = [problem]
+
+
 @bp.route("/users/create", methods=["GET", "POST"])
 @admin_required
 def create():
     form = CreateUserForm()
     if form.validate_on_submit():
         try:
+            # A forged department or role refuses the whole form: nothing is created.
+            assignment = read_assignment(db.session, form.department_id.data, form.role.data)
             user = create_user(
                 db.session,
                 form.username.data or "",
                 form.password.data or "",
                 is_admin=bool(form.is_admin.data),
+                assignment=assignment,
             )
+        except DepartmentError as exc:
+            show_assignment_errors(form, exc)
         except UserError as exc:
             field = form.password if exc.field == "password" else form.username
             field.errors = [*field.errors, str(exc)]
@@ -68,8 +90,41 @@ def create():
         flash(_("The user was not created. Please correct the problems shown below."), "error")
         status = 422
     page = render_template(
-        "admin/user_create.html", form=form, min_password_length=MIN_PASSWORD_LENGTH
+        "admin/user_create.html",
+        form=form,
+        min_password_length=MIN_PASSWORD_LENGTH,
+        **assignment_choices(),
     )
+    return page, status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def user(user_id: int):
+    """A user's page: their department and role."""
+    target = target_user(user_id)
+    form = AssignmentForm(
+        data={"department_id": str(target.department_id or ""), "role": target.role}
+    )
+    status = 200
+    if form.validate_on_submit():
+        try:
+            assignment = read_assignment(db.session, form.department_id.data, form.role.data)
+        except DepartmentError as exc:
+            show_assignment_errors(form, exc)
+        else:
+            if assign(db.session, target, assignment):
+                flash(
+                    _("Saved the department and role of %(username)s.", username=target.username),
+                    "success",
+                )
+            else:
+                flash(_("Nothing to change for %(username)s.", username=target.username), "info")
+            return redirect(url_for("admin.user", user_id=target.id))
+    if request.method == "POST":
+        flash(_("Nothing was changed. Please correct the problems shown below."), "error")
+        status = 422
+    page = render_template("admin/user.html", user=target, form=form, **assignment_choices())
     return page, status
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, request, stream_with_context
-from flask_login import current_user
 
 from smspanel.models import db
 from smspanel.services.exports import CsvExport, export_messages, export_recipients
 from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import EVERYONE, MessageScope
 from smspanel.web.access import admin_required, login_required, register_error_pages
-from smspanel.web.sms import readable_message_or_404
+from smspanel.web.sms import own_scope, readable_message_or_404
 
 bp = Blueprint("exports", __name__)
 register_error_pages(bp)
@@ -38,7 +37,7 @@ def messages_csv(scope: MessageScope) -> Response:
 @bp.get("/history/export.csv")
 @login_required
 def history_csv():
-    return messages_csv(MessageScope.of_user(current_user.id))
+    return messages_csv(own_scope())
 
 
 @bp.get("/admin/messages/export.csv")

@@ -54,11 +54,32 @@ class PasswordForm(FlaskForm):
     )
 
 
-class CreateUserForm(PasswordForm):
+class AssignmentForm(FlaskForm):
+    """A user's department and role; checked by services.departments.read_assignment (a
+    forged id or role is named there, not silently dropped by a choice list)."""
+
+    department_id = StringField(lazy_gettext("Department"))
+    role = StringField(lazy_gettext("Role"))
+
+
+class CreateUserForm(PasswordForm, AssignmentForm):
     username = StringField(
         lazy_gettext("Username"), validators=[InputRequired(lazy_gettext("enter a username"))]
     )
     is_admin = BooleanField(lazy_gettext("Administrator (can manage users and see every message)"))
+
+
+class DepartmentForm(FlaskForm):
+    """Checked by services.departments.create_department."""
+
+    name = StringField(lazy_gettext("Name"))
+
+
+class DepartmentLimitsForm(FlaskForm):
+    """Checked by services.departments.update_limits: whole numbers, 0 for none."""
+
+    monthly_segment_quota = StringField(lazy_gettext("Monthly segment quota"))
+    approval_threshold = StringField(lazy_gettext("Approval threshold"))
 
 
 class TemplateForm(FlaskForm):

@@ -1,4 +1,5 @@
-"""Templates on the web: list, create, edit, delete. Shared, so any logged-in user may."""
+"""Templates on the web: list, create, edit, delete. Shared, so any logged-in user may
+read them and anyone who may send (every role but viewer) may change them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from smspanel.services.compose import content_stats, counter_rules, normalize_li
 from smspanel.services.placeholders import placeholders
 from smspanel.services.templates import (
     InvalidTemplate,
+    ScheduledUse,
     TemplateInUse,
     TemplateNotFound,
     create_template,
@@ -20,8 +22,9 @@ from smspanel.services.templates import (
     list_templates,
     update_template,
 )
-from smspanel.web.access import login_required, register_error_pages
+from smspanel.web.access import login_required, register_error_pages, sender_required
 from smspanel.web.forms import TemplateForm
+from smspanel.web.sms import readers_scope
 
 bp = Blueprint("templates", __name__)
 register_error_pages(bp)
@@ -50,9 +53,9 @@ def list_page(refused: TemplateInUse | None = None, refused_template: Template |
     )
 
 
-def readable(user_id: int | None) -> bool:
-    """Whether the logged-in user may open a message of `user_id` (as readers_scope says)."""
-    return bool(current_user.is_admin) or user_id == current_user.id
+def readable(use: ScheduledUse) -> bool:
+    """Whether the logged-in user may open the message a template is scheduled in."""
+    return readers_scope().includes(use)
 
 
 def form_page(form: TemplateForm, template: Template | None, errors, status: int = 200, **extra):
@@ -80,7 +83,7 @@ def template_list():
 
 
 @bp.route("/templates/new", methods=["GET", "POST"], endpoint="new")
-@login_required
+@sender_required
 def new_template():
     form = TemplateForm()
     if form.validate_on_submit():
@@ -97,7 +100,7 @@ def new_template():
 
 
 @bp.route("/templates/<int:template_id>/edit", methods=["GET", "POST"], endpoint="edit")
-@login_required
+@sender_required
 def edit_template(template_id: int):
     template = stored_template(template_id)
     form = TemplateForm(obj=template) if request.method == "GET" else TemplateForm()
@@ -117,7 +120,7 @@ def edit_template(template_id: int):
 
 
 @bp.post("/templates/<int:template_id>/delete", endpoint="delete")
-@login_required
+@sender_required
 def delete(template_id: int):
     template = stored_template(template_id)
     try:

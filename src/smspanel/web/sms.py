@@ -35,6 +35,7 @@ from smspanel.services.compose import (
 from smspanel.services.content import InvalidContent
 from smspanel.services.dashboard import TIME_FILTERS
 from smspanel.services.dashboard import dashboard as dashboard_figures
+from smspanel.services.departments import check_may_cancel, may_cancel
 from smspanel.services.eligibility import (
     REASON_ORDER,
     NoDeliverableRecipients,
@@ -53,7 +54,7 @@ from smspanel.services.phone import InvalidRecipients, NoRecipients, display_pho
 from smspanel.services.quotas import QuotaExceeded, Usage, department_usage
 from smspanel.services.scheduling import EARLIEST_AHEAD, LATEST_AHEAD, started_late
 from smspanel.services.sending import AcceptedSend, TooManyRecipients, accept_send
-from smspanel.web.access import login_required, register_error_pages
+from smspanel.web.access import login_required, register_error_pages, sender_required
 from smspanel.web.forms import ComposeForm
 
 bp = Blueprint("sms", __name__)
@@ -69,7 +70,14 @@ def phone_filter(phone: str) -> str:
 
 def readers_scope() -> MessageScope:
     """Whose messages the dashboard and message pages show the logged-in user."""
-    return readable_by(current_user.id, is_admin=current_user.is_admin)
+    return readable_by(
+        current_user.id, is_admin=current_user.is_admin, department_id=current_user.department_id
+    )
+
+
+def own_scope() -> MessageScope:
+    """The logged-in user's own messages and their department's (/history, admins too)."""
+    return MessageScope.of_user(current_user.id, current_user.department_id)
 
 
 def readable_message_or_404(message_id: int) -> Message:
@@ -90,7 +98,7 @@ def dashboard():
 
 
 @bp.route("/compose", methods=["GET", "POST"])
-@login_required
+@sender_required
 def compose():
     form = ComposeForm()
     errors: dict[str, list[str]] = {}
@@ -163,7 +171,7 @@ def send_policy() -> SendPolicy:
 
 
 @bp.post("/compose/recipients-check")
-@login_required
+@sender_required
 def recipients_check():
     """What a send of the compose form's numbers would skip now, for the sentence above the
     send button (static/js/recipients_check.js); the content's size with the unsubscribe
@@ -277,7 +285,7 @@ def history_page(template: str, scope: MessageScope):
 @bp.get("/history")
 @login_required
 def history():
-    return history_page("history.html", MessageScope.of_user(current_user.id))
+    return history_page("history.html", own_scope())
 
 
 @bp.get("/history/<int:message_id>")
@@ -299,7 +307,7 @@ def message_detail(message_id: int):
         recipient_status=recipient_status,
         recipient_statuses=tuple(RecipientStatus),
         refresh_seconds=REFRESH_SECONDS if pending else None,
-        cancellable=is_cancellable(message),
+        cancellable=is_cancellable(message) and may_cancel(message, current_user),
         started_late=started_late(message.scheduled_at, message.started_at),
         skip_reasons=skip_reasons(db.session, message.id) if message.skipped_count else {},
         skip_labels={reason: reason_label(reason) for reason in REASON_ORDER},
@@ -307,9 +315,10 @@ def message_detail(message_id: int):
 
 
 @bp.post("/history/<int:message_id>/cancel")
-@login_required
+@sender_required
 def cancel_message(message_id: int):
     message = readable_message_or_404(message_id)
+    check_may_cancel(message, current_user)
     try:
         result = cancel(db.session, message.id)
     except NotCancellable:

@@ -23,7 +23,6 @@ from smspanel.services.eligibility import (
     describe_unknown,
     reason_label,
 )
-from smspanel.services.ownership import readable_by
 from smspanel.services.recipient_files import MAX_ROWS
 from smspanel.services.templates import list_templates
 from smspanel.services.uploads import (
@@ -37,12 +36,13 @@ from smspanel.services.uploads import (
     store_upload,
     too_large_message,
 )
-from smspanel.web.access import login_required, register_error_pages
+from smspanel.web.access import register_error_pages, sender_required
 from smspanel.web.forms import SendCheckForm, UploadForm
 from smspanel.web.sms import (
     accepted_note,
     flash_number_checks,
     quota_usage,
+    readers_scope,
     schedule_window,
     send_policy,
 )
@@ -92,7 +92,7 @@ def upload_gone():
 
 
 @bp.route("/send/upload", methods=["GET", "POST"])
-@login_required
+@sender_required
 def upload():
     max_bytes = current_app.config["UPLOAD_MAX_BYTES"]
     selected = request.args.get("template_id", "")
@@ -140,7 +140,7 @@ def upload():
 
 
 @bp.route("/send/check/<upload_id>", methods=["GET", "POST"])
-@login_required
+@sender_required
 def check(upload_id: str):
     now = utcnow()
     upload = find_upload(db.session, upload_id, current_user.id, now)
@@ -180,7 +180,7 @@ def check(upload_id: str):
             report=report,
             form=form,
             errors=errors,
-            scope=readable_by(current_user.id, is_admin=current_user.is_admin),
+            scope=readers_scope(),
             max_problems=MAX_PROBLEMS_SHOWN,
             schedule_window=schedule_window(),
             unsubscribe_text=send_policy().unsubscribe_text,

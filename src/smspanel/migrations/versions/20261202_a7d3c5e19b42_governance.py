@@ -107,6 +107,14 @@ def upgrade():
         "messages",
         ["department_id", "created_at", "id"],
     )
+    op.create_index(
+        op.f("ix_messages_status_department_id_created_at"),
+        "messages",
+        ["status", "department_id", "created_at"],
+    )
+    op.create_index(
+        op.f("ix_messages_department_id_user_id"), "messages", ["department_id", "user_id"]
+    )
     # --- recipients: the claim order (urgent lane and fairness) ---
     op.add_column(
         "recipients", sa.Column("priority", sa.SmallInteger(), server_default="1", nullable=False)
@@ -128,6 +136,8 @@ def downgrade():
         batch_op.drop_constraint(
             batch_op.f("fk_messages_department_id_departments"), type_="foreignkey"
         )
+        batch_op.drop_index(batch_op.f("ix_messages_department_id_user_id"))
+        batch_op.drop_index(batch_op.f("ix_messages_status_department_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_messages_department_id_created_at_id"))
         for column in (
             "rejection_reason",
@@ -138,7 +148,8 @@ def downgrade():
             "department_id",
         ):
             batch_op.drop_column(column)
-    op.drop_index(op.f("ix_recovery_codes_user_id"), table_name="recovery_codes")
+    # Dropping the table drops its index: MariaDB refuses to drop the index first, while
+    # the foreign key needs it.
     op.drop_table("recovery_codes")
     with op.batch_alter_table("users") as batch_op:
         batch_op.drop_constraint(
