@@ -64,6 +64,8 @@ def approve(message_id: int):
 def reject(message_id: int):
     """The message becomes `rejected` (final) and its recipients `cancelled`; the reason
     (required, at most 500 characters) is kept as `rejection_reason`. Who may: as approve."""
+    if not approvals.may_approve(current_api_user()):  # who, before what: a viewer gets 403
+        raise ApiError(403, "FORBIDDEN", str(approvals.NotAnApprover()))
     body = parse_body(RejectRequest)
     try:
         reason = approvals.clean_reason(body.reason)
