@@ -148,6 +148,12 @@ def test_every_page_in_traditional_chinese_on_a_phone(browser, live_app, walker,
         page.wait_for_url(re.compile(r"/send/check/[0-9a-f]{32}$"))
         check_path = page.url.removeprefix(live_app.base)
 
+        page.goto("/admin/departments")
+        page.locator("#name").fill("衞生署")
+        page.get_by_role("button", name="建立部門").click()
+        page.wait_for_url(re.compile(r"/admin/departments/\d+$"))
+        department_path = page.url.removeprefix(live_app.base)
+
         page.goto("/")
         walk = {
             "dashboard": "/",
@@ -169,6 +175,11 @@ def test_every_page_in_traditional_chinese_on_a_phone(browser, live_app, walker,
             "opt-outs": "/admin/opt-outs",
             "dnc register": "/admin/dnc",
             "two-factor sign-in": "/account/2fa",
+            "user": "/admin/users/1",
+            "departments": "/admin/departments",
+            "department": department_path,
+            "usage": "/admin/usage",
+            "approvals": "/approvals",
             "api docs": "/api/docs",
             "error page": "/no/such/page",
         }
