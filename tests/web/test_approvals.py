@@ -42,6 +42,13 @@ def waiting(app, user, numbers=NUMBERS, scheduled_at=None) -> int:
         return accepted.id
 
 
+def change(app, message_id: int, **values) -> None:
+    """Set a stored message's columns: times it would take hours of waiting to reach."""
+    with app.app_context():
+        db.session.execute(update(Message).where(Message.id == message_id).values(**values))
+        db.session.commit()
+
+
 def stored(app, message_id: int) -> Message:
     with app.app_context():
         message = db.session.get(Message, message_id)
@@ -75,13 +82,7 @@ def test_approvers_see_each_waiting_send_in_full(app, client, maker, checker):
 
 def test_a_send_waiting_more_than_a_day_is_marked_stale(app, client, maker, checker):
     message_id = waiting(app, maker)
-    with app.app_context():
-        db.session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(created_at=utcnow() - timedelta(hours=25))
-        )
-        db.session.commit()
+    change(app, message_id, created_at=utcnow() - timedelta(hours=25))
     login(client, "checker")
     response = client.get("/approvals")
     assert "data-stale" in response.get_data(as_text=True)
@@ -286,13 +287,7 @@ def test_the_forms_carry_and_need_their_csrf_token(app, client, maker, checker):
 
 def test_approved_after_its_time_its_page_shows_it_started_late(app, client, maker, checker):
     message_id = waiting(app, maker, scheduled_at=utcnow() + timedelta(hours=1))
-    with app.app_context():
-        db.session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(scheduled_at=utcnow() - timedelta(minutes=20))
-        )
-        db.session.commit()
+    change(app, message_id, scheduled_at=utcnow() - timedelta(minutes=20))
     login(client, "checker")
     assert "time passed: goes at once if approved" in page_text(client.get("/approvals"))
     client.post(f"/approvals/{message_id}/approve")
