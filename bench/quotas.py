@@ -16,39 +16,25 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from bench.harness import MOBILE_BLOCK, emit
+from bench.in_process import scratch_app
 
 WARM_UP = 50
 KINDS = ("no_department", "department_no_quota", "department_with_quota")
 
 
 def run(database_url: str | None, requests: int) -> None:
-    from sqlalchemy import make_url, update
+    from sqlalchemy import update
 
-    from smspanel import create_app
     from smspanel.models import Department, User, db
     from smspanel.services.accounts import create_user
     from smspanel.services.tokens import issue_token
 
-    with tempfile.TemporaryDirectory(prefix="smspanel-bench-quotas-") as tmp:
-        url = database_url or f"sqlite:///{Path(tmp) / 'quotas.db'}"
-        app = create_app(
-            {
-                "SECRET_KEY": "bench-secret-key-that-is-long-enough-0000",
-                "SQLALCHEMY_DATABASE_URI": url,
-                "SMS_IN_APP_DISPATCHER": False,
-                "TESTING": True,
-            }
-        )
-        dialect = make_url(url).get_backend_name()
+    with scratch_app(database_url, "quotas") as (app, dialect):
         headers: dict[str, dict[str, str]] = {}
         with app.app_context():
-            db.drop_all()
-            db.create_all()
             unlimited = Department(name="Unlimited", monthly_segment_quota=0)
             limited = Department(name="Limited", monthly_segment_quota=10**12)
             db.session.add_all([unlimited, limited])
@@ -94,9 +80,6 @@ def run(database_url: str | None, requests: int) -> None:
              cpu_ms=round(cpu_medians["department_with_quota"] - cpu_medians["no_department"], 3),
              without_quota_ms=round(medians["department_no_quota"] - medians["no_department"], 3),
              note="median POST /api/sms, department with a quota minus no department")  # fmt: skip
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def main() -> int:

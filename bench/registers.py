@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from sqlalchemy import insert, make_url, text
+from sqlalchemy import insert, text
 
 from bench.harness import emit
+from bench.in_process import scratch_app
 
 SEND_FIRST = 61_000_000  # 6100 0000 onwards: mobile numbers
 OTHER_FIRST = 90_100_000  # the registers' other numbers: 9010 0000 onwards, mobile too
@@ -101,28 +100,15 @@ def register_lookups() -> Iterator[list[float]]:
 
 
 def run(database_url: str | None, recipients: int, dnc: int, opt_outs: int) -> None:
-    from smspanel import create_app
     from smspanel.models import db
     from smspanel.services.accounts import create_user
     from smspanel.services.eligibility import SendPolicy
     from smspanel.services.sending import accept_send
 
-    with tempfile.TemporaryDirectory(prefix="smspanel-bench-registers-") as tmp:
-        url = database_url or f"sqlite:///{Path(tmp) / 'registers.db'}"
-        app = create_app(
-            {
-                "SECRET_KEY": "bench-secret-key-that-is-long-enough-0000",
-                "SQLALCHEMY_DATABASE_URI": url,
-                "SMS_IN_APP_DISPATCHER": False,
-                "TESTING": True,
-            }
-        )
-        dialect = make_url(url).get_backend_name()
+    with scratch_app(database_url, "registers") as (app, dialect):
         send = [str(SEND_FIRST + n) for n in range(recipients)]
         policy = SendPolicy.from_settings(app.config)
         with app.app_context():
-            db.drop_all()
-            db.create_all()
             user = create_user(db.session, "bench", "bench user password 1")
             baseline, baseline_cpu = [], []
             for _ in range(ROUNDS):  # the same send before any register holds a number
@@ -164,8 +150,6 @@ def run(database_url: str | None, recipients: int, dnc: int, opt_outs: int) -> N
                      best=round(min(taken), 3), worst=round(max(taken), 3),
                      registers_lookup_s=round(in_sql, 3),
                      cpu_s=round(statistics.median(cpu_used[commercial]), 3))  # fmt: skip
-            db.session.remove()
-            db.engine.dispose()
 
 
 def main() -> int:

@@ -18,7 +18,12 @@ from smspanel.services.accounts import create_user
 from smspanel.services.delivery.claims import claim_due_recipients
 from smspanel.services.delivery.gateway import GatewayReply
 from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
-from smspanel.services.departments import Assignment, create_department, update_limits
+from smspanel.services.departments import (
+    Assignment,
+    assign,
+    create_department,
+    update_limits,
+)
 from smspanel.services.sending import accept_send
 from smspanel.services.tokens import issue_token
 from tests.databases import SERVER_URL, create_database, drop_database
@@ -154,6 +159,19 @@ class Factory:
             db.session.refresh(department)
             db.session.expunge(department)
             return department
+
+    def assign(
+        self, user: User, department: Department | int | None, role: str | None = None
+    ) -> User:
+        """Move an existing user into `department` (None: out of any), with `role` if given;
+        `user` is changed to match."""
+        department_id = department.id if isinstance(department, Department) else department
+        with self.app.app_context():
+            stored = db.session.get(User, user.id)
+            assert stored is not None
+            assign(db.session, stored, Assignment(department_id, role or stored.role))
+            user.department_id, user.role = stored.department_id, stored.role
+        return user
 
     def token(self, user: User) -> str:
         with self.app.app_context():

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session
+
+from smspanel.models import Department
+from smspanel.services.accounts import create_user
+from smspanel.services.departments import Assignment
 
 SERVER_URL = os.environ.get("TEST_DATABASE_URL") or None
 
@@ -52,10 +58,43 @@ def drop_database(url: str) -> None:
 
 
 def query(url: str, sql: str, **params: object) -> list[tuple]:
-    """Run one statement against a test database from outside the app."""
+    """Run one statement against a test database from outside the app; its rows."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
             return [tuple(row) for row in connection.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, sql: str, **params: object) -> None:
+    """One write against a test database from outside the app."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def as_datetime(value: object) -> datetime:
+    """A stored time as read without the app's types (SQLite gives text)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def add_department(
+    url: str, name: str, threshold: int, members: dict[str, str], password: str
+) -> None:
+    """A department whose sends to `threshold` recipients or more wait for approval, and its
+    `members` (username: role), written into a running app's database through the accounts
+    service (for tests that drive the app from outside)."""
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            department = Department(name=name, approval_threshold=threshold)
+            session.add(department)
+            session.commit()
+            for username, role in members.items():
+                create_user(session, username, password, assignment=Assignment(department.id, role))
     finally:
         engine.dispose()

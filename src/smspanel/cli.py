@@ -14,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from smspanel.models import db, utcnow
+from smspanel.models import User, db, utcnow
 from smspanel.services.accounts import UserError, create_user, find_user, reset_password
 from smspanel.services.audit import Actor, set_actor
 from smspanel.services.dnc import (
@@ -35,6 +35,14 @@ from smspanel.worker import run_worker
 def act_from_command_line() -> None:
     """Audit records name the operating-system account that ran the command."""
     set_actor(Actor(username=f"cli:{getpass.getuser()}"[:64], channel="cli"))
+
+
+def named_user(username: str) -> User:
+    """The user a command names, or the command stops saying there is none."""
+    user = find_user(db.session, username)
+    if user is None:
+        raise click.ClickException(f"no user named {username!r}")
+    return user
 
 
 @click.command("worker")
@@ -66,9 +74,7 @@ def create_user_command(username: str, admin: bool, password: str) -> None:
 def reset_password_command(username: str, password: str) -> None:
     """Set a new password for a user, and re-enable the account (the way back in)."""
     act_from_command_line()
-    user = find_user(db.session, username)
-    if user is None:
-        raise click.ClickException(f"no user named {username!r}")
+    user = named_user(username)
     try:
         reset_password(db.session, user, password)
     except UserError as exc:
@@ -82,9 +88,7 @@ def reset_password_command(username: str, password: str) -> None:
 def reset_two_factor_command(username: str) -> None:
     """Turn off a user's two-factor sign-in (a lost phone and no recovery code left)."""
     act_from_command_line()
-    user = find_user(db.session, username)
-    if user is None:
-        raise click.ClickException(f"no user named {username!r}")
+    user = named_user(username)
     try:
         reset(db.session, None, user)
     except TwoFactorError as exc:
@@ -102,9 +106,7 @@ def reset_two_factor_command(username: str) -> None:
 def create_token_command(username: str, name: str, expires_days: int | None) -> None:
     """Issue an API token for a user and print it (it is shown only this once)."""
     act_from_command_line()
-    user = find_user(db.session, username)
-    if user is None:
-        raise click.ClickException(f"no user named {username!r}")
+    user = named_user(username)
     expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
     click.echo(issue_token(db.session, user, name=name, expires_at=expires_at))
 

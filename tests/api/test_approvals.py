@@ -8,21 +8,20 @@ from datetime import timedelta
 import pytest
 
 from smspanel.hktime import HKT
-from smspanel.models import Message, db, utcnow
-from tests.approval_helpers import department, member
+from smspanel.models import Department, Message, db, utcnow
 from tests.campaign_helpers import make_template
 
 NUMBERS = ["9123 4567", "9876 5432"]
 
 
 @pytest.fixture
-def unit(app) -> int:
-    return department(app, threshold=2)
+def unit(make) -> Department:
+    return make.department(threshold=2)
 
 
 @pytest.fixture
 def maker(make, unit):
-    return member(make, unit, "sender", "maker")
+    return make.user("maker", department=unit)
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def maker_headers(make, maker):
 
 @pytest.fixture
 def checker_headers(make, unit):
-    return make.auth(member(make, unit, "approver", "checker"))
+    return make.auth(make.user("checker", department=unit, role="approver"))
 
 
 def in_an_hour() -> str:
@@ -66,8 +65,7 @@ def test_every_send_door_at_the_threshold_answers_awaiting_approval(
         answer = response.get_json()
         assert answer["data"]["status"] == "awaiting_approval"
         assert answer["message"].startswith("awaiting approval")
-    one_at_a_time = department(app, threshold=1)
-    single = make.auth(member(make, one_at_a_time, "sender"))
+    single = make.auth(make.user(department=make.department(threshold=1)))
     response = client.post(
         "/api/sms", json={"recipient": NUMBERS[0], "content": "Hi"}, headers=single
     )
@@ -153,7 +151,7 @@ def test_a_rejection_without_a_reason_is_400_and_changes_nothing(
 
 @pytest.mark.parametrize("role", ["approver", "sender"])
 def test_the_maker_is_forbidden_even_as_an_approver_or_admin(app, client, make, unit, role):
-    own = make.auth(member(make, unit, role, is_admin=True))
+    own = make.auth(make.user(department=unit, role=role, is_admin=True))
     message_id = waiting(client, own)
     for path, body in (("approve", None), ("reject", {"reason": "mine"})):
         response = client.post(f"/api/sms/{message_id}/{path}", json=body, headers=own)
@@ -166,14 +164,14 @@ def test_the_maker_is_forbidden_even_as_an_approver_or_admin(app, client, make, 
 @pytest.mark.parametrize("role", ["sender", "viewer"])
 def test_senders_and_viewers_are_forbidden(app, client, make, unit, maker_headers, role):
     message_id = waiting(client, maker_headers)
-    headers = make.auth(member(make, unit, role))
+    headers = make.auth(make.user(department=unit, role=role))
     response = client.post(f"/api/sms/{message_id}/approve", headers=headers)
     assert (response.status_code, response.get_json()["error"]["code"]) == (403, "FORBIDDEN")
 
 
-def test_another_departments_send_is_404(app, client, make, maker_headers):
+def test_another_departments_send_is_404(client, make, maker_headers):
     message_id = waiting(client, maker_headers)
-    stranger = make.auth(member(make, department(app), "approver"))
+    stranger = make.auth(make.user(department=make.department(), role="approver"))
     for path, body in (("approve", None), ("reject", {"reason": "not ours"})):
         response = client.post(f"/api/sms/{message_id}/{path}", json=body, headers=stranger)
         assert (response.status_code, response.get_json()["error"]["code"]) == (404, "NOT_FOUND")

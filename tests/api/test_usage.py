@@ -9,14 +9,15 @@ from sqlalchemy import func, select
 from smspanel.models import Message, db, utcnow
 from smspanel.services.quotas import month_of
 from tests.campaign_helpers import make_template
-from tests.quota_helpers import department, usage
+from tests.quota_helpers import usage
 
 TWO_SEGMENTS = "x" * 161
 
 
 def test_usage_gives_the_departments_month(client, make, alice, headers):
     app = client.application
-    schools = department(app, "Schools", 10, alice)
+    schools = make.department("Schools", quota=10)
+    make.assign(alice, schools)
     make.message(alice, ["91234567", "61234567"], TWO_SEGMENTS)
     body = client.get("/api/usage", headers=headers).get_json()
     assert body["success"] is True
@@ -70,7 +71,8 @@ def test_a_send_past_the_quota_is_403_with_the_figures_and_stores_nothing(
     client, make, alice, headers, path, body
 ):
     app = client.application
-    schools = department(app, "Schools", 5, alice)
+    schools = make.department("Schools", quota=5)
+    make.assign(alice, schools)
     make.message(alice, ["91234567", "61234567"], TWO_SEGMENTS)  # 4 of 5
     if path.endswith("send-template"):
         with app.app_context():
@@ -86,7 +88,8 @@ def test_a_send_past_the_quota_is_403_with_the_figures_and_stores_nothing(
 
 
 def test_a_send_that_fits_exactly_is_accepted(client, make, alice, headers):
-    schools = department(client.application, "Schools", 2, alice)
+    schools = make.department("Schools", quota=2)
+    make.assign(alice, schools)
     response = client.post(
         "/api/sms/send-bulk",
         json={"recipients": ["9123 4567", "6123 4567"], "content": "Hi"},

@@ -6,32 +6,20 @@ from __future__ import annotations
 import re
 import secrets
 
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
-
 from loopback import ADMIN_PASSWORD
-from smspanel.models import Department, Role
-from smspanel.services.accounts import create_user
+from smspanel.models import Role
 from tests.browser.conftest import log_in, screenshot
 from tests.browser.test_pages import expect
+from tests.databases import add_department
 
 
 def members(database_url: str) -> tuple[str, str]:
     """A maker and an approver of a department that holds sends to 3 numbers or more."""
     tag = secrets.token_hex(3)
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
-            unit = Department(name=f"Schools {tag}", approval_threshold=3)
-            session.add(unit)
-            session.commit()
-            for name, role in ((f"maker{tag}", Role.SENDER), (f"checker{tag}", Role.APPROVER)):
-                user = create_user(session, name, ADMIN_PASSWORD)
-                user.department_id, user.role = unit.id, role
-                session.commit()
-    finally:
-        engine.dispose()
-    return f"maker{tag}", f"checker{tag}"
+    maker, checker = f"maker{tag}", f"checker{tag}"
+    roles = {maker: Role.SENDER, checker: Role.APPROVER}
+    add_department(database_url, f"Schools {tag}", 3, roles, ADMIN_PASSWORD)
+    return maker, checker
 
 
 def compose(page, text: str) -> int:

@@ -11,45 +11,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
 
 from loopback import ADMIN_PASSWORD, App, MockGateway, wait_until
-from smspanel.models import Department, Role
-from smspanel.services.accounts import create_user
+from smspanel.models import Role
 from smspanel.services.scheduling import started_late
-from tests.databases import query
+from tests.databases import add_department, as_datetime, execute, query
 
 pytestmark = pytest.mark.e2e
 
 NUMBERS = ["91234567", "98765432"]
-
-
-def execute(url: str, sql: str, **params: object) -> None:
-    """One write against the app's database from outside it."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(sql), params)
-    finally:
-        engine.dispose()
-
-
-def add_members(url: str) -> None:
-    """A department that holds sends to 2 recipients or more, a maker and an approver in it,
-    made through the accounts service (the departments pages are not this test's subject)."""
-    engine = create_engine(url)
-    try:
-        with Session(engine) as session:
-            unit = Department(name="Schools", approval_threshold=2)
-            session.add(unit)
-            session.commit()
-            for username, role in (("maker", Role.SENDER), ("checker", Role.APPROVER)):
-                user = create_user(session, username, ADMIN_PASSWORD)
-                user.department_id, user.role = unit.id, role
-                session.commit()
-    finally:
-        engine.dispose()
 
 
 def message(app: App, token: str, message_id: int) -> dict:
@@ -64,7 +34,9 @@ def test_an_approved_scheduled_send_survives_a_restart_and_goes_at_its_time(
     mock = MockGateway(tmp_path).start()
     app = App(tmp_path, mock.url, DATABASE_URL=fresh_database).start()
     try:
-        add_members(fresh_database)
+        # The departments pages are not this test's subject.
+        members = {"maker": Role.SENDER, "checker": Role.APPROVER}
+        add_department(fresh_database, "Schools", 2, members, ADMIN_PASSWORD)
         maker = app.token("maker", ADMIN_PASSWORD)
         checker = app.token("checker", ADMIN_PASSWORD)
         at = (datetime.now(UTC) + timedelta(minutes=1, seconds=5)).isoformat()
@@ -105,11 +77,7 @@ def test_an_approved_scheduled_send_survives_a_restart_and_goes_at_its_time(
         [(started_at,)] = query(
             fresh_database, "SELECT started_at FROM messages WHERE id = :id", id=message_id
         )
-        started = (
-            started_at
-            if isinstance(started_at, datetime)
-            else datetime.fromisoformat(str(started_at))
-        )
+        started = as_datetime(started_at)
         assert started >= due and not started_late(due, started)  # at its time, not late
     finally:
         app.stop()

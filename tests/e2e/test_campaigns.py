@@ -12,29 +12,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from loopback import App, MockGateway, wait_until
-from tests.databases import query, server_dialect
+from tests.databases import as_datetime, execute, query, server_dialect
 
 pytestmark = pytest.mark.e2e
 
 DISPATCHERS, CONCURRENCY = 3, 8
-
-
-def execute(url: str, sql: str, **params: object) -> None:
-    """One write against the app's database from outside it (while it is stopped)."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(sql), params)
-    finally:
-        engine.dispose()
-
-
-def as_datetime(value: object) -> datetime:
-    """A stored time as read without the app's types (SQLite gives text)."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def message(app: App, token: str, message_id: int) -> dict:

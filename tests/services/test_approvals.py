@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from smspanel.models import (
     HELD_UNTIL,
     AuditEvent,
+    Department,
     Message,
     Recipient,
-    User,
     db,
     utcnow,
 )
@@ -36,25 +36,24 @@ from smspanel.services.message_status import derive_message_status
 from smspanel.services.personalisation import check_rows
 from smspanel.services.scheduling import started_late
 from smspanel.services.sending import accept_personalised_send, accept_send
-from tests.approval_helpers import department, member
 from tests.campaign_helpers import assert_counts_add_up, make_template, recipient_statuses
 
 NUMBERS = ["91234567", "98765432", "61234567"]
 
 
 @pytest.fixture
-def unit(app) -> int:
-    return department(app, threshold=3)
+def unit(make) -> Department:
+    return make.department(threshold=3)
 
 
 @pytest.fixture
 def maker(make, unit):
-    return member(make, unit, "sender", "maker")
+    return make.user("maker", department=unit)
 
 
 @pytest.fixture
 def checker(make, unit):
-    return member(make, unit, "approver", "checker")
+    return make.user("checker", department=unit, role="approver")
 
 
 def send(user, numbers=NUMBERS, scheduled_at=None, content="Typhoon signal 8: schools closed"):
@@ -102,7 +101,7 @@ def test_a_send_at_the_threshold_waits_and_nothing_of_it_is_claimed(app, maker, 
 
 
 def test_below_the_threshold_or_without_one_a_send_goes_as_before(app, make, maker):
-    no_threshold = member(make, department(app, threshold=0), "sender")
+    no_threshold = make.user(department=make.department())
     no_department = make.user()
     with app.app_context():
         assert send(maker, NUMBERS[:2]).status == "pending"
@@ -258,7 +257,7 @@ def test_a_rejection_needs_a_reason_of_at_most_500_characters(app, maker, checke
 @pytest.mark.parametrize("role", ["approver", "sender"])
 @pytest.mark.parametrize("is_admin", [False, True])
 def test_nobody_decides_on_their_own_send_whatever_their_role(app, make, unit, role, is_admin):
-    own = member(make, unit, role, is_admin=is_admin)
+    own = make.user(department=unit, role=role, is_admin=is_admin)
     with app.app_context():
         message_id = send(own).id
         refused = OwnSend if (role == "approver" or is_admin) else NotAnApprover
@@ -270,9 +269,9 @@ def test_nobody_decides_on_their_own_send_whatever_their_role(app, make, unit, r
 
 
 def test_senders_viewers_and_approvers_without_a_department_cannot_decide(app, make, maker, unit):
-    sender = member(make, unit, "sender")
-    viewer = member(make, unit, "viewer")
-    loose = member(make, None, "approver")
+    sender = make.user(department=unit)
+    viewer = make.user(department=unit, role="viewer")
+    loose = make.user(role="approver")
     with app.app_context():
         message_id = send(maker).id
         for user in (sender, viewer, loose):
@@ -284,7 +283,7 @@ def test_senders_viewers_and_approvers_without_a_department_cannot_decide(app, m
 
 
 def test_another_departments_send_is_not_found_by_its_approvers(app, make, maker):
-    other = member(make, department(app, threshold=3), "approver")
+    other = make.user(department=make.department(threshold=3), role="approver")
     with app.app_context():
         message_id = send(maker).id
         with pytest.raises(WaitingSendNotFound):
@@ -299,17 +298,15 @@ def test_another_departments_send_is_not_found_by_its_approvers(app, make, maker
 def test_a_message_moved_maker_stays_with_the_department_it_was_sent_from(app, make, maker):
     with app.app_context():
         message_id = send(maker).id
-    later = department(app)
-    member_of_later = member(make, later, "approver")
-    with app.app_context():
-        db.session.execute(update(User).where(User.id == maker.id).values(department_id=later))
-        db.session.commit()
-        with pytest.raises(WaitingSendNotFound):
-            approve(db.session, message_id, member_of_later.id)
+    later = make.department()
+    member_of_later = make.user(department=later, role="approver")
+    make.assign(maker, later)
+    with app.app_context(), pytest.raises(WaitingSendNotFound):
+        approve(db.session, message_id, member_of_later.id)
 
 
 def test_a_send_that_never_waited_is_not_awaiting_approval(app, make, checker, unit):
-    small = member(make, unit, "sender")
+    small = make.user(department=unit)
     with app.app_context():
         message_id = send(small, NUMBERS[:1]).id
         with pytest.raises(NotAwaitingApproval, match="pending"):
@@ -320,7 +317,7 @@ def test_a_send_that_never_waited_is_not_awaiting_approval(app, make, checker, u
 
 
 def test_a_second_decision_is_told_the_first_was_made(app, make, maker, checker, unit):
-    second = member(make, unit, "approver")
+    second = make.user(department=unit, role="approver")
     with app.app_context():
         message_id = send(maker).id
         approve(db.session, message_id, checker.id)
@@ -335,7 +332,7 @@ def test_a_second_decision_is_told_the_first_was_made(app, make, maker, checker,
 @pytest.mark.parametrize("second", ["approve", "reject"])
 def test_two_approvers_at_once_one_wins_and_the_other_is_told(app, make, maker, unit, second):
     """Two sessions on the real database (SQLite, PostgreSQL, MariaDB), started together."""
-    approvers = [member(make, unit, "approver", f"approver{n}") for n in range(2)]
+    approvers = [make.user(f"approver{n}", department=unit, role="approver") for n in range(2)]
 
     def decide(n: int, message_id: int, together: Barrier) -> str:
         with app.app_context():
@@ -398,8 +395,7 @@ def test_a_send_being_withdrawn_cannot_be_approved(app, maker, checker):
 
 
 def test_approvers_list_their_departments_waiting_sends_and_admins_all(app, make, maker, checker):
-    other_unit = department(app, threshold=1)
-    outsider = member(make, other_unit, "sender")
+    outsider = make.user(department=make.department(threshold=1))
     admin = make.user("boss", is_admin=True)
     numbers = [f"9{n:07d}" for n in range(12)] + ["21234567"]
     with app.app_context():

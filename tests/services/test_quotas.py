@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from threading import Barrier
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from smspanel.models import Department, DepartmentUsage, Message, User, db, utcnow
+from smspanel.models import DepartmentUsage, Message, db, utcnow
 from smspanel.services import quotas
 from smspanel.services.approvals import reject
 from smspanel.services.cancelling import cancel_message
@@ -21,7 +21,7 @@ from smspanel.services.quotas import QuotaExceeded, month_bounds_utc, month_of, 
 from smspanel.services.sending import accept_personalised_send, accept_send
 from smspanel.services.transactions import transaction
 from tests.queries import recorded_statements
-from tests.quota_helpers import department, join, usage
+from tests.quota_helpers import usage
 from tests.registers import opt_out
 
 MOBILES = [f"9100{n:04d}" for n in range(10)]
@@ -38,8 +38,8 @@ def test_the_month_is_the_hong_kong_calendar_month():
 
 
 def test_a_send_takes_its_segments_times_the_recipients_it_sends_to(app, make):
-    user = make.user()
-    schools = department(app, "Schools", 100, user)
+    schools = make.department("Schools", quota=100)
+    user = make.user(department=schools)
     with app.app_context():
         accept_send(db.session, user.id, [*MOBILES[:3], FIXED_LINE], TWO_SEGMENTS)
         accept_send(db.session, user.id, MOBILES[:1], "Short")
@@ -48,8 +48,8 @@ def test_a_send_takes_its_segments_times_the_recipients_it_sends_to(app, make):
 
 
 def test_a_send_that_would_pass_the_quota_is_refused_whole_and_stores_nothing(app, make):
-    user = make.user()
-    schools = department(app, "Schools", 5, user)
+    schools = make.department("Schools", quota=5)
+    user = make.user(department=schools)
     with app.app_context():
         accept_send(db.session, user.id, MOBILES[:2], TWO_SEGMENTS)  # 4 of 5
         with pytest.raises(QuotaExceeded) as refused:
@@ -64,8 +64,7 @@ def test_a_send_that_would_pass_the_quota_is_refused_whole_and_stores_nothing(ap
 
 
 def test_a_send_larger_than_the_whole_quota_is_refused_on_the_months_first_send(app, make):
-    user = make.user()
-    department(app, "Schools", 3, user)
+    user = make.user(department=make.department("Schools", quota=3))
     with app.app_context(), pytest.raises(QuotaExceeded) as refused:
         accept_send(db.session, user.id, MOBILES[:4], "Hi")
     assert refused.value.figures == {"used": 0, "quota": 3, "needed": 4}
@@ -74,8 +73,7 @@ def test_a_send_larger_than_the_whole_quota_is_refused_on_the_months_first_send(
 def test_a_large_send_that_cannot_fit_is_refused_before_its_rows_are_written(
     app, make, monkeypatch
 ):
-    user = make.user()
-    department(app, "Schools", 1500, user)
+    user = make.user(department=make.department("Schools", quota=1500))
     monkeypatch.setattr(quotas, "EARLY_READ_FROM", 3)
     with app.app_context():
         accept_send(db.session, user.id, MOBILES[:2], "Hi")  # below it: no early read
@@ -86,8 +84,8 @@ def test_a_large_send_that_cannot_fit_is_refused_before_its_rows_are_written(
 
 def test_the_final_check_is_under_the_rows_lock_not_the_early_read(app, make, monkeypatch):
     """The read before the inserts only refuses early; the reservation decides."""
-    user = make.user()
-    schools = department(app, "Schools", 2, user)
+    schools = make.department("Schools", quota=2)
+    user = make.user(department=schools)
     monkeypatch.setattr(quotas, "check", lambda *args: None)
     with app.app_context():
         accept_send(db.session, user.id, MOBILES[:2], "Hi")
@@ -98,8 +96,8 @@ def test_the_final_check_is_under_the_rows_lock_not_the_early_read(app, make, mo
 
 
 def test_a_quota_of_zero_is_none_but_the_use_is_counted(app, make):
-    user = make.user()
-    schools = department(app, "Schools", 0, user)
+    schools = make.department("Schools", quota=0)
+    user = make.user(department=schools)
     with app.app_context():
         accept_send(db.session, user.id, MOBILES, TWO_SEGMENTS)
     assert usage(app, schools) == (20, 1, 10)
@@ -117,8 +115,7 @@ def test_a_user_without_a_department_has_no_quota_and_counts_their_own_month(app
 
 
 def test_the_usage_read_gives_the_departments_month_and_its_share(app, make):
-    user = make.user()
-    department(app, "Clinics", 10, user)
+    user = make.user(department=make.department("Clinics", quota=10))
     with app.app_context():
         accept_send(db.session, user.id, MOBILES[:4], TWO_SEGMENTS)
         read = month_usage(db.session, user.id, utcnow())
@@ -132,8 +129,8 @@ def test_the_usage_read_gives_the_departments_month_and_its_share(app, make):
 
 
 def test_a_cancel_gives_the_recipients_not_sent_back(app, make):
-    user = make.user()
-    schools = department(app, "Schools", 100, user)
+    schools = make.department("Schools", quota=100)
+    user = make.user(department=schools)
     with app.app_context():
         message = accept_send(
             db.session, user.id, MOBILES[:5], TWO_SEGMENTS, utcnow() + timedelta(hours=1)
@@ -143,8 +140,8 @@ def test_a_cancel_gives_the_recipients_not_sent_back(app, make):
 
 
 def test_a_number_skipped_at_claim_time_gives_its_segments_back(app, make):
-    user = make.user()
-    schools = department(app, "Schools", 100, user)
+    schools = make.department("Schools", quota=100)
+    user = make.user(department=schools)
     with app.app_context():
         accept_send(db.session, user.id, MOBILES[:3], TWO_SEGMENTS)
     opt_out(app, MOBILES[0])
@@ -153,8 +150,8 @@ def test_a_number_skipped_at_claim_time_gives_its_segments_back(app, make):
 
 
 def test_sent_and_failed_recipients_keep_their_segments(app, make):
-    user = make.user()
-    schools = department(app, "Schools", 100, user)
+    schools = make.department("Schools", quota=100)
+    user = make.user(department=schools)
     with app.app_context():
         accept_send(db.session, user.id, MOBILES[:3], TWO_SEGMENTS)
     make.deliver(failing=frozenset(MOBILES[:1]))
@@ -162,8 +159,8 @@ def test_sent_and_failed_recipients_keep_their_segments(app, make):
 
 
 def test_a_give_back_is_written_with_its_transaction_and_dropped_with_its_rollback(app, make):
-    user = make.user()
-    schools = department(app, "Schools", 100, user)
+    schools = make.department("Schools", quota=100)
+    user = make.user(department=schools)
     with app.app_context():
         message = accept_send(db.session, user.id, MOBILES[:2], "Hi")
         with pytest.raises(RuntimeError), transaction(db.session):
@@ -177,15 +174,15 @@ def test_a_give_back_is_written_with_its_transaction_and_dropped_with_its_rollba
 def test_segments_go_back_to_the_month_and_department_the_message_was_sent_from(
     app, make, monkeypatch
 ):
-    user = make.user()
-    schools = department(app, "Schools", 100, user)
-    clinics = department(app, "Clinics", 100)
+    schools = make.department("Schools", quota=100)
+    user = make.user(department=schools)
+    clinics = make.department("Clinics", quota=100)
     last_month = utcnow() - timedelta(days=40)
     monkeypatch.setattr("smspanel.services.sending.utcnow", lambda: last_month)
     with app.app_context():
         message = accept_send(db.session, user.id, MOBILES[:2], "Hi", utcnow() + timedelta(days=60))
     monkeypatch.undo()
-    join(app, user, clinics)
+    make.assign(user, clinics)
     with app.app_context():
         accept_send(db.session, user.id, MOBILES[:1], "From the clinics")
         cancel_message(db.session, message.id, wait_seconds=0)
@@ -195,8 +192,8 @@ def test_segments_go_back_to_the_month_and_department_the_message_was_sent_from(
 
 
 def test_a_personalised_send_takes_its_rows_total_and_gives_back_their_mean(app, make):
-    user = make.user()
-    schools = department(app, "Schools", 100, user)
+    schools = make.department("Schools", quota=100)
+    user = make.user(department=schools)
     template = "Dear ((name)), ((note))"
     rows = [
         (1, MOBILES[0], {"name": "Ann", "note": "x" * 200}),  # 2 segments
@@ -232,8 +229,8 @@ def test_concurrent_sends_never_pass_the_quota_together(app, make, monkeypatch, 
     the reservation after their inserts; with the early read, most are refused before."""
     if early_read:
         monkeypatch.setattr(quotas, "EARLY_READ_FROM", 0)
-    user = make.user()
-    schools = department(app, "Schools", 10, user)
+    schools = make.department("Schools", quota=10)
+    user = make.user(department=schools)
     threads, sends_each = 6, 3
     start_together = Barrier(threads)
 
@@ -262,14 +259,10 @@ def test_concurrent_sends_never_pass_the_quota_together(app, make, monkeypatch, 
 
 
 def test_a_rejected_send_gives_its_segments_back(app, make):
-    maker, checker = make.user(), make.user()
-    unit = department(app, "Clinics", 100, maker, checker)
+    unit = make.department("Clinics", quota=100, threshold=2)
+    maker = make.user(department=unit)
+    checker = make.user(department=unit, role="approver")
     with app.app_context():
-        db.session.execute(
-            update(Department).where(Department.id == unit).values(approval_threshold=2)
-        )
-        db.session.execute(update(User).where(User.id == checker.id).values(role="approver"))
-        db.session.commit()
         sent = accept_send(db.session, maker.id, ["91234567", "92345678", "93456789"], "Hi")
         assert sent.status == "awaiting_approval" and usage(app, unit)[0] == 3
         reject(db.session, sent.id, checker.id, "wrong list")

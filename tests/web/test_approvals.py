@@ -10,9 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from smspanel.models import Message, db, utcnow
+from smspanel.models import Department, Message, db, utcnow
 from smspanel.services.sending import accept_send
-from tests.approval_helpers import department, member
 from tests.campaign_helpers import make_template, recipient_statuses
 from tests.queries import recorded_statements
 from tests.web.conftest import login, page_text
@@ -22,18 +21,18 @@ TEXT = "颱風信號八號：全港學校停課 Typhoon signal 8: all schools cl
 
 
 @pytest.fixture
-def unit(app) -> int:
-    return department(app, threshold=3, name="Education")
+def unit(make) -> Department:
+    return make.department("Education", threshold=3)
 
 
 @pytest.fixture
 def maker(make, unit):
-    return member(make, unit, "sender", "maker")
+    return make.user("maker", department=unit)
 
 
 @pytest.fixture
 def checker(make, unit):
-    return member(make, unit, "approver", "checker")
+    return make.user("checker", department=unit, role="approver")
 
 
 def waiting(app, user, numbers=NUMBERS, scheduled_at=None) -> int:
@@ -41,6 +40,13 @@ def waiting(app, user, numbers=NUMBERS, scheduled_at=None) -> int:
         accepted = accept_send(db.session, user.id, numbers, TEXT, scheduled_at)
         assert accepted.status == "awaiting_approval"
         return accepted.id
+
+
+def change(app, message_id: int, **values) -> None:
+    """Set a stored message's columns: times it would take hours of waiting to reach."""
+    with app.app_context():
+        db.session.execute(update(Message).where(Message.id == message_id).values(**values))
+        db.session.commit()
 
 
 def stored(app, message_id: int) -> Message:
@@ -76,13 +82,7 @@ def test_approvers_see_each_waiting_send_in_full(app, client, maker, checker):
 
 def test_a_send_waiting_more_than_a_day_is_marked_stale(app, client, maker, checker):
     message_id = waiting(app, maker)
-    with app.app_context():
-        db.session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(created_at=utcnow() - timedelta(hours=25))
-        )
-        db.session.commit()
+    change(app, message_id, created_at=utcnow() - timedelta(hours=25))
     login(client, "checker")
     response = client.get("/approvals")
     assert "data-stale" in response.get_data(as_text=True)
@@ -91,7 +91,7 @@ def test_a_send_waiting_more_than_a_day_is_marked_stale(app, client, maker, chec
 
 @pytest.mark.parametrize("role", ["sender", "viewer"])
 def test_senders_and_viewers_get_403_and_no_badge(app, client, make, unit, role):
-    member(make, unit, role, "someone")
+    make.user("someone", department=unit, role=role)
     login(client, "someone")
     response = client.get("/approvals")
     assert response.status_code == 403
@@ -113,7 +113,7 @@ def test_the_badge_counts_what_waits_for_the_reader_with_one_query(
     waiting(app, maker)
     waiting(app, maker)
     waiting(app, checker)  # their own: listed, not counted for them
-    sender = member(make, maker.department_id, "sender", "plain")
+    sender = make.user("plain", department=maker.department_id)
     login(client, sender.username)
     with recorded_statements(app) as as_sender:
         assert client.get("/compose").status_code == 200
@@ -172,7 +172,7 @@ def test_rejecting_needs_a_reason_and_changes_nothing_without_one(app, client, m
 
 
 def test_the_maker_gets_403_whatever_their_role(app, client, make, unit):
-    own = member(make, unit, "approver", "selfie", is_admin=True)
+    own = make.user("selfie", department=unit, role="approver", is_admin=True)
     message_id = waiting(app, own)
     login(client, "selfie")
     page = client.get("/approvals")
@@ -186,7 +186,7 @@ def test_the_maker_gets_403_whatever_their_role(app, client, make, unit):
 
 
 def test_another_departments_send_is_404_for_its_approvers(app, client, make, maker):
-    member(make, department(app), "approver", "stranger")
+    make.user("stranger", department=make.department(), role="approver")
     message_id = waiting(app, maker)
     login(client, "stranger")
     page = client.get("/approvals")
@@ -287,13 +287,7 @@ def test_the_forms_carry_and_need_their_csrf_token(app, client, maker, checker):
 
 def test_approved_after_its_time_its_page_shows_it_started_late(app, client, maker, checker):
     message_id = waiting(app, maker, scheduled_at=utcnow() + timedelta(hours=1))
-    with app.app_context():
-        db.session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(scheduled_at=utcnow() - timedelta(minutes=20))
-        )
-        db.session.commit()
+    change(app, message_id, scheduled_at=utcnow() - timedelta(minutes=20))
     login(client, "checker")
     assert "time passed: goes at once if approved" in page_text(client.get("/approvals"))
     client.post(f"/approvals/{message_id}/approve")

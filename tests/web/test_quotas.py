@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from smspanel.models import Message, Upload, db, utcnow
 from smspanel.services.quotas import month_of, neighbour_months
 from tests.campaign_helpers import make_template
-from tests.quota_helpers import department, usage
+from tests.quota_helpers import usage
 from tests.web.conftest import login, page_text
 from tests.web.test_uploads import uploaded
 
@@ -23,16 +23,16 @@ def messages(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Message))
 
 
-def test_compose_shows_the_months_use_of_the_department(app, make, user, user_client):
-    department(app, "Schools", 1000, user)
+def test_compose_shows_the_months_use_of_the_department(make, user, user_client):
+    make.assign(user, make.department("Schools", quota=1000))
     make.message(user, ["91234567", "61234567"])
     text = page_text(user_client.get("/compose"))
     assert "Used 2 of 1,000 SMS segments this month (Schools, 998 left)." in text
     assert BANNER not in user_client.get("/compose").get_data(as_text=True)
 
 
-def test_compose_says_what_the_typed_send_would_take(app, make, user, user_client):
-    department(app, "Schools", 3, user)
+def test_compose_says_what_the_typed_send_would_take(make, user, user_client):
+    make.assign(user, make.department("Schools", quota=3))
     make.message(user, ["91234567", "61234567"])
     refused = user_client.post("/compose", data=TWO)  # 2 more than the 1 left
     text = page_text(refused)
@@ -49,7 +49,8 @@ def test_without_a_department_compose_shows_no_quota(user_client):
 def test_a_compose_past_the_quota_is_refused_with_the_figures_and_stores_nothing(
     app, make, user, user_client
 ):
-    schools = department(app, "Schools", 3, user)
+    schools = make.department("Schools", quota=3)
+    make.assign(user, schools)
     make.message(user, ["91234567", "61234567"])
     response = user_client.post("/compose", data=TWO)
     assert response.status_code == 422
@@ -64,16 +65,17 @@ def test_a_compose_past_the_quota_is_refused_with_the_figures_and_stores_nothing
     assert usage(app, schools) == (2, 1, 2)
 
 
-def test_a_send_that_fits_goes_and_is_counted(app, user, user_client):
-    schools = department(app, "Schools", 2, user)
+def test_a_send_that_fits_goes_and_is_counted(app, make, user, user_client):
+    schools = make.department("Schools", quota=2)
+    make.assign(user, schools)
     response = user_client.post("/compose", data=TWO)
     assert response.status_code == 302
     assert usage(app, schools) == (2, 1, 2)
 
 
 @pytest.mark.parametrize("page", ["/", "/compose"])
-def test_a_banner_warns_from_80_percent_of_the_quota(app, make, user, user_client, page):
-    department(app, "Schools", 5, user)
+def test_a_banner_warns_from_80_percent_of_the_quota(make, user, user_client, page):
+    make.assign(user, make.department("Schools", quota=5))
     make.message(user, ["91234567", "61234567", "61234568"])  # 60%
     assert BANNER not in user_client.get(page).get_data(as_text=True)
     make.message(user, ["91234569"])  # 80%
@@ -87,8 +89,8 @@ def test_a_banner_warns_from_80_percent_of_the_quota(app, make, user, user_clien
     assert "has used all of its 5 SMS segments" in page_text(user_client.get(page))
 
 
-def test_the_banner_speaks_traditional_chinese(app, make, user, user_client):
-    department(app, "學校", 5, user)
+def test_the_banner_speaks_traditional_chinese(make, user, user_client):
+    make.assign(user, make.department("學校", quota=5))
     make.message(user, ["91234567", "61234567", "61234568", "61234569"])
     user_client.get("/lang/zh-Hant")
     text = page_text(user_client.get("/compose"))
@@ -109,9 +111,9 @@ def check_page(app, user_client) -> str:
 
 
 def test_the_check_page_shows_the_use_what_the_file_takes_and_the_banner(
-    app, make, user, user_client, check_page
+    make, user, user_client, check_page
 ):
-    department(app, "Clinics", 5, user)
+    make.assign(user, make.department("Clinics", quota=5))
     make.message(user, ["91234567", "61234567", "61234568", "61234569"])
     response = user_client.get(check_page)
     text = page_text(response)
@@ -123,7 +125,8 @@ def test_the_check_page_shows_the_use_what_the_file_takes_and_the_banner(
 def test_a_file_send_past_the_quota_is_refused_and_the_upload_kept(
     app, make, user, user_client, check_page
 ):
-    clinics = department(app, "Clinics", 5, user)
+    clinics = make.department("Clinics", quota=5)
+    make.assign(user, clinics)
     make.message(user, ["91234567", "61234567", "61234568", "61234569"])
     response = user_client.post(check_page, data={"enquiry_number": "2833 1234"})
     assert response.status_code == 422
@@ -139,17 +142,17 @@ def test_a_file_send_past_the_quota_is_refused_and_the_upload_kept(
 # --- the admins' page -------------------------------------------------------------------------
 
 
-def test_admins_see_every_departments_month(app, make, client):
-    sender = make.user("sender")
-    schools = department(app, "Schools", 10, sender)
-    department(app, "Clinics", 0)
+def test_admins_see_every_departments_month(make, client):
+    schools = make.department("Schools", quota=10)
+    make.department("Clinics")
+    sender = make.user("sender", department=schools)
     make.message(sender, ["91234567", "61234567"], "x" * 161)  # 4 segments
     make.user("boss", is_admin=True)
     login(client, "boss")
     response = client.get("/admin/usage")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert f'data-department="{schools}" class="is-warn"' not in html
+    assert f'data-department="{schools.id}" class="is-warn"' not in html
     text = page_text(response)
     assert f"Quota use in {month_of(utcnow())}" in text
     assert "Clinics 0 none — 0 0" in text
@@ -157,8 +160,8 @@ def test_admins_see_every_departments_month(app, make, client):
     assert 'href="/admin/usage" aria-current="page"' in html
 
 
-def test_the_admins_page_shows_another_month_and_ignores_a_bad_one(app, make, client):
-    department(app, "Schools", 10)
+def test_the_admins_page_shows_another_month_and_ignores_a_bad_one(make, client):
+    make.department("Schools", quota=10)
     make.user("boss", is_admin=True)
     login(client, "boss")
     previous, _ = neighbour_months(month_of(utcnow()))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ from smspanel.models import (
     utcnow,
 )
 from smspanel.services import audit
-from smspanel.services.departments import SenderStanding
+from smspanel.services.departments import Reader, SenderStanding
 from smspanel.services.doorbell import ring_after_commit
 from smspanel.services.message_detail import skip_reasons
 from smspanel.services.message_status import CountChange, adjust_message_counts
@@ -96,30 +96,17 @@ class InvalidReason(ValueError):
     """A rejection needs a reason of at most MAX_REASON_CHARS characters."""
 
 
-class Account(Protocol):
-    """A user as a decision needs one: the web's logged-in user or a row read here."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def is_admin(self) -> bool: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def department_id(self) -> int | None: ...
-
-
-def may_approve(user: Account) -> bool:
+def may_approve(user: Reader) -> bool:
     """Admins, and approvers who belong to a department."""
     return bool(user.is_admin) or (user.role == Role.APPROVER and user.department_id is not None)
 
 
-def _in_reach(user: Account) -> list[Any]:
+def _in_reach(user: Reader) -> list[Any]:
     """The SQL conditions on Message of the sends this user may see to decide."""
     return [] if user.is_admin else [Message.department_id == user.department_id]
 
 
-def _not_made_by(user: Account) -> Any:
+def _not_made_by(user: Reader) -> Any:
     return or_(Message.user_id.is_(None), Message.user_id != user.id)
 
 
@@ -370,7 +357,7 @@ class WaitingSend:
 
 def list_waiting(
     session: Session,
-    user: Account,
+    user: Reader,
     page: int = 1,
     now: datetime | None = None,
     per_page: int = WAITING_PER_PAGE,
@@ -413,7 +400,7 @@ def first_rows(session: Session, message_id: int, limit: int = FIRST_ROWS) -> li
     ]
 
 
-def waiting_count(session: Session, user: Account) -> int:
+def waiting_count(session: Session, user: Reader) -> int:
     """How many sends wait for this user's decision (not their own): the navigation's badge,
     one COUNT over the status index."""
     return int(

@@ -26,7 +26,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Update, bindparam, case, event, func, insert, select, update
+from sqlalchemy import (
+    Insert,
+    Row,
+    Select,
+    Update,
+    bindparam,
+    case,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -316,28 +328,9 @@ def department_usage(session: Session, user_id: int, now: datetime) -> Usage | N
         return None
     month = month_of(now)
     row = session.execute(
-        select(
-            Department.name,
-            Department.monthly_segment_quota,
-            _usage.c.segments_used,
-            _usage.c.message_count,
-            _usage.c.recipient_count,
-        )
-        .outerjoin(
-            _usage,
-            (_usage.c.department_id == Department.id) & (_usage.c.month == month),
-        )
-        .where(Department.id == standing.department_id)
+        _departments_month(month).where(Department.id == standing.department_id)
     ).one()
-    return Usage(
-        month=month,
-        segments_used=int(row.segments_used or 0),
-        quota=int(row.monthly_segment_quota or 0),
-        messages=int(row.message_count or 0),
-        recipients=int(row.recipient_count or 0),
-        department_id=standing.department_id,
-        department_name=row.name,
-    )
+    return _department_usage(row, month)
 
 
 def _own_usage(session: Session, user_id: int, month: str) -> Usage:
@@ -365,30 +358,29 @@ def _own_usage(session: Session, user_id: int, month: str) -> Usage:
 
 def departments_usage(session: Session, month: str) -> list[Usage]:
     """Every department's use in `month`, by name (the admins' page)."""
-    rows = session.execute(
-        select(
-            Department.id,
-            Department.name,
-            Department.monthly_segment_quota,
-            _usage.c.segments_used,
-            _usage.c.message_count,
-            _usage.c.recipient_count,
-        )
-        .outerjoin(
-            _usage,
-            (_usage.c.department_id == Department.id) & (_usage.c.month == month),
-        )
-        .order_by(Department.name)
-    ).all()
-    return [
-        Usage(
-            month=month,
-            segments_used=int(row.segments_used or 0),
-            quota=int(row.monthly_segment_quota or 0),
-            messages=int(row.message_count or 0),
-            recipients=int(row.recipient_count or 0),
-            department_id=row.id,
-            department_name=row.name,
-        )
-        for row in rows
-    ]
+    rows = session.execute(_departments_month(month).order_by(Department.name)).all()
+    return [_department_usage(row, month) for row in rows]
+
+
+def _departments_month(month: str) -> Select[Any]:
+    """Departments with their row of `month`'s use, if it has one."""
+    return select(
+        Department.id,
+        Department.name,
+        Department.monthly_segment_quota,
+        _usage.c.segments_used,
+        _usage.c.message_count,
+        _usage.c.recipient_count,
+    ).outerjoin(_usage, (_usage.c.department_id == Department.id) & (_usage.c.month == month))
+
+
+def _department_usage(row: Row[Any], month: str) -> Usage:
+    return Usage(
+        month=month,
+        segments_used=int(row.segments_used or 0),
+        quota=int(row.monthly_segment_quota or 0),
+        messages=int(row.message_count or 0),
+        recipients=int(row.recipient_count or 0),
+        department_id=row.id,
+        department_name=row.name,
+    )
