@@ -90,11 +90,10 @@ def test_a_prefix_whose_numbers_differ_is_classified_number_by_number(monkeypatc
     assert classify("46411231") == NumberClass.MOBILE  # the next block agrees: one answer
 
 
-def test_a_hundred_thousand_numbers_are_classed_in_well_under_a_second():
-    import time
-
+def test_a_hundred_thousand_numbers_classed_from_the_memo_match_one_by_one():
+    """Classes are memoised per 4-digit prefix (its speed is in bench/registers.py): every
+    number must still get the class of its own prefix."""
     phones = [f"{n * 7919 % 100_000_000:08d}" for n in range(100_000)]  # every prefix
-    classify_all(phones)  # the prefixes, once per process
-    started = time.perf_counter()
-    classify_all(phones)
-    assert time.perf_counter() - started < 0.5
+    classes = classify_all(phones)
+    for phone in phones[::997]:
+        assert classes[phone] == phonenumbers_says(phone), phone
