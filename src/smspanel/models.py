@@ -349,7 +349,12 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "recipients"
     __table_args__ = (
-        Index("ix_recipients_status_next_attempt_at", "status", "next_attempt_at"),
+        # What is due, oldest first: a claim's first look, and the due rows still in the
+        # later range of turns (services/delivery/queue_order.py), read without the table.
+        Index("ix_recipients_status_next_attempt_at_turn", "status", "next_attempt_at", "turn"),
+        # The claim order (queue_order.py): a claim reads its rows from this index alone, in
+        # order, and skips those not yet due without visiting the table.
+        Index("ix_recipients_claim_order", "status", "priority", "turn", "next_attempt_at", "id"),
         Index("ix_recipients_message_id_status", "message_id", "status"),
         Index("ix_recipients_phone_message_id", "phone", "message_id"),
         MYSQL_TABLE_OPTIONS,

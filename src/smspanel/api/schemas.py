@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 from typing_extensions import TypedDict
 
 from smspanel.errors import ApiError
-from smspanel.models import MessageStatus, RecipientStatus, SkipReason
+from smspanel.models import MessageStatus, Priority, RecipientStatus, SkipReason
 from smspanel.services.content import MAX_CONTENT_LENGTH
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
 
@@ -64,6 +64,16 @@ COMMERCIAL = Field(
     ),
 )
 
+PriorityName = Literal["normal", "urgent"]
+assert set(PriorityName.__args__) == set(tuple(Priority))  # type: ignore[attr-defined]
+PRIORITY = Field(
+    default="normal",
+    description=(
+        "`urgent`: its recipients are sent before every queued normal recipient; "
+        "normal messages take turns, so a small send never waits behind a large one"
+    ),
+)
+
 
 class SendRequest(Request):
     recipient: HongKongNumber = Field(
@@ -72,6 +82,7 @@ class SendRequest(Request):
     content: StrictStr = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
     scheduled_at: ScheduledAt = SCHEDULED_AT
     commercial: StrictBool = COMMERCIAL
+    priority: PriorityName = PRIORITY
 
 
 class BulkSendRequest(Request):
@@ -83,6 +94,7 @@ class BulkSendRequest(Request):
     content: StrictStr = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
     scheduled_at: ScheduledAt = SCHEDULED_AT
     commercial: StrictBool = COMMERCIAL
+    priority: PriorityName = PRIORITY
 
 
 # A dict, not a model: a 100,000-row send is validated three times faster without a model
@@ -110,6 +122,7 @@ class TemplateSendRequest(Request):
     recipients: list[TemplateRecipient] = Field(min_length=1, max_length=MAX_RECIPIENTS_PER_SEND)
     scheduled_at: ScheduledAt = SCHEDULED_AT
     commercial: StrictBool = COMMERCIAL
+    priority: PriorityName = PRIORITY
 
 
 class TemplateRequest(Request):
@@ -181,6 +194,7 @@ class SendAccepted(BaseModel):
     skipped_count: int = 0
     cancelled_count: int = 0
     commercial: bool = False
+    priority: PriorityName = "normal"
     skipped: list[SkippedNumber] = Field(
         default_factory=list,
         description="numbers not sent and why, the first 100 (all are in `skipped_count`)",
@@ -205,6 +219,7 @@ class MessageSummary(BaseModel):
     skipped_count: int
     cancelled_count: int
     scheduled_at: datetime | None
+    priority: PriorityName = "normal"
 
 
 class MessagePage(BaseModel):
@@ -230,6 +245,7 @@ class MessageDetail(BaseModel):
     segments: int
     scheduled_at: datetime | None
     commercial: bool = False
+    priority: PriorityName = "normal"
 
 
 class CancelResult(BaseModel):

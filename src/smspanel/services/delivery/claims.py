@@ -14,13 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
 from smspanel.services.cancelling import cancel_claimed_in_transaction
+from smspanel.services.delivery.queue_order import (
+    LANES,
+    bring_forward_due,
+    due_in_lane,
+    due_out_of_turn,
+)
 from smspanel.services.eligibility import register_skip_reason, skip_claimed_in_transaction
 from smspanel.services.transactions import begin_write, locks_rows, transaction
 
@@ -38,7 +44,8 @@ class ClaimedRecipient:
 def claim_due_recipients(
     session: Session, worker_id: str, limit: int, lease_seconds: float
 ) -> list[ClaimedRecipient]:
-    """Claim up to `limit` due recipients for `worker_id`, oldest first, in one transaction."""
+    """Claim up to `limit` due recipients for `worker_id` in claim order (urgent first, then
+    messages interleaved by turn: queue_order.py), in one transaction."""
     now = utcnow()
     due = (Recipient.status == RecipientStatus.PENDING, Recipient.next_attempt_at <= now)
     with transaction(session):
@@ -46,15 +53,8 @@ def claim_due_recipients(
         if session.scalar(select(Recipient.id).where(*due).limit(1)) is None:
             return []
         begin_write(session)
-        query = (
-            select(Recipient.id)
-            .where(*due)
-            .order_by(Recipient.next_attempt_at, Recipient.id)
-            .limit(limit)
-        )
-        if locks_rows(session):
-            query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
+        bring_forward_due(session, now)
+        ids = claim_order_ids(session, now, limit)
         if not ids:
             return []
         session.execute(
@@ -107,10 +107,29 @@ def claim_due_recipients(
                 .values(status=MessageStatus.PENDING, started_at=now),
                 execution_options={"synchronize_session": False},
             )
+    # In claim order, which the dispatcher keeps: an urgent row goes first within its batch.
+    place = {recipient_id: n for n, recipient_id in enumerate(ids)}
     return [
         ClaimedRecipient(r.id, r.message_id, r.phone, r.content, r.attempts, r.maybe_duplicate)
-        for r in sending
+        for r in sorted(sending, key=lambda r: place[r.id])
     ]
+
+
+def claim_order_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Up to `limit` due rows in claim order (queue_order.py), locked on the servers: the
+    urgent lane, then the normal lane, then any due row left in the later range."""
+    ids: list[int] = []
+    for lane in LANES:
+        ids += _locked(session, due_in_lane(now, lane, limit - len(ids)))
+        if len(ids) >= limit:
+            return ids
+    return ids + _locked(session, due_out_of_turn(now, limit - len(ids), ids))
+
+
+def _locked(session: Session, query: Select[int]) -> list[int]:
+    if locks_rows(session):
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
 
 
 def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int]) -> None:

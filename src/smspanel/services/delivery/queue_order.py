@@ -1,0 +1,143 @@
+"""The order the queue is claimed in: the urgent lane before the normal one, and within a
+lane, messages interleaved by turn so a small send never waits behind a large one.
+
+Each recipient has a lane (`Recipient.priority`: 0 urgent, 1 normal) and a `turn`. A send
+that is due now numbers its recipients from the head of its lane (the smallest turn still
+pending there): its first recipient shares the head's turn, its second the next, so it goes
+one-for-one with every message already queued, and a single SMS is claimed within a turn or
+two whatever is ahead of it. Claims take due rows by (lane, turn, due time, id), through
+`ix_recipients_claim_order`, which holds every column the claim reads.
+
+Rows not yet due (a scheduled send, one held for approval) must neither wait at the head of
+a lane, where every claim would read past them, nor come due behind the turns handed out
+meanwhile. They are kept in a later range of turns, from `LATER` on, numbered by the second
+they are due and their position in the send; the claim brings those whose second has come
+forward to the head of their lane (`bring_forward_due`), at most `BRING_FORWARD_AT_ONCE` at
+a time so no claim holds its transaction long. A due row found in the later range by
+anything else (a schedule moved into the past without `turn_when_due`) is claimed after the
+lanes, in due order, so nothing due is ever left behind.
+
+Retries keep their turn: they come due again within seconds (retry_policy.py), so the rows a
+claim reads past are at most those failed in the last few seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy.orm import Session
+
+from smspanel.models import Priority, Recipient, RecipientStatus
+from smspanel.services.transactions import locks_rows
+
+URGENT_LANE = 0
+NORMAL_LANE = 1
+LANES = (URGENT_LANE, NORMAL_LANE)
+# A send's recipients are numbered within it, below this (a send has at most 100,000).
+POSITIONS = 2**20
+# Turns from here on belong to rows not yet due: LATER + due second * POSITIONS + position.
+# The year 9999 (HELD_UNTIL) still fits below 2**63.
+LATER = 2**62
+BRING_FORWARD_AT_ONCE = 2_000
+
+
+def lane_of(priority: str) -> int:
+    return URGENT_LANE if priority == Priority.URGENT else NORMAL_LANE
+
+
+def later_turn(due: datetime) -> int:
+    """The first turn of rows due at `due`, in the later range."""
+    return LATER + int(due.timestamp()) * POSITIONS
+
+
+def first_turn(session: Session, lane: int, due: datetime, now: datetime) -> int:
+    """Where a new send's turns start: at the head of its lane when it is due now, else in
+    the later range at its due second (each recipient adds its position to it)."""
+    if due > now:
+        return later_turn(due)
+    return head_of_lane(session, lane)
+
+
+def head_of_lane(session: Session, lane: int) -> int:
+    """The smallest turn still pending in the lane (0 when it is empty): one index seek."""
+    head = session.scalar(
+        select(Recipient.turn)
+        .where(
+            Recipient.status == RecipientStatus.PENDING,
+            Recipient.priority == lane,
+            Recipient.turn < LATER,
+        )
+        .order_by(Recipient.turn)
+        .limit(1)
+    )
+    return head or 0
+
+
+def turn_when_due(due: datetime) -> ColumnElement[int]:
+    """The turn a pending row gets when its due time is set to `due` after it was stored
+    (an approval): in the later range at that second, keeping its position, so the next
+    claim from then on brings it forward like any scheduled row."""
+    return later_turn(due) + Recipient.turn % POSITIONS
+
+
+def due_in_lane(now: datetime, lane: int, limit: int) -> Select[int]:
+    """The next due rows of one lane in claim order."""
+    return (
+        select(Recipient.id)
+        .where(
+            Recipient.status == RecipientStatus.PENDING,
+            Recipient.priority == lane,
+            Recipient.turn < LATER,
+            Recipient.next_attempt_at <= now,
+        )
+        .order_by(Recipient.turn, Recipient.next_attempt_at, Recipient.id)
+        .limit(limit)
+    )
+
+
+def due_out_of_turn(now: datetime, limit: int, taken: Sequence[int]) -> Select[int]:
+    """Due rows still in the later range, oldest due first (see the module's docstring)."""
+    query = select(Recipient.id).where(
+        Recipient.status == RecipientStatus.PENDING,
+        Recipient.next_attempt_at <= now,
+        Recipient.turn >= LATER,
+    )
+    if taken:
+        query = query.where(Recipient.id.not_in(list(taken)))
+    return query.order_by(Recipient.next_attempt_at, Recipient.turn, Recipient.id).limit(limit)
+
+
+def come_due_in_later_range(now: datetime) -> Select[int, int]:
+    """Rows of the later range whose second has come (each with its lane), at most
+    BRING_FORWARD_AT_ONCE: a seek to an empty range in all but the claims that follow it."""
+    return (
+        select(Recipient.id, Recipient.priority)
+        .where(
+            Recipient.status == RecipientStatus.PENDING,
+            Recipient.priority.in_(LANES),
+            Recipient.turn >= LATER,
+            Recipient.turn < later_turn(now) + POSITIONS,
+            Recipient.next_attempt_at <= now,
+        )
+        .limit(BRING_FORWARD_AT_ONCE)
+    )
+
+
+def bring_forward_due(session: Session, now: datetime) -> int:
+    """Give rows of the later range whose second has come a turn at the head of their lane,
+    keeping their position; inside the claim's transaction. Returns how many moved."""
+    query = come_due_in_later_range(now)
+    if locks_rows(session):
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    for lane in sorted({row.priority for row in rows}):
+        ids = [row.id for row in rows if row.priority == lane]
+        session.execute(
+            update(Recipient)
+            .where(Recipient.id.in_(ids))
+            .values(turn=head_of_lane(session, lane) + Recipient.turn % POSITIONS),
+            execution_options={"synchronize_session": False},
+        )
+    return len(rows)
