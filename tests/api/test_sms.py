@@ -162,6 +162,7 @@ def test_message_detail_and_recipients(client, headers, make, alice):
         "segments": 1,
         "scheduled_at": None,
         "commercial": False,
+        "priority": "normal",
     }
     recipients = client.get(f"/api/sms/{message_id}/recipients", headers=headers).get_json()
     rows = recipients["data"]["recipients"]
@@ -217,6 +218,7 @@ def test_list_shows_own_messages_newest_first_with_pagination(client, make, alic
         "skipped_count",
         "cancelled_count",
         "scheduled_at",
+        "priority",
     }
 
 
