@@ -101,7 +101,7 @@ def bench_latency(tmp: Path, samples: int) -> None:
 # --- throughput: the previous claim order, kept here only to measure against ---------------
 
 
-def previous_claim_order_ids(session, now, limit):  # type: ignore[no-untyped-def]
+def previous_due_in_claim_order(session, now, limit):  # type: ignore[no-untyped-def]
     """Today's order before issue 13: due rows oldest first."""
     from smspanel.models import Recipient, RecipientStatus
     from smspanel.services.transactions import locks_rows
@@ -126,14 +126,14 @@ def claim_order(order: str) -> Iterator[None]:
     if order == "fair":
         yield
         return
-    saved = claims.claim_order_ids, claims.bring_forward_due, sending.first_turn
-    claims.claim_order_ids = previous_claim_order_ids  # type: ignore[assignment]
+    saved = claims.due_in_claim_order, claims.bring_forward_due, sending.first_turn
+    claims.due_in_claim_order = previous_due_in_claim_order  # type: ignore[assignment]
     claims.bring_forward_due = lambda session, now: 0  # type: ignore[assignment]
     sending.first_turn = lambda session, lane, due, now: 0  # type: ignore[assignment]
     try:
         yield
     finally:
-        claims.claim_order_ids, claims.bring_forward_due, sending.first_turn = saved
+        claims.due_in_claim_order, claims.bring_forward_due, sending.first_turn = saved
 
 
 def previous_indexes(session) -> None:  # type: ignore[no-untyped-def]
@@ -188,8 +188,9 @@ def seed(app, order: str, count: int) -> int:  # type: ignore[no-untyped-def]
         return user.id
 
 
-def dispatcher_round(app, count: int) -> float:  # type: ignore[no-untyped-def]
-    """Recipients per second one dispatcher delivers from its start until all are recorded."""
+def dispatcher_round(app, count: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Recipients per second one dispatcher delivers from its start until all are recorded,
+    and this process's CPU µs per recipient (SQLite's work included)."""
     from smspanel.models import db
     from smspanel.services.delivery.dispatcher import Dispatcher, DispatcherSettings
     from smspanel.services.delivery.gateway import gateway_from_config
@@ -199,18 +200,19 @@ def dispatcher_round(app, count: int) -> float:  # type: ignore[no-untyped-def]
     dispatcher = Dispatcher(engine, DispatcherSettings(concurrency=32),
                             gateway_from_config(app.config))  # fmt: skip
     worker = threading.Thread(target=dispatcher.run)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     worker.start()
     while dispatcher.delivered < count:
         time.sleep(0.01)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     dispatcher.stop()
     worker.join()
-    return count / elapsed
+    return count / elapsed, cpu * 1e6 / count
 
 
-def database_round(app, count: int, batch: int = 128) -> float:  # type: ignore[no-untyped-def]
-    """Recipients per second claimed and recorded as sent, one claim of `batch` at a time."""
+def database_round(app, count: int, batch: int = 128) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Recipients per second claimed and recorded as sent, one claim of `batch` at a time;
+    CPU µs per recipient."""
     from smspanel.models import db
     from smspanel.services.delivery.claims import claim_due_recipients
     from smspanel.services.delivery.gateway import GatewayReply
@@ -219,21 +221,24 @@ def database_round(app, count: int, batch: int = 128) -> float:  # type: ignore[
     ok = GatewayReply(200, "OK")
     done = 0
     with app.app_context():
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         while done < count:
             claimed = claim_due_recipients(db.session, "bench", batch, 60)
             done += record_outcomes(
                 db.session, "bench", [DeliveryOutcome.sent(c, ok) for c in claimed]
             )
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         db.session.remove()
         db.engine.dispose()
-    return count / elapsed
+    return count / elapsed, cpu * 1e6 / count
 
 
 def bench_throughput(tmp: Path, database_url: str | None, count: int, rounds: int) -> None:
     mock = MockGateway(tmp).start()
     rates: dict[str, dict[str, list[float]]] = {
+        kind: {"fair": [], "previous": []} for kind in ("dispatcher", "database")
+    }
+    cpu: dict[str, dict[str, list[float]]] = {
         kind: {"fair": [], "previous": []} for kind in ("dispatcher", "database")
     }
     try:
@@ -247,11 +252,10 @@ def bench_throughput(tmp: Path, database_url: str | None, count: int, rounds: in
                     app = fresh_app(url, mock.url)
                     with claim_order(order):
                         seed(app, order, count)
-                        if kind == "dispatcher":
-                            rate = dispatcher_round(app, count)
-                        else:
-                            rate = database_round(app, count)
+                        measure = dispatcher_round if kind == "dispatcher" else database_round
+                        rate, cpu_us = measure(app, count)
                     rates[kind][order].append(rate)
+                    cpu[kind][order].append(cpu_us)
                     with app.app_context():
                         from smspanel.models import db
 
@@ -265,6 +269,8 @@ def bench_throughput(tmp: Path, database_url: str | None, count: int, rounds: in
                  fair=round(fair), previous=round(previous), dialect=dialect,
                  fair_each=[round(r) for r in by_order["fair"]],
                  previous_each=[round(r) for r in by_order["previous"]],
+                 cpu_us_per_recipient_fair=round(statistics.median(cpu[kind]["fair"]), 1),
+                 cpu_us_per_recipient_previous=round(statistics.median(cpu[kind]["previous"]), 1),
                  recipients=count, scheduled_waiting=count, rounds=rounds, note=what
                  )  # fmt: skip
     finally:

@@ -11,11 +11,12 @@ from smspanel.services.delivery.claims import claim_due_recipients, release_clai
 from smspanel.services.delivery.gateway import GatewayReply, GatewayUnreachable
 from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
 from smspanel.services.delivery.queue_order import (
+    COME_DUE_IN_LATER_RANGE,
+    DUE_IN_CLAIM_ORDER,
+    HEAD_OF_LANE,
     LATER,
     NORMAL_LANE,
     URGENT_LANE,
-    come_due_in_later_range,
-    due_in_lane,
     due_out_of_turn,
     later_turn,
     turn_when_due,
@@ -252,28 +253,23 @@ def test_the_claims_queries_read_their_index_in_order(app, make):
         claim_due_recipients(db.session, "w", 50, 60)
         analyse(db.session)
         now = utcnow()
-        locked = db.engine.dialect.name != "sqlite"  # FOR UPDATE SKIP LOCKED on the servers
-        head = (
-            select(Recipient.turn)
-            .where(Recipient.status == "pending", Recipient.priority == 1, Recipient.turn < LATER)
-            .order_by(Recipient.turn)
-            .limit(1)
-        )
+        locking = db.engine.dialect.name != "sqlite"  # FOR UPDATE SKIP LOCKED on the servers
+        due_by_turn = later_turn(now) + queue_order.POSITIONS
         checks = [
-            (due_in_lane(now, URGENT_LANE, 64), locked),
-            (due_in_lane(now, NORMAL_LANE, 64), locked),
-            (come_due_in_later_range(now), locked),
-            (head, False),
+            (DUE_IN_CLAIM_ORDER.params(now=now, limit=64), locking),
+            (COME_DUE_IN_LATER_RANGE.params(now=now, due_by_turn=due_by_turn, limit=64), locking),
+            (HEAD_OF_LANE.params(lane=NORMAL_LANE), False),
+            (HEAD_OF_LANE.params(lane=URGENT_LANE), False),
         ]
-        for statement, with_lock in checks:
+        for statement, locked in checks:
             assert_reads_index_in_order(
-                db.session, statement, "ix_recipients_claim_order", locked=with_lock
+                db.session, statement, "ix_recipients_claim_order", locked=locked
             )
         assert_reads_index_in_order(
             db.session,
             due_out_of_turn(now, 64, [1, 2]),
             "ix_recipients_status_next_attempt_at_turn",
-            locked=locked,
+            locked=locking,
             ties_sorted=True,
         )
         db.session.rollback()

@@ -14,21 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
 from smspanel.services.cancelling import cancel_claimed_in_transaction
-from smspanel.services.delivery.queue_order import (
-    LANES,
-    bring_forward_due,
-    due_in_lane,
-    due_out_of_turn,
-)
+from smspanel.services.delivery.queue_order import bring_forward_due, due_in_claim_order
 from smspanel.services.eligibility import register_skip_reason, skip_claimed_in_transaction
-from smspanel.services.transactions import begin_write, locks_rows, transaction
+from smspanel.services.transactions import begin_write, transaction
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ def claim_due_recipients(
             return []
         begin_write(session)
         bring_forward_due(session, now)
-        ids = claim_order_ids(session, now, limit)
+        ids = due_in_claim_order(session, now, limit)
         if not ids:
             return []
         session.execute(
@@ -113,23 +108,6 @@ def claim_due_recipients(
         ClaimedRecipient(r.id, r.message_id, r.phone, r.content, r.attempts, r.maybe_duplicate)
         for r in sorted(sending, key=lambda r: place[r.id])
     ]
-
-
-def claim_order_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """Up to `limit` due rows in claim order (queue_order.py), locked on the servers: the
-    urgent lane, then the normal lane, then any due row left in the later range."""
-    ids: list[int] = []
-    for lane in LANES:
-        ids += _locked(session, due_in_lane(now, lane, limit - len(ids)))
-        if len(ids) >= limit:
-            return ids
-    return ids + _locked(session, due_out_of_turn(now, limit - len(ids), ids))
-
-
-def _locked(session: Session, query: Select[int]) -> list[int]:
-    if locks_rows(session):
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
 
 
 def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int]) -> None:

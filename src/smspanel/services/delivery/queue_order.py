@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import Priority, Recipient, RecipientStatus
@@ -60,19 +60,50 @@ def first_turn(session: Session, lane: int, due: datetime, now: datetime) -> int
     return head_of_lane(session, lane)
 
 
+# Built once, with parameters: claims run many times a second, and building a statement
+# each time cost more than reading its rows.
+_PENDING = Recipient.status == RecipientStatus.PENDING
+_NOW = bindparam("now", type_=Recipient.next_attempt_at.type)
+_LIMIT = bindparam("limit", type_=Integer())
+
+HEAD_OF_LANE = (
+    select(Recipient.turn)
+    .where(_PENDING, Recipient.priority == bindparam("lane"), Recipient.turn < LATER)
+    .order_by(Recipient.turn)
+    .limit(1)
+)
+# Both lanes in one statement: two bounded ranges of the index read in order on SQLite and
+# MariaDB; on PostgreSQL one ordered scan that skips the later range inside the index.
+DUE_IN_CLAIM_ORDER = (
+    select(Recipient.id)
+    .where(
+        _PENDING,
+        Recipient.priority.in_(LANES),
+        Recipient.turn < LATER,
+        Recipient.next_attempt_at <= _NOW,
+    )
+    .order_by(Recipient.priority, Recipient.turn, Recipient.next_attempt_at, Recipient.id)
+    .limit(_LIMIT)
+)
+COME_DUE_IN_LATER_RANGE = (
+    select(Recipient.id, Recipient.priority)
+    .where(
+        _PENDING,
+        Recipient.priority.in_(LANES),
+        Recipient.turn >= LATER,
+        Recipient.turn < bindparam("due_by_turn", type_=BigInteger()),
+        Recipient.next_attempt_at <= _NOW,
+    )
+    .limit(_LIMIT)
+)
+# The servers lock the rows a claim picks, skipping those another claim holds.
+DUE_IN_CLAIM_ORDER_LOCKING = DUE_IN_CLAIM_ORDER.with_for_update(skip_locked=True)
+COME_DUE_IN_LATER_RANGE_LOCKING = COME_DUE_IN_LATER_RANGE.with_for_update(skip_locked=True)
+
+
 def head_of_lane(session: Session, lane: int) -> int:
     """The smallest turn still pending in the lane (0 when it is empty): one index seek."""
-    head = session.scalar(
-        select(Recipient.turn)
-        .where(
-            Recipient.status == RecipientStatus.PENDING,
-            Recipient.priority == lane,
-            Recipient.turn < LATER,
-        )
-        .order_by(Recipient.turn)
-        .limit(1)
-    )
-    return head or 0
+    return session.scalar(HEAD_OF_LANE, {"lane": lane}) or 0
 
 
 def turn_when_due(due: datetime) -> ColumnElement[int]:
@@ -82,56 +113,43 @@ def turn_when_due(due: datetime) -> ColumnElement[int]:
     return later_turn(due) + Recipient.turn % POSITIONS
 
 
-def due_in_lane(now: datetime, lane: int, limit: int) -> Select[int]:
-    """The next due rows of one lane in claim order."""
-    return (
-        select(Recipient.id)
-        .where(
-            Recipient.status == RecipientStatus.PENDING,
-            Recipient.priority == lane,
-            Recipient.turn < LATER,
-            Recipient.next_attempt_at <= now,
+def due_in_claim_order(session: Session, now: datetime, limit: int) -> list[int]:
+    """Up to `limit` due rows, locked on the servers: the urgent lane, then the normal one,
+    each by turn; then any due row left in the later range."""
+    locking = locks_rows(session)
+    lanes = DUE_IN_CLAIM_ORDER_LOCKING if locking else DUE_IN_CLAIM_ORDER
+    ids = list(session.scalars(lanes, {"now": now, "limit": limit}))
+    if len(ids) < limit:
+        left_over = due_out_of_turn(now, limit - len(ids), ids)
+        ids += session.scalars(
+            left_over.with_for_update(skip_locked=True) if locking else left_over
         )
-        .order_by(Recipient.turn, Recipient.next_attempt_at, Recipient.id)
-        .limit(limit)
-    )
+    return ids
 
 
 def due_out_of_turn(now: datetime, limit: int, taken: Sequence[int]) -> Select[int]:
-    """Due rows still in the later range, oldest due first (see the module's docstring)."""
+    """Due rows still in the later range, oldest due first (see the module's docstring):
+    only when the lanes had too few, so it reads no more than the due rows."""
     query = select(Recipient.id).where(
-        Recipient.status == RecipientStatus.PENDING,
-        Recipient.next_attempt_at <= now,
-        Recipient.turn >= LATER,
+        _PENDING, Recipient.next_attempt_at <= now, Recipient.turn >= LATER
     )
     if taken:
         query = query.where(Recipient.id.not_in(list(taken)))
     return query.order_by(Recipient.next_attempt_at, Recipient.turn, Recipient.id).limit(limit)
 
 
-def come_due_in_later_range(now: datetime) -> Select[int, int]:
-    """Rows of the later range whose second has come (each with its lane), at most
-    BRING_FORWARD_AT_ONCE: a seek to an empty range in all but the claims that follow it."""
-    return (
-        select(Recipient.id, Recipient.priority)
-        .where(
-            Recipient.status == RecipientStatus.PENDING,
-            Recipient.priority.in_(LANES),
-            Recipient.turn >= LATER,
-            Recipient.turn < later_turn(now) + POSITIONS,
-            Recipient.next_attempt_at <= now,
-        )
-        .limit(BRING_FORWARD_AT_ONCE)
-    )
-
-
 def bring_forward_due(session: Session, now: datetime) -> int:
     """Give rows of the later range whose second has come a turn at the head of their lane,
-    keeping their position; inside the claim's transaction. Returns how many moved."""
-    query = come_due_in_later_range(now)
-    if locks_rows(session):
-        query = query.with_for_update(skip_locked=True)
-    rows = session.execute(query).all()
+    keeping their position, at most BRING_FORWARD_AT_ONCE; inside the claim's transaction.
+    Returns how many moved."""
+    rows = session.execute(
+        COME_DUE_IN_LATER_RANGE_LOCKING if locks_rows(session) else COME_DUE_IN_LATER_RANGE,
+        {
+            "now": now,
+            "due_by_turn": later_turn(now) + POSITIONS,
+            "limit": BRING_FORWARD_AT_ONCE,
+        },
+    ).all()
     for lane in sorted({row.priority for row in rows}):
         ids = [row.id for row in rows if row.priority == lane]
         session.execute(
