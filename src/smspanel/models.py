@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -353,8 +354,18 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
         # later range of turns (services/delivery/queue_order.py), read without the table.
         Index("ix_recipients_status_next_attempt_at_turn", "status", "next_attempt_at", "turn"),
         # The claim order (queue_order.py): a claim reads its rows from this index alone, in
-        # order, and skips those not yet due without visiting the table.
-        Index("ix_recipients_claim_order", "status", "priority", "turn", "next_attempt_at", "id"),
+        # order, and skips those not yet due without visiting the table. Pending rows only
+        # where the database can (a sent row leaves it); MariaDB keeps every row.
+        Index(
+            "ix_recipients_claim_order",
+            "status",
+            "priority",
+            "turn",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
         Index("ix_recipients_message_id_status", "message_id", "status"),
         Index("ix_recipients_phone_message_id", "phone", "message_id"),
         MYSQL_TABLE_OPTIONS,

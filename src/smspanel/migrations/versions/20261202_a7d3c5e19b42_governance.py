@@ -126,6 +126,8 @@ def upgrade():
         op.f("ix_recipients_claim_order"),
         "recipients",
         ["status", "priority", "turn", "next_attempt_at", "id"],
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
     )
     _scheduled_recipients_wait_in_the_later_range()
     # --- end recipients ---

@@ -26,7 +26,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, bindparam, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from smspanel.models import Priority, Recipient, RecipientStatus
@@ -60,39 +69,39 @@ def first_turn(session: Session, lane: int, due: datetime, now: datetime) -> int
     return head_of_lane(session, lane)
 
 
-# Built once, with parameters: claims run many times a second, and building a statement
-# each time cost more than reading its rows.
-_PENDING = Recipient.status == RecipientStatus.PENDING
-_NOW = bindparam("now", type_=Recipient.next_attempt_at.type)
+# Built once, in Core, with parameters: claims run many times a second, and building an
+# ORM statement each time cost more than reading its rows. 'pending' and the lanes are
+# written into the SQL, not bound: SQLite (and PostgreSQL's prepared plans) can use the
+# claim-order index, which holds only pending rows, only for a query that says so.
+_recipients = Recipient.__table__
+_r = _recipients.c
+_PENDING = _r.status == literal_column(f"'{RecipientStatus.PENDING}'")
+_IN_A_LANE = _r.priority.in_([literal_column(str(lane)) for lane in LANES])
+_NOW = bindparam("now", type_=_r.next_attempt_at.type)
 _LIMIT = bindparam("limit", type_=Integer())
 
 HEAD_OF_LANE = (
-    select(Recipient.turn)
-    .where(_PENDING, Recipient.priority == bindparam("lane"), Recipient.turn < LATER)
-    .order_by(Recipient.turn)
+    select(_r.turn)
+    .where(_PENDING, _r.priority == bindparam("lane"), _r.turn < LATER)
+    .order_by(_r.turn)
     .limit(1)
 )
 # Both lanes in one statement: two bounded ranges of the index read in order on SQLite and
 # MariaDB; on PostgreSQL one ordered scan that skips the later range inside the index.
 DUE_IN_CLAIM_ORDER = (
-    select(Recipient.id)
-    .where(
-        _PENDING,
-        Recipient.priority.in_(LANES),
-        Recipient.turn < LATER,
-        Recipient.next_attempt_at <= _NOW,
-    )
-    .order_by(Recipient.priority, Recipient.turn, Recipient.next_attempt_at, Recipient.id)
+    select(_r.id)
+    .where(_PENDING, _IN_A_LANE, _r.turn < LATER, _r.next_attempt_at <= _NOW)
+    .order_by(_r.priority, _r.turn, _r.next_attempt_at, _r.id)
     .limit(_LIMIT)
 )
 COME_DUE_IN_LATER_RANGE = (
-    select(Recipient.id, Recipient.priority)
+    select(_r.id, _r.priority)
     .where(
         _PENDING,
-        Recipient.priority.in_(LANES),
-        Recipient.turn >= LATER,
-        Recipient.turn < bindparam("due_by_turn", type_=BigInteger()),
-        Recipient.next_attempt_at <= _NOW,
+        _IN_A_LANE,
+        _r.turn >= LATER,
+        _r.turn < bindparam("due_by_turn", type_=BigInteger()),
+        _r.next_attempt_at <= _NOW,
     )
     .limit(_LIMIT)
 )
@@ -130,12 +139,10 @@ def due_in_claim_order(session: Session, now: datetime, limit: int) -> list[int]
 def due_out_of_turn(now: datetime, limit: int, taken: Sequence[int]) -> Select[int]:
     """Due rows still in the later range, oldest due first (see the module's docstring):
     only when the lanes had too few, so it reads no more than the due rows."""
-    query = select(Recipient.id).where(
-        _PENDING, Recipient.next_attempt_at <= now, Recipient.turn >= LATER
-    )
+    query = select(_r.id).where(_PENDING, _r.next_attempt_at <= now, _r.turn >= LATER)
     if taken:
-        query = query.where(Recipient.id.not_in(list(taken)))
-    return query.order_by(Recipient.next_attempt_at, Recipient.turn, Recipient.id).limit(limit)
+        query = query.where(_r.id.not_in(list(taken)))
+    return query.order_by(_r.next_attempt_at, _r.turn, _r.id).limit(limit)
 
 
 def bring_forward_due(session: Session, now: datetime) -> int:
@@ -153,9 +160,8 @@ def bring_forward_due(session: Session, now: datetime) -> int:
     for lane in sorted({row.priority for row in rows}):
         ids = [row.id for row in rows if row.priority == lane]
         session.execute(
-            update(Recipient)
-            .where(Recipient.id.in_(ids))
-            .values(turn=head_of_lane(session, lane) + Recipient.turn % POSITIONS),
-            execution_options={"synchronize_session": False},
+            update(_recipients)
+            .where(_r.id.in_(ids))
+            .values(turn=head_of_lane(session, lane) + _r.turn % POSITIONS)
         )
     return len(rows)
