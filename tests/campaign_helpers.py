@@ -39,10 +39,11 @@ def bring_forward(session: Session, message_id: int, ago: timedelta = timedelta(
 
 def lapse_leases(session: Session, message_id: int) -> None:
     """As if the dispatchers holding this message's recipients had died a minute ago."""
+    lapsed = utcnow() - timedelta(seconds=1)
     session.execute(
         update(Recipient)
         .where(Recipient.message_id == message_id, Recipient.claimed_by.is_not(None))
-        .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        .values(next_attempt_at=lapsed, turn=turn_when_due(lapsed))
     )
     session.commit()
 

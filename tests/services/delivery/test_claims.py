@@ -23,7 +23,7 @@ from smspanel.services.delivery.queue_order import (
 )
 from smspanel.services.message_status import derive_message_status
 from smspanel.services.sending import accept_send
-from tests.campaign_helpers import bring_forward
+from tests.campaign_helpers import bring_forward, lapse_leases
 from tests.queries import analyse, assert_reads_index_in_order
 
 
@@ -183,8 +183,6 @@ def test_rows_not_due_are_neither_claimed_nor_numbered_at_the_head(app, make):
         leased = accept_send(db.session, user.id, numbers(2, 63_000_000), "Leased").id
         claim_due_recipients(db.session, "other", 10, 60)  # on the wire elsewhere
         due = accept_send(db.session, user.id, numbers(2, 64_000_000), "Now").id
-        assert deliver(100) == [due, due]
-        assert deliver(100) == []
         turns = dict(
             db.session.execute(
                 select(Recipient.message_id, func.min(Recipient.turn)).group_by(
@@ -192,8 +190,11 @@ def test_rows_not_due_are_neither_claimed_nor_numbered_at_the_head(app, make):
                 )
             ).all()
         )
+        assert deliver(100) == [due, due]
+        assert deliver(100) == []
     assert turns[scheduled] == later_turn(later) and turns[held] == later_turn(HELD_UNTIL)
-    assert turns[leased] == 0 and turns[due] == 0  # the leased rows were the lane's head
+    assert turns[leased] > later_turn(utcnow())  # out of the lane until the lease ends
+    assert turns[due] == 0  # the lane was empty: nothing due was ahead of it
 
 
 def test_a_scheduled_send_takes_turns_with_the_queue_once_due(app, make):
@@ -207,6 +208,23 @@ def test_a_scheduled_send_takes_turns_with_the_queue_once_due(app, make):
         bring_forward(db.session, scheduled)
         assert deliver(6) == [large, scheduled] * 3
         assert db.session.get(Message, scheduled).status == "sent"
+
+
+def test_a_lapsed_lease_or_a_retry_comes_back_at_the_head_of_its_lane(app, make):
+    user = make.user()
+    with app.app_context():
+        large = accept_send(db.session, user.id, numbers(20), "Fees").id
+        crashed = claim_due_recipients(db.session, "crashed", 2, 60)
+        assert deliver(3) == [large] * 3  # not the leased two
+        lapse_leases(db.session, large)
+        assert [c.id for c in claim_due_recipients(db.session, "w", 2, 60)] == [
+            c.id for c in crashed
+        ]
+        [tried] = claim_due_recipients(db.session, "w", 1, 60)
+        retry = DeliveryOutcome.retry_later(tried, GatewayUnreachable("refused"), 0)
+        record_outcomes(db.session, "w", [retry])
+        again = claim_due_recipients(db.session, "w", 2, 60)
+        assert tried.id in [c.id for c in again]
 
 
 def test_an_approved_send_is_brought_forward_a_batch_at_a_time(app, make, monkeypatch):

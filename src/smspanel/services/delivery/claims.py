@@ -21,7 +21,11 @@ from sqlalchemy.orm import Session
 
 from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
 from smspanel.services.cancelling import cancel_claimed_in_transaction
-from smspanel.services.delivery.queue_order import bring_forward_due, due_in_claim_order
+from smspanel.services.delivery.queue_order import (
+    bring_forward_due,
+    due_in_claim_order,
+    later_turn,
+)
 from smspanel.services.eligibility import register_skip_reason, skip_claimed_in_transaction
 from smspanel.services.transactions import begin_write, transaction
 
@@ -52,13 +56,17 @@ def claim_due_recipients(
         ids = due_in_claim_order(session, now, limit)
         if not ids:
             return []
+        lease_end = now + timedelta(seconds=lease_seconds)
         session.execute(
             update(Recipient)
             .where(Recipient.id.in_(ids))
             .values(
                 claimed_by=worker_id,
                 claimed_at=now,
-                next_attempt_at=now + timedelta(seconds=lease_seconds),
+                next_attempt_at=lease_end,
+                # Out of the lane while claimed: no claim reads past it, and should the lease
+                # run out it comes back at the head of its lane (queue_order.py).
+                turn=later_turn(lease_end),
             ),
             execution_options={"synchronize_session": False},
         )
@@ -114,6 +122,7 @@ def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int
     """Hand unstarted claims back so another dispatcher can take them now, not at lease end."""
     if not recipient_ids:
         return
+    now = utcnow()
     with transaction(session):
         session.execute(
             update(Recipient)
@@ -122,7 +131,7 @@ def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int
                 Recipient.claimed_by == worker_id,
                 Recipient.status == RecipientStatus.PENDING,
             )
-            .values(claimed_by=None, claimed_at=None, next_attempt_at=utcnow()),
+            .values(claimed_by=None, claimed_at=None, next_attempt_at=now, turn=later_turn(now)),
             execution_options={"synchronize_session": False},
         )
 

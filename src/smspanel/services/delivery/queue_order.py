@@ -3,22 +3,22 @@ lane, messages interleaved by turn so a small send never waits behind a large on
 
 Each recipient has a lane (`Recipient.priority`: 0 urgent, 1 normal) and a `turn`. A send
 that is due now numbers its recipients from the head of its lane (the smallest turn still
-pending there): its first recipient shares the head's turn, its second the next, so it goes
+waiting there): its first recipient shares the head's turn, its second the next, so it goes
 one-for-one with every message already queued, and a single SMS is claimed within a turn or
 two whatever is ahead of it. Claims take due rows by (lane, turn, due time, id), through
 `ix_recipients_claim_order`, which holds every column the claim reads.
 
-Rows not yet due (a scheduled send, one held for approval) must neither wait at the head of
-a lane, where every claim would read past them, nor come due behind the turns handed out
-meanwhile. They are kept in a later range of turns, from `LATER` on, numbered by the second
-they are due and their position in the send; the claim brings those whose second has come
-forward to the head of their lane (`bring_forward_due`), at most `BRING_FORWARD_AT_ONCE` at
-a time so no claim holds its transaction long. A due row found in the later range by
-anything else (a schedule moved into the past without `turn_when_due`) is claimed after the
-lanes, in due order, so nothing due is ever left behind.
-
-Retries keep their turn: they come due again within seconds (retry_policy.py), so the rows a
-claim reads past are at most those failed in the last few seconds.
+A row that is not due waits outside its lane, in a later range of turns (from `LATER` on),
+numbered by the second it is due: a scheduled send and one held for approval (with their
+positions), a claimed row until its lease ends, a retry until its time. So the lanes hold
+only rows that are due, no claim reads past rows it cannot take, and the head is where the
+claims are. The claim brings rows whose second has come back to the head of their lane
+(`bring_forward_due`), at most `BRING_FORWARD_AT_ONCE` at a time so no claim holds its
+transaction long: a scheduled send then takes turns with what is queued at its time, and a
+lapsed lease or a retry goes first again. Whatever sets a pending row's due time later must
+give it `turn_when_due` (approvals do). A due row found in the later range beyond that (a
+due time moved without it) is claimed after the lanes, oldest due first, so nothing due is
+ever left behind.
 """
 
 from __future__ import annotations
