@@ -73,7 +73,7 @@ def bench_latency(tmp: Path, samples: int) -> None:
                 )
                 assert status == 202, answer
                 message_id = answer["data"]["id"]
-                wait_until(lambda m=message_id: status_of(m) != "pending", 60, 0.02,
+                wait_until(lambda m=message_id: status_of(m) != "pending", 300, 0.02,
                            f"the {priority} SMS to be sent")  # fmt: skip
                 posted.append({"phone": phone, "priority": priority, "posted": started,
                                "bulk_left": BULK - before})  # fmt: skip
@@ -269,10 +269,16 @@ def bench_throughput(tmp: Path, database_url: str | None, count: int, rounds: in
                  fair=round(fair), previous=round(previous), dialect=dialect,
                  fair_each=[round(r) for r in by_order["fair"]],
                  previous_each=[round(r) for r in by_order["previous"]],
-                 cpu_us_per_recipient_fair=round(statistics.median(cpu[kind]["fair"]), 1),
-                 cpu_us_per_recipient_previous=round(statistics.median(cpu[kind]["previous"]), 1),
                  recipients=count, scheduled_waiting=count, rounds=rounds, note=what
                  )  # fmt: skip
+            # On a shared machine the wall rate follows the neighbours' load; CPU time per
+            # recipient (this process, SQLite's work included) much less.
+            fair_cpu, previous_cpu = (statistics.median(cpu[kind][o]) for o in ("fair", "previous"))
+            emit(f"fairness_{kind}_cpu_ratio", previous_cpu / fair_cpu, "x", at_least=0.95,
+                 cpu_us_per_recipient_fair=round(fair_cpu, 1),
+                 cpu_us_per_recipient_previous=round(previous_cpu, 1), dialect=dialect,
+                 note="previous / fair CPU per recipient: the rate each would have on a core "
+                 "of its own")  # fmt: skip
     finally:
         mock.stop()
 
