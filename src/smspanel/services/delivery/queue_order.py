@@ -15,10 +15,10 @@ only rows that are due, no claim reads past rows it cannot take, and the head is
 claims are. The claim brings rows whose second has come back to the head of their lane
 (`bring_forward_due`), at most `BRING_FORWARD_AT_ONCE` at a time so no claim holds its
 transaction long: a scheduled send then takes turns with what is queued at its time, and a
-lapsed lease or a retry goes first again. Whatever sets a pending row's due time later must
-give it `turn_when_due` (approvals do). A due row found in the later range beyond that (a
-due time moved without it) is claimed after the lanes, oldest due first, so nothing due is
-ever left behind.
+lapsed lease or a retry goes first again. Whatever sets a pending row's due time afterwards
+(approving a held send) sets `turn_when_due` with it. A due row found in the later range
+beyond that (a due time moved without it) is claimed after the lanes, oldest due first, so
+nothing due is ever left behind.
 """
 
 from __future__ import annotations
