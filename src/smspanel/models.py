@@ -350,12 +350,21 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "recipients"
     __table_args__ = (
-        # What is due, oldest first: a claim's first look, and the due rows still in the
-        # later range of turns (services/delivery/queue_order.py), read without the table.
-        Index("ix_recipients_status_next_attempt_at_turn", "status", "next_attempt_at", "turn"),
+        # What is due, oldest first: a claim's first look, the due rows still in the later
+        # range of turns (services/delivery/queue_order.py), the queue's size. Like the next,
+        # pending rows only on SQLite, where a finished row then leaves it (the queries name
+        # `status = 'pending'` in their SQL, so SQLite can use it); PostgreSQL would drop the
+        # leading `status` from a partial index's search and read it whole, and MariaDB
+        # has no partial indexes.
+        Index(
+            "ix_recipients_status_next_attempt_at_turn",
+            "status",
+            "next_attempt_at",
+            "turn",
+            sqlite_where=text("status = 'pending'"),
+        ),
         # The claim order (queue_order.py): a claim reads its rows from this index alone, in
-        # order, and skips those not yet due without visiting the table. Pending rows only
-        # where the database can (a sent row leaves it); MariaDB keeps every row.
+        # order, and skips those not yet due without visiting the table.
         Index(
             "ix_recipients_claim_order",
             "status",
@@ -364,7 +373,6 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
             "next_attempt_at",
             "id",
             sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_recipients_message_id_status", "message_id", "status"),
         Index("ix_recipients_phone_message_id", "phone", "message_id"),

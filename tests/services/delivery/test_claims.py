@@ -262,7 +262,7 @@ def test_a_due_row_left_in_the_later_range_is_still_claimed_after_the_lanes(app,
 
 def test_the_claims_queries_read_their_index_in_order(app, make):
     """On every database: the lanes, the head and the bring-forward seek read the claim-order
-    index alone, in order, past rows not due; the left-over look reads the due index."""
+    index alone, in order; the left-over look reads the due index."""
     user = make.user()
     with app.app_context():
         accept_send(db.session, user.id, numbers(1500), "Fees")

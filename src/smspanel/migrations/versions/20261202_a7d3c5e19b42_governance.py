@@ -121,13 +121,13 @@ def upgrade():
         op.f("ix_recipients_status_next_attempt_at_turn"),
         "recipients",
         ["status", "next_attempt_at", "turn"],
+        sqlite_where=sa.text("status = 'pending'"),
     )
     op.create_index(
         op.f("ix_recipients_claim_order"),
         "recipients",
         ["status", "priority", "turn", "next_attempt_at", "id"],
         sqlite_where=sa.text("status = 'pending'"),
-        postgresql_where=sa.text("status = 'pending'"),
     )
     _scheduled_recipients_wait_in_the_later_range()
     # --- end recipients ---

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
 from smspanel.services.cancelling import cancel_claimed_in_transaction
 from smspanel.services.delivery.queue_order import (
+    ANYTHING_DUE,
+    QUEUED,
     bring_forward_due,
     due_in_claim_order,
     later_turn,
@@ -46,10 +48,9 @@ def claim_due_recipients(
     """Claim up to `limit` due recipients for `worker_id` in claim order (urgent first, then
     messages interleaved by turn: queue_order.py), in one transaction."""
     now = utcnow()
-    due = (Recipient.status == RecipientStatus.PENDING, Recipient.next_attempt_at <= now)
     with transaction(session):
         # A read first: an idle dispatcher's look for work takes no write lock.
-        if session.scalar(select(Recipient.id).where(*due).limit(1)) is None:
+        if session.scalar(ANYTHING_DUE, {"now": now}) is None:
             return []
         begin_write(session)
         bring_forward_due(session, now)
@@ -138,11 +139,4 @@ def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int
 
 def queued_count(session: Session) -> int:
     """Recipients still waiting for a final result, across all messages."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Recipient)
-            .where(Recipient.status == RecipientStatus.PENDING)
-        )
-        or 0
-    )
+    return session.scalar(QUEUED) or 0

@@ -31,9 +31,12 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Subquery,
     bindparam,
+    func,
     literal_column,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -71,14 +74,18 @@ def first_turn(session: Session, lane: int, due: datetime, now: datetime) -> int
 
 # Built once, in Core, with parameters: claims run many times a second, and building an
 # ORM statement each time cost more than reading its rows. 'pending' and the lanes are
-# written into the SQL, not bound: SQLite (and PostgreSQL's prepared plans) can use the
-# claim-order index, which holds only pending rows, only for a query that says so.
+# written into the SQL, not bound: SQLite can use the recipients' queue indexes, which hold
+# only pending rows there, only for a query that says so.
 _recipients = Recipient.__table__
 _r = _recipients.c
 _PENDING = _r.status == literal_column(f"'{RecipientStatus.PENDING}'")
 _IN_A_LANE = _r.priority.in_([literal_column(str(lane)) for lane in LANES])
 _NOW = bindparam("now", type_=_r.next_attempt_at.type)
 _LIMIT = bindparam("limit", type_=Integer())
+
+# Is anything due? An idle dispatcher's look for work, through the due index.
+ANYTHING_DUE = select(_r.id).where(_PENDING, _r.next_attempt_at <= _NOW).limit(1)
+QUEUED = select(func.count()).select_from(_recipients).where(_PENDING)
 
 HEAD_OF_LANE = (
     select(_r.turn)
@@ -94,19 +101,29 @@ DUE_IN_CLAIM_ORDER = (
     .order_by(_r.priority, _r.turn, _r.next_attempt_at, _r.id)
     .limit(_LIMIT)
 )
+
+
 # Rows whose second has come, by their turn alone (checking the due time as well gave the
 # planner a reason to read the due index instead): one due later in the same second only
-# waits at the head of its lane, where no claim takes it early.
-COME_DUE_IN_LATER_RANGE = (
-    select(_r.id, _r.priority)
-    .where(
-        _PENDING,
-        _IN_A_LANE,
-        _r.turn >= LATER,
-        _r.turn < bindparam("due_by_turn", type_=BigInteger()),
+# waits at the head of its lane, where no claim takes it early. One bounded range per lane,
+# so no database reads anything but the rows it returns.
+def _come_due_in(lane: int) -> Subquery:
+    return (
+        select(_r.id, _r.priority)
+        .where(
+            _PENDING,
+            _r.priority == literal_column(str(lane)),
+            _r.turn >= LATER,
+            _r.turn < bindparam("due_by_turn", type_=BigInteger()),
+        )
+        .limit(_LIMIT)
+        .subquery()
     )
-    .limit(_LIMIT)
-)
+
+
+COME_DUE_IN_LATER_RANGE = union_all(*(select(*_come_due_in(lane).c) for lane in LANES))
+
+
 # The servers lock the rows a claim picks, skipping those another claim holds.
 DUE_IN_CLAIM_ORDER_LOCKING = DUE_IN_CLAIM_ORDER.with_for_update(skip_locked=True)
 
