@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import Message, Recipient, Template, utcnow
+from smspanel.services.delivery.queue_order import turn_when_due
 
 
 def make_template(session: Session, content: str, name: str | None = None) -> int:
@@ -23,13 +24,14 @@ def make_template(session: Session, content: str, name: str | None = None) -> in
 
 def bring_forward(session: Session, message_id: int, ago: timedelta = timedelta(0)) -> datetime:
     """Make a scheduled message due `ago` in the past, as if its time had come (the clock
-    cannot be moved in another process); its new scheduled time."""
+    cannot be moved in another process), at the turn its new time gives it; its new
+    scheduled time."""
     at = utcnow() - ago
     session.execute(update(Message).where(Message.id == message_id).values(scheduled_at=at))
     session.execute(
         update(Recipient)
         .where(Recipient.message_id == message_id, Recipient.claimed_by.is_(None))
-        .values(next_attempt_at=at)
+        .values(next_attempt_at=at, turn=turn_when_due(at))
     )
     session.commit()
     return at
@@ -37,10 +39,11 @@ def bring_forward(session: Session, message_id: int, ago: timedelta = timedelta(
 
 def lapse_leases(session: Session, message_id: int) -> None:
     """As if the dispatchers holding this message's recipients had died a minute ago."""
+    lapsed = utcnow() - timedelta(seconds=1)
     session.execute(
         update(Recipient)
         .where(Recipient.message_id == message_id, Recipient.claimed_by.is_not(None))
-        .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        .values(next_attempt_at=lapsed, turn=turn_when_due(lapsed))
     )
     session.commit()
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -357,7 +358,30 @@ class Recipient(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "recipients"
     __table_args__ = (
-        Index("ix_recipients_status_next_attempt_at", "status", "next_attempt_at"),
+        # What is due, oldest first: a claim's first look, the due rows still in the later
+        # range of turns (services/delivery/queue_order.py), the queue's size. Like the next,
+        # pending rows only on SQLite, where a finished row then leaves it (the queries name
+        # `status = 'pending'` in their SQL, so SQLite can use it); PostgreSQL would drop the
+        # leading `status` from a partial index's search and read it whole, and MariaDB
+        # has no partial indexes.
+        Index(
+            "ix_recipients_status_next_attempt_at_turn",
+            "status",
+            "next_attempt_at",
+            "turn",
+            sqlite_where=text("status = 'pending'"),
+        ),
+        # The claim order (queue_order.py): a claim reads its rows from this index alone, in
+        # order, and skips those not yet due without visiting the table.
+        Index(
+            "ix_recipients_claim_order",
+            "status",
+            "priority",
+            "turn",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+        ),
         Index("ix_recipients_message_id_status", "message_id", "status"),
         Index("ix_recipients_phone_message_id", "phone", "message_id"),
         MYSQL_TABLE_OPTIONS,

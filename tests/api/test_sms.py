@@ -162,6 +162,7 @@ def test_message_detail_and_recipients(client, headers, make, alice):
         "segments": 1,
         "scheduled_at": None,
         "commercial": False,
+        "priority": "normal",
         "decided_by": None,
         "decided_at": None,
         "rejection_reason": None,
@@ -220,6 +221,7 @@ def test_list_shows_own_messages_newest_first_with_pagination(client, make, alic
         "skipped_count",
         "cancelled_count",
         "scheduled_at",
+        "priority",
     }
 
 

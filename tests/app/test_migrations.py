@@ -1,6 +1,8 @@
 """Migrations: one head, and `db upgrade` from empty or from any earlier revision builds
 exactly what the models describe."""
 
+from datetime import timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,7 +17,8 @@ from smspanel.database import (
     register_migrations,
     schema_is_current,
 )
-from smspanel.models import MessageTally, db, utcnow
+from smspanel.models import MessageTally, Recipient, db, utcnow
+from smspanel.services.delivery.queue_order import later_turn
 
 
 @pytest.fixture
@@ -166,3 +169,39 @@ def test_the_governance_upgrade_keeps_every_message_and_recipient(empty_app):
         owner = db.session.execute(select(then["messages"].c.user_id)).scalar()
     assert counts == {"users": 1, "messages": 1, "recipients": 1, "message_tallies": 1}
     assert owner == user_id
+
+
+def test_the_governance_upgrade_gives_scheduled_recipients_their_later_turns(empty_app):
+    """Recipients due later keep out of the lanes' heads (services/delivery/queue_order.py)."""
+    with empty_app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="8c41f0a9d2e3")
+        connection = db.session.connection()
+        then = {name: Table(name, MetaData(), autoload_with=connection) for name in
+                ("messages", "recipients")}  # fmt: skip
+        now = utcnow()
+        later = (now + timedelta(hours=2)).replace(microsecond=0)
+        message = {"content": "Hi", "segments": 1, "recipient_count": 2, "sent_count": 0,
+                   "failed_count": 0, "created_at": now}  # fmt: skip
+        ids = [
+            db.session.execute(
+                insert(then["messages"]), {**message, "status": status}
+            ).inserted_primary_key[0]
+            for status in ("pending", "scheduled")
+        ]
+        recipient = {"status": "pending", "attempts": 0, "maybe_duplicate": False,
+                     "updated_at": now}  # fmt: skip
+        db.session.execute(
+            insert(then["recipients"]),
+            [
+                {**recipient, "message_id": ids[0], "phone": "91234567", "next_attempt_at": now},
+                {**recipient, "message_id": ids[1], "phone": "91234567", "next_attempt_at": later},
+                {**recipient, "message_id": ids[1], "phone": "98765432", "next_attempt_at": later},
+            ],
+        )
+        db.session.commit()
+        db.session.remove()
+        upgrade(directory=MIGRATIONS_DIR)
+        turns = db.session.execute(
+            select(Recipient.message_id, Recipient.turn).order_by(Recipient.id)
+        ).all()
+    assert turns == [(ids[0], 0), (ids[1], later_turn(later)), (ids[1], later_turn(later) + 1)]

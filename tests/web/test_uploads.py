@@ -349,7 +349,7 @@ def test_the_check_page_labels_every_input_and_protects_its_form(user_client, te
     inputs = [
         t for t in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html) if "hidden" not in t
     ]
-    assert len(inputs) == 4  # enquiry number, send at, commercial, confirm_duplicate
+    assert len(inputs) == 5  # enquiry number, send at, commercial, urgent, confirm_duplicate
     for tag in inputs:
         assert re.search(r'id="([^"]+)"', tag).group(1) in labelled, f"unlabelled: {tag}"
     for form in re.findall(r'<form[^>]*method="post".*?</form>', html, flags=re.S):

@@ -90,6 +90,7 @@ def accepted_answer(
         scheduled_at=to_hkt(message.scheduled_at),
         skipped_count=message.skipped_count,
         commercial=message.commercial,
+        priority=message.priority,  # type: ignore[arg-type]
         skipped=[
             SkippedNumber(phone=s.phone, reason=s.reason)  # type: ignore[arg-type]
             for s in (checked.skipped if checked else ())
@@ -125,7 +126,12 @@ def quota_exceeded(exc: QuotaExceeded) -> ApiError:
 
 
 def queue_send(
-    recipients: list[str], content: str, field: str, scheduled_at: str | None, commercial: bool
+    recipients: list[str],
+    content: str,
+    field: str,
+    scheduled_at: str | None,
+    commercial: bool,
+    priority: str,
 ):
     schedule = read_schedule(scheduled_at)
     try:
@@ -136,6 +142,7 @@ def queue_send(
             content,
             schedule,
             commercial=commercial,
+            priority=priority,
             policy=send_policy(),
         )
     except NoDeliverableRecipients as exc:
@@ -176,7 +183,12 @@ def send_one():
     """Queue one SMS to one number."""
     body = parse_body(SendRequest)
     return queue_send(
-        [body.recipient], body.content, "recipient", body.scheduled_at, body.commercial
+        [body.recipient],
+        body.content,
+        "recipient",
+        body.scheduled_at,
+        body.commercial,
+        body.priority,
     )
 
 
@@ -192,7 +204,12 @@ def send_bulk():
     """Queue one SMS to many numbers (up to 100,000; repeats are sent once)."""
     body = parse_body(BulkSendRequest)
     return queue_send(
-        body.recipients, body.content, "recipients", body.scheduled_at, body.commercial
+        body.recipients,
+        body.content,
+        "recipients",
+        body.scheduled_at,
+        body.commercial,
+        body.priority,
     )
 
 
@@ -272,6 +289,7 @@ def send_template():
             check.rows,
             schedule,
             commercial=body.commercial,
+            priority=body.priority,
             policy=policy,
         )
     except NoDeliverableRecipients as exc:
@@ -340,6 +358,7 @@ def list_messages():
                 skipped_count=m.skipped_count,
                 cancelled_count=m.cancelled_count,
                 scheduled_at=to_hkt(m.scheduled_at),
+                priority=m.priority,  # type: ignore[arg-type]
             )
             for m in rows
         ],
@@ -392,6 +411,7 @@ def message_detail(m: Message) -> MessageDetail:
         segments=m.segments,
         scheduled_at=to_hkt(m.scheduled_at),
         commercial=m.commercial,
+        priority=m.priority,  # type: ignore[arg-type]
         decided_by=m.decided_by_name,
         decided_at=to_hkt(m.decided_at),
         rejection_reason=m.rejection_reason,

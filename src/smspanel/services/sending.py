@@ -29,6 +29,7 @@ from smspanel.services.content import (
     count_segments,
     validate_content,
 )
+from smspanel.services.delivery.queue_order import first_turn, lane_of
 from smspanel.services.departments import NotAllowedToSend, sender_standing
 from smspanel.services.doorbell import ring_after_commit
 from smspanel.services.eligibility import (
@@ -74,6 +75,7 @@ class AcceptedSend:
     scheduled_at: datetime | None = None
     commercial: bool = False
     eligibility: Eligibility | None = None
+    priority: str = Priority.NORMAL
 
     @property
     def skipped_count(self) -> int:
@@ -247,8 +249,11 @@ def _store(
             "maybe_duplicate": False,
             "next_attempt_at": due,
             "updated_at": now,
-            "priority": 0 if priority == Priority.URGENT else 1,
+            "priority": lane_of(priority),
         }
+        # The claim order (delivery/queue_order.py): one turn after another from the head of
+        # the lane, so this send goes one-for-one with those already queued.
+        turn = first_turn(session, lane_of(priority), due, now)
         texts_of = texts if texts is not None else [None] * len(phones)
         # Those to send first, in the order given, every row the same but its number (and
         # text); then the skipped ones, each with its reason.
@@ -256,9 +261,10 @@ def _store(
             session,
             {**shared, "status": RecipientStatus.PENDING, "skip_reason": None},
             [
-                {"phone": phone, "content": text}
-                for phone, text in zip(phones, texts_of, strict=True)
-                if phone not in skipped
+                {"phone": phone, "content": text, "turn": turn + position}
+                for position, (phone, text) in enumerate(
+                    pair for pair in zip(phones, texts_of, strict=True) if pair[0] not in skipped
+                )
             ],
         )
         if skipped:
@@ -298,6 +304,7 @@ def _store(
         scheduled_at=scheduled_at,
         commercial=commercial,
         eligibility=eligibility,
+        priority=priority,
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from smspanel.hktime import format_hkt, hkt_day_bounds_utc, to_hkt
-from smspanel.models import Message, MessageStatus, Template, Upload
+from smspanel.models import Message, MessageStatus, Priority, Template, Upload
 from smspanel.services.compose import ENQUIRY_PREFIX, InvalidEnquiryNumber, enquiry_number
 from smspanel.services.eligibility import (
     Eligibility,
@@ -384,6 +384,7 @@ def send_upload(
     confirm_duplicate: bool,
     now: datetime,
     commercial: bool = False,
+    priority: str = Priority.NORMAL,
     policy: SendPolicy = DEFAULT_POLICY,
 ) -> AcceptedSend:
     """Queue the rows without problems, with the enquiry suffix (and for a commercial send
@@ -449,6 +450,7 @@ def send_upload(
                 scheduled_at=when,
                 source_digest=digest,
                 commercial=commercial,
+                priority=priority,
                 policy=policy,
             )
     except NoDeliverableRecipients as exc:  # rolled back: the upload is still there

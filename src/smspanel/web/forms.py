@@ -39,6 +39,7 @@ class ComposeForm(FlaskForm):
     commercial = BooleanField(
         lazy_gettext("Commercial")
     )  # UEMO: skips the DNC register, adds unsubscribe
+    urgent = BooleanField(lazy_gettext("Urgent"))  # before every queued normal recipient
 
 
 class PasswordForm(FlaskForm):
@@ -103,6 +104,7 @@ class SendCheckForm(FlaskForm):
     scheduled_at = StringField(lazy_gettext("Send at (optional)"))
     confirm_duplicate = BooleanField(lazy_gettext("Send it again anyway"))
     commercial = BooleanField(lazy_gettext("Commercial"))
+    urgent = BooleanField(lazy_gettext("Urgent"))
 
 
 class RejectForm(FlaskForm):

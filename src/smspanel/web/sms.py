@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from smspanel.hktime import format_hkt, to_hkt
-from smspanel.models import Message, MessageStatus, RecipientStatus, db, utcnow
+from smspanel.models import Message, MessageStatus, Priority, RecipientStatus, db, utcnow
 from smspanel.services.cancelling import NotCancellable, is_cancellable
 from smspanel.services.cancelling import cancel_message as cancel
 from smspanel.services.commercial import with_statement
@@ -119,6 +119,7 @@ def compose():
                 prepared.content,
                 prepared.scheduled_at,
                 commercial=bool(form.commercial.data),
+                priority=Priority.URGENT if form.urgent.data else Priority.NORMAL,
                 policy=send_policy(),
             )
         except ComposeRefused as exc:

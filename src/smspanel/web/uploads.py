@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from smspanel.models import db, utcnow
+from smspanel.models import Priority, db, utcnow
 from smspanel.services.eligibility import (
     REASON_ORDER,
     describe,
@@ -161,6 +161,7 @@ def check(upload_id: str):
                     confirm_duplicate=bool(form.confirm_duplicate.data),
                     now=now,
                     commercial=bool(form.commercial.data),
+                    priority=Priority.URGENT if form.urgent.data else Priority.NORMAL,
                     policy=send_policy(),
                 )
             except SendRefused as exc:

@@ -9,6 +9,8 @@ Create Date: 2026-12-02 09:00:00.000000
 
 """
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
@@ -122,12 +124,71 @@ def upgrade():
     op.add_column(
         "recipients", sa.Column("turn", sa.BigInteger(), server_default="0", nullable=False)
     )
+    op.drop_index("ix_recipients_status_next_attempt_at", table_name="recipients")
+    op.create_index(
+        op.f("ix_recipients_status_next_attempt_at_turn"),
+        "recipients",
+        ["status", "next_attempt_at", "turn"],
+        sqlite_where=sa.text("status = 'pending'"),
+    )
+    op.create_index(
+        op.f("ix_recipients_claim_order"),
+        "recipients",
+        ["status", "priority", "turn", "next_attempt_at", "id"],
+        sqlite_where=sa.text("status = 'pending'"),
+    )
+    _scheduled_recipients_wait_in_the_later_range()
     # --- end recipients ---
     _foreign_keys_off(False)
 
 
+def _scheduled_recipients_wait_in_the_later_range():
+    """Pending rows due later (scheduled sends) get the turns a send stores now
+    (services/delivery/queue_order.py: 2**62 + due second * 2**20 + position), so claims
+    neither read past them nor take them ahead of their time's turn. Per message: all its
+    recipients share their due time."""
+    recipients = sa.table(
+        "recipients",
+        sa.column("id", sa.BigInteger()),
+        sa.column("message_id", sa.BigInteger()),
+        sa.column("status", sa.String()),
+        sa.column("next_attempt_at", sa.DateTime()),
+        sa.column("turn", sa.BigInteger()),
+    )
+    bind = op.get_bind()
+    now = datetime.now(UTC).replace(tzinfo=None)  # stored naive UTC
+    later = recipients.c.next_attempt_at > now
+    waiting = bind.execute(
+        sa.select(
+            recipients.c.message_id,
+            sa.func.min(recipients.c.next_attempt_at),
+            sa.func.min(recipients.c.id),
+        )
+        .where(recipients.c.status == "pending", later)
+        .group_by(recipients.c.message_id)
+    ).all()
+    for message_id, due, first_id in waiting:
+        if isinstance(due, str):  # SQLite hands back the stored text
+            due = datetime.fromisoformat(due)
+        base = 2**62 + int(due.replace(tzinfo=UTC).timestamp()) * 2**20
+        bind.execute(
+            recipients.update()
+            .where(
+                recipients.c.message_id == message_id,
+                recipients.c.status == "pending",
+                later,
+            )
+            .values(turn=base + (recipients.c.id - first_id) % 2**20)
+        )
+
+
 def downgrade():
     _foreign_keys_off(True)
+    op.drop_index(op.f("ix_recipients_claim_order"), table_name="recipients")
+    op.drop_index(op.f("ix_recipients_status_next_attempt_at_turn"), table_name="recipients")
+    op.create_index(
+        "ix_recipients_status_next_attempt_at", "recipients", ["status", "next_attempt_at"]
+    )
     with op.batch_alter_table("recipients") as batch_op:
         batch_op.drop_column("turn")
         batch_op.drop_column("priority")

@@ -1,6 +1,7 @@
 """Delivery: the path of one recipient from the queue to the gateway and back.
 
 claims        take due recipients under a lease, hand back what was not started
+queue_order   the order claims take them in: the urgent lane, messages taking turns
 pacing        `SMS_RATE_PER_SEC`, one schedule shared by every dispatcher through the database
 gateway       the 1010/HKT HTTP gateway behind a small interface, and the simulated one
 attempt       one request to the gateway, and the outcome it decides

@@ -21,8 +21,15 @@ from sqlalchemy.orm import Session
 
 from smspanel.models import Message, MessageStatus, Recipient, RecipientStatus, utcnow
 from smspanel.services.cancelling import cancel_claimed_in_transaction
+from smspanel.services.delivery.queue_order import (
+    ANYTHING_DUE,
+    QUEUED,
+    bring_forward_due,
+    due_in_claim_order,
+    later_turn,
+)
 from smspanel.services.eligibility import register_skip_reason, skip_claimed_in_transaction
-from smspanel.services.transactions import begin_write, locks_rows, transaction
+from smspanel.services.transactions import begin_write, transaction
 
 
 @dataclass(frozen=True)
@@ -38,32 +45,29 @@ class ClaimedRecipient:
 def claim_due_recipients(
     session: Session, worker_id: str, limit: int, lease_seconds: float
 ) -> list[ClaimedRecipient]:
-    """Claim up to `limit` due recipients for `worker_id`, oldest first, in one transaction."""
+    """Claim up to `limit` due recipients for `worker_id` in claim order (urgent first, then
+    messages interleaved by turn: queue_order.py), in one transaction."""
     now = utcnow()
-    due = (Recipient.status == RecipientStatus.PENDING, Recipient.next_attempt_at <= now)
     with transaction(session):
         # A read first: an idle dispatcher's look for work takes no write lock.
-        if session.scalar(select(Recipient.id).where(*due).limit(1)) is None:
+        if session.scalar(ANYTHING_DUE, {"now": now}) is None:
             return []
         begin_write(session)
-        query = (
-            select(Recipient.id)
-            .where(*due)
-            .order_by(Recipient.next_attempt_at, Recipient.id)
-            .limit(limit)
-        )
-        if locks_rows(session):
-            query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
+        bring_forward_due(session, now)
+        ids = due_in_claim_order(session, now, limit)
         if not ids:
             return []
+        lease_end = now + timedelta(seconds=lease_seconds)
         session.execute(
             update(Recipient)
             .where(Recipient.id.in_(ids))
             .values(
                 claimed_by=worker_id,
                 claimed_at=now,
-                next_attempt_at=now + timedelta(seconds=lease_seconds),
+                next_attempt_at=lease_end,
+                # Out of the lane while claimed: no claim reads past it, and should the lease
+                # run out it comes back at the head of its lane (queue_order.py).
+                turn=later_turn(lease_end),
             ),
             execution_options={"synchronize_session": False},
         )
@@ -107,9 +111,11 @@ def claim_due_recipients(
                 .values(status=MessageStatus.PENDING, started_at=now),
                 execution_options={"synchronize_session": False},
             )
+    # In claim order, which the dispatcher keeps: an urgent row goes first within its batch.
+    place = {recipient_id: n for n, recipient_id in enumerate(ids)}
     return [
         ClaimedRecipient(r.id, r.message_id, r.phone, r.content, r.attempts, r.maybe_duplicate)
-        for r in sending
+        for r in sorted(sending, key=lambda r: place[r.id])
     ]
 
 
@@ -117,6 +123,7 @@ def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int
     """Hand unstarted claims back so another dispatcher can take them now, not at lease end."""
     if not recipient_ids:
         return
+    now = utcnow()
     with transaction(session):
         session.execute(
             update(Recipient)
@@ -125,18 +132,11 @@ def release_claims(session: Session, worker_id: str, recipient_ids: Sequence[int
                 Recipient.claimed_by == worker_id,
                 Recipient.status == RecipientStatus.PENDING,
             )
-            .values(claimed_by=None, claimed_at=None, next_attempt_at=utcnow()),
+            .values(claimed_by=None, claimed_at=None, next_attempt_at=now, turn=later_turn(now)),
             execution_options={"synchronize_session": False},
         )
 
 
 def queued_count(session: Session) -> int:
     """Recipients still waiting for a final result, across all messages."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Recipient)
-            .where(Recipient.status == RecipientStatus.PENDING)
-        )
-        or 0
-    )
+    return session.scalar(QUEUED) or 0

@@ -19,6 +19,7 @@ from smspanel.models import Message, Recipient, RecipientStatus, utcnow
 from smspanel.services.dead_letter import FinalFailure, write_dead_letters
 from smspanel.services.delivery.claims import ClaimedRecipient
 from smspanel.services.delivery.gateway import GatewayReply, GatewayTransportError
+from smspanel.services.delivery.queue_order import later_turn
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.transactions import locks_rows, transaction
 
@@ -201,6 +202,7 @@ _RECORD_RESULT = (
         status=bindparam("new_status"),
         attempts=bindparam("new_attempts"),
         next_attempt_at=bindparam("new_next_attempt_at"),
+        turn=bindparam("new_turn"),
         claimed_by=None,
         claimed_at=None,
         gateway_status=bindparam("new_gateway_status"),
@@ -223,6 +225,8 @@ def _update_recipients(session: Session, kept: Sequence[DeliveryOutcome]) -> Non
                 "new_status": o.status,
                 "new_attempts": o.attempts,
                 "new_next_attempt_at": o.retry_at or o.finished_at,
+                # A retry waits out of its lane and comes back at its head (queue_order.py).
+                "new_turn": later_turn(o.retry_at or o.finished_at),
                 "new_gateway_status": o.gateway_status,
                 "new_gateway_response": o.gateway_response,
                 "new_error_kind": o.error_kind,
