@@ -21,8 +21,7 @@ dnc:      a 2,000,000-number do-not-call register replacing another with `import
           while sends and pages are timed (bench/dnc.py).
 registers: a 100,000 commercial send accepted against 2,000,000 do-not-call numbers and
           100,000 opt-outs, in process on SQLite (bench/registers.py; --database-url there).
-quotas:   what the monthly quota check adds to POST /api/sms, in process on SQLite
-          (bench/quotas.py; --database-url there).
+from bench import campaigns, deploy, dnc, exports, fairness, memory, mixed_load, quotas, registers, uploads
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ import time
 from pathlib import Path
 
 from bench import campaigns, deploy, dnc, exports, memory, mixed_load, quotas, registers, uploads
+from bench import campaigns, deploy, dnc, exports, fairness, memory, mixed_load, registers, uploads
 from bench import pages as bench_pages
 from bench.harness import MOBILE_BLOCK, cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
@@ -188,6 +188,7 @@ SCENARIOS = (
     "dnc",
     "registers",
     "quotas",
+    "fairness",
 )
 
 
@@ -228,6 +229,8 @@ def main() -> int:
                 registers.run(None, 100_000, 2_000_000, 100_000)
             elif scenario == "quotas":
                 quotas.run(None, 1000)
+            elif scenario == "fairness":
+                fairness.run(tmp)
     return 0
 
 

@@ -283,6 +283,20 @@ def bench_throughput(tmp: Path, database_url: str | None, count: int, rounds: in
         mock.stop()
 
 
+def run(
+    tmp: Path,
+    only: str | None = None,
+    database_url: str | None = None,
+    recipients: int = 20_000,
+    rounds: int = 4,
+    samples: int = 5,
+) -> None:
+    if only in (None, "latency"):
+        bench_latency(tmp, samples)
+    if only in (None, "throughput"):
+        bench_throughput(tmp, database_url, recipients, rounds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["latency", "throughput"])
@@ -292,11 +306,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="throughput: of each order")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="smspanel-bench-") as name:
-        tmp = Path(name)
-        if args.only in (None, "latency"):
-            bench_latency(tmp, args.samples)
-        if args.only in (None, "throughput"):
-            bench_throughput(tmp, args.database_url, args.recipients, args.rounds)
+        run(Path(name), args.only, args.database_url, args.recipients, args.rounds, args.samples)
 
 
 if __name__ == "__main__":
