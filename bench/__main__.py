@@ -21,7 +21,10 @@ dnc:      a 2,000,000-number do-not-call register replacing another with `import
           while sends and pages are timed (bench/dnc.py).
 registers: a 100,000 commercial send accepted against 2,000,000 do-not-call numbers and
           100,000 opt-outs, in process on SQLite (bench/registers.py; --database-url there).
-from bench import campaigns, deploy, dnc, exports, fairness, memory, mixed_load, quotas, registers, uploads
+quotas:   what the monthly quota check adds to POST /api/sms, in process on SQLite
+          (bench/quotas.py; --database-url there).
+fairness: a later single SMS and an urgent one while a 100,000 send is delivered; claim
+          throughput with the fair order beside the previous one (bench/fairness.py).
 """
 
 from __future__ import annotations
@@ -34,8 +37,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import campaigns, deploy, dnc, exports, memory, mixed_load, quotas, registers, uploads
-from bench import campaigns, deploy, dnc, exports, fairness, memory, mixed_load, registers, uploads
+from bench import (
+    campaigns,
+    deploy,
+    dnc,
+    exports,
+    fairness,
+    memory,
+    mixed_load,
+    quotas,
+    registers,
+    uploads,
+)
 from bench import pages as bench_pages
 from bench.harness import MOBILE_BLOCK, cpu_seconds, emit, numbers, rss_mb, run_wrk
 from loopback import App, MockGateway, http, wait_until
