@@ -178,6 +178,17 @@ def test_an_approved_send_now_is_queued_at_once_and_delivered(
         assert trail[-1][1] == f"made by user:{maker.id} maker; 3 recipient(s); queued now"
 
 
+def test_an_approved_send_takes_its_turn_beside_a_large_queued_one(app, make, maker, checker):
+    """Approving puts it in the fair order, not behind everything queued before it."""
+    with app.app_context():
+        large = accept_send(db.session, make.user().id, [f"6{n:07d}" for n in range(60)], "x")
+        message_id = send(maker).id
+        approve(db.session, message_id, checker.id)
+        claimed = claim_due_recipients(db.session, "w", 6, 30)
+    by_message = [c.message_id for c in claimed]
+    assert by_message.count(message_id) == 3 and by_message.count(large.id) == 3
+
+
 def test_an_approved_send_whose_time_is_ahead_waits_for_it(app, maker, checker):
     with app.app_context():
         at = utcnow() + timedelta(hours=2)

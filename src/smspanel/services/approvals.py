@@ -34,6 +34,7 @@ from smspanel.models import (
     utcnow,
 )
 from smspanel.services import audit
+from smspanel.services.delivery.queue_order import turn_when_due
 from smspanel.services.departments import Reader, SenderStanding
 from smspanel.services.doorbell import ring_after_commit
 from smspanel.services.message_detail import skip_reasons
@@ -252,7 +253,8 @@ def _approve(session: Session, message_id: int, checker_id: int) -> Decision:
         session.execute(
             update(Recipient)
             .where(Recipient.message_id == message_id, Recipient.status == RecipientStatus.PENDING)
-            .values(next_attempt_at=due, updated_at=now),
+            # Its turns move to its due second, so claims bring it forward in fair order.
+            .values(next_attempt_at=due, turn=turn_when_due(due), updated_at=now),
             execution_options={"synchronize_session": False},
         )
         if ahead:
