@@ -236,9 +236,9 @@ def _approve(session: Session, message_id: int, checker_id: int) -> Decision:
         checker = _checker(session, checker_id)
         row = _waiting(session, message_id, checker)
         now = utcnow()
-        ahead = row.scheduled_at is not None and row.scheduled_at > now
+        due = row.scheduled_at if row.scheduled_at is not None and row.scheduled_at > now else now
+        ahead = due > now
         status = MessageStatus.SCHEDULED if ahead else MessageStatus.PENDING
-        due = row.scheduled_at if ahead else now
         values: dict[str, Any] = {
             "status": status,
             "decided_by_id": checker.id,
