@@ -24,7 +24,7 @@ def members(database_url: str) -> tuple[str, str]:
 
 def compose(page, text: str) -> int:
     page.goto("/compose")
-    page.get_by_label("Recipients").fill("9123 4567\n6123 4567\n5123 4567")
+    page.get_by_label("Recipients").fill("9123 0001\n6123 0002\n5123 0003")
     page.get_by_label("Message", exact=True).fill(text)
     page.get_by_label("Enquiry number").fill("2833 1234")
     page.get_by_role("button", name="Send SMS").click()
