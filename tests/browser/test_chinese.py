@@ -44,7 +44,11 @@ VISIBLE_TEXT = """() => {
     if (element.closest(notInterface)) continue;
     for (const name of ['placeholder', 'aria-label', 'title', 'data-confirm',
                         'data-copied-label']) {
-      if (element.hasAttribute(name)) texts.push(element.getAttribute(name));
+      if (!element.hasAttribute(name)) continue;
+      // A confirmation may name the user its row is about: that name is theirs.
+      const owner = element.closest('[data-username]');
+      const text = element.getAttribute(name);
+      texts.push(owner ? text.replaceAll(owner.dataset.username, '') : text);
     }
   }
   return texts.join('\\n');
