@@ -185,6 +185,11 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "LOGIN_LIMIT_PER_ADDRESS": env_str("LOGIN_LIMIT_PER_ADDRESS", "30 per minute"),
         # Admins must set up two-factor sign-in before any other page (web only; not the API).
         "REQUIRE_2FA_FOR_ADMINS": env_bool("REQUIRE_2FA_FOR_ADMINS", False),
+        # Webhooks over plain http, and to loopback or private addresses (a receiver on
+        # this host or network); off, only https to public addresses.
+        "WEBHOOK_ALLOW_HTTP": env_bool("WEBHOOK_ALLOW_HTTP", False),
+        # When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, loopback only.
+        "METRICS_TOKEN": env_str("METRICS_TOKEN"),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, minimum=1024),
         # A compose textarea of 100,000 numbers is about 1 MB; Flask's default is 500 kB.
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,

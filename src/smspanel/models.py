@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     false,
     text,
 )
@@ -612,3 +613,109 @@ class DncNumber(db.Model):  # type: ignore[name-defined,misc]
 
     import_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     phone: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+class IdempotentRequest(db.Model):  # type: ignore[name-defined,misc]
+    """An API send's answer, kept 24 h under its caller's `Idempotency-Key`.
+
+    Written in the send's own transaction, so a stored answer always names a stored
+    message; the unique (user, key) makes a racing twin fail and replay this one.
+    """
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key", name="uq_idempotent_requests_user_id_key"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the call and its body
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookEvent(StrEnum):
+    MESSAGE_FINAL = "message.final"
+    RECIPIENT_FINAL = "recipient.final"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Webhook(db.Model):  # type: ignore[name-defined,misc]
+    """A user's one webhook. The secret is kept as is: signing needs it."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[str] = mapped_column(String(100))  # comma-separated WebhookEvent values
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    secret_rotated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookOutboxEntry(db.Model):  # type: ignore[name-defined,misc]
+    """A change to report, written in the same transaction as the change itself.
+
+    The dispatcher packs entries into WebhookDelivery rows (recipients of one message
+    batched, at most 1,000 an event) and deletes them in that same transaction.
+    """
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    recipient_ids: Mapped[str | None] = mapped_column(LongText, nullable=True)  # JSON list
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
+    """One event for one receiver: its signed body's payload, and how its POSTs went.
+
+    `event_id` stays the same over retries and resends, so a receiver can drop duplicates.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_user_id_created_at", "user_id", "created_at"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[str] = mapped_column(LongText)  # the JSON body, exactly as POSTed
+    status: Mapped[str] = mapped_column(String(16), default=WebhookDeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retry_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
