@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from queue import Empty, SimpleQueue
+from queue import Empty, Queue
 from typing import Any
 
 from sqlalchemy import Engine
@@ -98,7 +98,7 @@ class SendingLoop:
         gateway: GatewayClient,
         pacer: RateLimiter,
         concurrency: int,
-        finished: SimpleQueue[DeliveryOutcome | int | Withdrawn],
+        finished: Queue[DeliveryOutcome | int | Withdrawn],
     ) -> None:
         self.gateway = gateway
         self.pacer = pacer
@@ -221,7 +221,10 @@ class Dispatcher:
         self._last_claim_at = 0.0
         self._queue_emptied = False
         self._statistics_at = time.monotonic()  # the process refreshed them as it started
-        self._finished: SimpleQueue[DeliveryOutcome | int | Withdrawn] = SimpleQueue()
+        # Not SimpleQueue: CPython 3.11's SimpleQueue.get(timeout=...) waits with no timeout
+        # once a signal interrupts it past its deadline, so a SIGTERM then went unseen until
+        # the next outcome came back, and the stop sent more than was on the wire.
+        self._finished: Queue[DeliveryOutcome | int | Withdrawn] = Queue()
         self._session: Session
 
     def stop(self) -> None:
