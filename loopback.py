@@ -28,20 +28,35 @@ def http(
     method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 10.0
 ) -> tuple[int, Any]:
     """One JSON request; returns (status, parsed body or text)."""
+    status, parsed, _headers = http_with_headers(method, url, body, token, timeout=timeout)
+    return status, parsed
+
+
+def http_with_headers(
+    method: str,
+    url: str,
+    body: Any = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, Any, Any]:
+    """One JSON request with extra headers; returns (status, parsed body or text, headers)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
+            status, raw, answered = response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
+        status, raw, answered = error.code, error.read(), error.headers
     try:
-        return status, json.loads(raw)
+        return status, json.loads(raw), answered
     except ValueError:
-        return status, raw.decode(errors="replace")
+        return status, raw.decode(errors="replace"), answered
 
 
 def wait_until(condition, timeout: float, interval: float = 0.1, what: str = "condition"):

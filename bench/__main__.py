@@ -25,6 +25,8 @@ quotas:   what the monthly quota check adds to POST /api/sms, in process on SQLi
           (bench/quotas.py; --database-url there).
 fairness: a later single SMS and an urgent one while a 100,000 send is delivered; claim
           throughput with the fair order beside the previous one (bench/fairness.py).
+idempotency: POST /api/sms with an Idempotency-Key beside without, wrk on gunicorn -w 2
+          with delivery on (bench/idempotency.py).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from bench import (
     dnc,
     exports,
     fairness,
+    idempotency,
     memory,
     mixed_load,
     quotas,
@@ -202,6 +205,7 @@ SCENARIOS = (
     "registers",
     "quotas",
     "fairness",
+    "idempotency",
 )
 
 
@@ -244,6 +248,8 @@ def main() -> int:
                 quotas.run(None, 1000)
             elif scenario == "fairness":
                 fairness.run(tmp)
+            elif scenario == "idempotency":
+                idempotency.run(tmp, 5, 4)
     return 0
 
 

@@ -51,10 +51,17 @@ def to_ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(tmp: Path, url: str, token: str, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(
+    tmp: Path,
+    url: str,
+    token: str,
+    seconds: int,
+    connections: int,
+    script_text: str = WRK_SCRIPT,
+) -> dict[str, float]:
     """wrk's figures for POST /api/sms: requests, accepted, errors, requests/s, p50, p99."""
     script = tmp / "send.lua"
-    script.write_text(WRK_SCRIPT.replace("TOKEN", token))
+    script.write_text(script_text.replace("TOKEN", token))
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
                str(script), url]  # fmt: skip
     text = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout

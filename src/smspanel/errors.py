@@ -49,10 +49,16 @@ class ApiError(Exception):
     """Raised inside an API view to answer with the error shape."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: Details | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Details | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = headers or {}
 
 
 # Browser pages' titles and explanations, by status (blueprints add their own 403/404).
@@ -92,7 +98,9 @@ def wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_failure(exc: ApiError):  # type: ignore[no-untyped-def]
-        return api_error(exc.status, exc.code, exc.message, exc.details)
+        response = api_error(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(NotAllowed)
     def not_allowed(exc: NotAllowed):  # type: ignore[no-untyped-def]

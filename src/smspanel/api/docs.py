@@ -96,7 +96,11 @@ def _describe(declared: Operation, secured: bool) -> dict[str, Any]:
     described: dict[str, Any] = {"summary": declared.summary}
     if secured:
         described["security"] = [{"bearer": []}]
-    parameters = [p.parameter() for p in declared.path] + [q.parameter() for q in declared.query]
+    parameters = [
+        *(p.parameter() for p in declared.path),
+        *(q.parameter() for q in declared.query),
+        *(h.parameter() for h in declared.headers),
+    ]
     if parameters:
         described["parameters"] = parameters
     if declared.body is not None:
@@ -110,6 +114,13 @@ def _describe(declared: Operation, secured: bool) -> dict[str, Any]:
         success = {"description": meaning}  # no content, as a 204
     else:
         success = _json(_envelope(declared), meaning)
+    answer_headers = {
+        name: {"description": text, "schema": {"type": "string"}}
+        for header in declared.headers
+        for name, text in header.answer_headers.items()
+    }
+    if answer_headers:
+        success["headers"] = {**success.get("headers", {}), **answer_headers}
     described["responses"] = {
         str(status): success,
         **{str(s): _json(ErrorEnvelope, ERROR_DESCRIPTIONS[s]) for s in declared.errors},

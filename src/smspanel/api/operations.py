@@ -9,7 +9,7 @@ default or a limit is written once for the route and its document.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import request
@@ -32,8 +32,12 @@ ERROR_DESCRIPTIONS = {
     "(`details`: `used`, `quota`, `needed`); nothing was stored",
     404: "No such message (among the caller's), template, or number on the opt-out register",
     409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE, "
-    "NOT_AWAITING_APPROVAL, DUPLICATE_NAME, TEMPLATE_IN_USE)",
+    "NOT_AWAITING_APPROVAL, DUPLICATE_NAME, TEMPLATE_IN_USE, IDEMPOTENCY_IN_PROGRESS: a "
+    "request with the same `Idempotency-Key` is still being stored; retry after `Retry-After` "
+    "seconds)",
     413: "Request body too large",
+    422: "IDEMPOTENCY_KEY_REUSED: the `Idempotency-Key` was used within 24 h for a different "
+    "request; nothing was stored",
     429: "Too many failed logins for this account or address; wait `Retry-After` seconds",
     503: "Database unavailable",
 }
@@ -111,6 +115,30 @@ class QueryText:
 
 
 @dataclass(frozen=True)
+class HeaderText:
+    """An optional request header, and the headers its answers may carry."""
+
+    name: str
+    max_length: int
+    description: str = ""
+    answer_headers: dict[str, str] = field(default_factory=dict)
+
+    def parameter(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "in": "header",
+            "required": False,
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": self.max_length,
+                "pattern": "^[ -~]+$",
+            },
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
 class PathText:
     """A text in the path (the URL rule's default converter: anything but a slash)."""
 
@@ -167,6 +195,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     query: tuple[QueryInt | QueryText, ...] = ()
     path: tuple[PathId | PathText, ...] = ()
+    headers: tuple[HeaderText, ...] = ()
 
 
 def operation(
@@ -177,12 +206,15 @@ def operation(
     errors: tuple[int, ...] = (),
     query: tuple[QueryInt | QueryText, ...] = (),
     path: tuple[PathId | PathText, ...] = (),
+    headers: tuple[HeaderText, ...] = (),
 ) -> Callable[[View], View]:
     """Declare a route's operation for the document; an undescribed error status is refused."""
     unknown = [status for status in errors if status not in ERROR_DESCRIPTIONS]
     if unknown:
         raise ValueError(f"no description for error status {unknown} in ERROR_DESCRIPTIONS")
-    declared = Operation(summary, responds, body, tuple(errors), tuple(query), tuple(path))
+    declared = Operation(
+        summary, responds, body, tuple(errors), tuple(query), tuple(path), tuple(headers)
+    )
 
     def mark(view: View) -> View:
         view.operation = declared  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from functools import wraps
 
 from flask import current_app, request
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smspanel.api.auth import current_api_user, sender_token_required, token_required
 from smspanel.api.blueprint import bp
+from smspanel.api.idempotency import IDEMPOTENCY_KEY, idempotent
 from smspanel.api.operations import PathId, QueryInt, operation
 from smspanel.api.schemas import (
     BulkSendRequest,
@@ -173,11 +175,13 @@ def queue_send(
 
 @bp.post("/sms")
 @sender_token_required
+@idempotent
 @operation(
     "Queue one SMS to one number",
     body=SendRequest,
     responds=(202, SendAccepted, "Queued"),
-    errors=(400, 401, 403, 413, 503),
+    errors=(400, 401, 403, 409, 413, 422, 503),
+    headers=(IDEMPOTENCY_KEY,),
 )
 def send_one():
     """Queue one SMS to one number."""
@@ -194,11 +198,13 @@ def send_one():
 
 @bp.post("/sms/send-bulk")
 @sender_token_required
+@idempotent
 @operation(
     "Queue one SMS to many numbers",
     body=BulkSendRequest,
     responds=(202, SendAccepted, "Queued"),
-    errors=(400, 401, 403, 413, 503),
+    errors=(400, 401, 403, 409, 413, 422, 503),
+    headers=(IDEMPOTENCY_KEY,),
 )
 def send_bulk():
     """Queue one SMS to many numbers (up to 100,000; repeats are sent once)."""
@@ -211,6 +217,18 @@ def send_bulk():
         body.commercial,
         body.priority,
     )
+
+
+def accepts_file_sized_body(view):
+    """A personalised send is a file's worth of rows (UPLOAD_MAX_BYTES, not the page limit);
+    set before anything reads the body."""
+
+    @wraps(view)
+    def with_file_limit(*args, **kwargs):
+        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+        return view(*args, **kwargs)
+
+    return with_file_limit
 
 
 # Which refusal a personalised send gets: the first kind its rows have, in this order.
@@ -233,11 +251,14 @@ def row_field(problem: RowProblem) -> str:
 
 @bp.post("/sms/send-template")
 @sender_token_required
+@accepts_file_sized_body
+@idempotent
 @operation(
     "Queue a template, personalised for each recipient",
     body=TemplateSendRequest,
     responds=(202, SendAccepted, "Queued"),
-    errors=(400, 401, 403, 404, 413, 503),
+    errors=(400, 401, 403, 404, 409, 413, 422, 503),
+    headers=(IDEMPOTENCY_KEY,),
 )
 def send_template():
     """Queue a template to many numbers, each with its own values for the placeholders.
@@ -247,7 +268,6 @@ def send_template():
     placeholder in `details`); values the template does not use are ignored; a number
     repeated keeps its first row.
     """
-    request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
     body = parse_body(TemplateSendRequest)
     schedule = read_schedule(body.scheduled_at)
     template = find_template(db.session, body.template_id)
