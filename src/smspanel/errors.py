@@ -91,6 +91,17 @@ def error_page(status: int):  # type: ignore[no-untyped-def]
     return render_template("error.html", title=title, message=message), status
 
 
+def standalone_error_page(status: int, title: str, message: str):  # type: ignore[no-untyped-def]
+    """A full page that asks nothing of the account or the database; plain text if even
+    that cannot be drawn (the failure may be in the templates)."""
+    try:
+        page = render_template("error_standalone.html", title=title, message=message)
+    except Exception:
+        log.exception("the error page could not be drawn")
+        return f"{title}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
+    return page, status
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
@@ -144,7 +155,11 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         if wants_json():
             return api_error(503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again")
-        return _("Service temporarily unavailable: the database cannot be reached."), 503
+        return standalone_error_page(
+            503,
+            _("Service unavailable"),
+            _("Service temporarily unavailable: the database cannot be reached."),
+        )
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
@@ -152,4 +167,8 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return api_error(500, "INTERNAL_ERROR", "an unexpected error occurred")
         g.language_without_account = True  # nothing more that could fail again
-        return _("Internal server error."), 500
+        return standalone_error_page(
+            500,
+            _("Something went wrong"),
+            _("Internal server error. The problem has been logged; please try again later."),
+        )
