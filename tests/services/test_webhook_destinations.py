@@ -124,7 +124,7 @@ def test_a_name_with_any_private_address_is_refused_so_public_ones_cannot_hide_i
 
 def test_a_name_that_does_not_resolve_is_accepted_when_set_and_refused_when_sent():
     destination = check_destination("https://not-yet.example.org/hook", False)
-    with pytest.raises(UnresolvedHost, match="not-yet.example.org could not be found"):
+    with pytest.raises(UnresolvedHost, match=r"not-yet\.example\.org could not be found"):
         resolve_destination(destination, False)
 
 
