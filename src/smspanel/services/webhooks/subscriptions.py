@@ -337,8 +337,7 @@ def resend(
     window, the same event id and body (a receiver that has it already drops it)."""
     moment = now or utcnow()
     with transaction(session, write=True):
-        if _locked(session, user_id) is None:
-            raise WebhookNotFound()
+        webhook = _locked(session, user_id)
         delivery = session.scalars(
             select(WebhookDelivery)
             .where(WebhookDelivery.id == delivery_id, WebhookDelivery.user_id == user_id)
@@ -346,6 +345,8 @@ def resend(
         ).first()
         if delivery is None:
             raise DeliveryNotFound(delivery_id)
+        if webhook is None:
+            raise WebhookNotFound()
         if delivery.status != WebhookDeliveryStatus.PENDING:
             # A pending one may be on the wire: its lease stays, and the sender records it.
             delivery.lease_owner, delivery.lease_until = None, None
