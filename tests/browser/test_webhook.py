@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in
 from tests.browser.test_chinese import OVERFLOW
 from tests.browser.test_csp import RECORD_VIOLATIONS
 
@@ -48,7 +48,6 @@ def test_set_see_the_secret_once_rotate_and_remove(phone_page):
     expect()(secret).to_have_value(SECRET)
     first = secret.input_value()
     assert page.evaluate(OVERFLOW) <= 1
-    screenshot(page, "webhook-secret")
 
     page.goto("/account/webhook")
     expect()(page.get_by_label("Secret", exact=True)).to_have_count(0)
