@@ -18,6 +18,15 @@ VIEWERS_MAY_CHANGE = {
     "api.add_opt_outs": "admins only, checked in the view (403 for anyone else)",
     "api.remove_opt_out": "admins only, checked in the view (403 for anyone else)",
     "two_factor.account": "their own sign-in: anyone may turn two-factor on or off",
+    # A webhook is the user's own setting and sends nothing: it hears of their own sends.
+    "webhook.account": "their own webhook: anyone may set where their events go",
+    "webhook.rotate": "their own webhook's secret",
+    "webhook.delete": "their own webhook",
+    "webhook.resend": "their own webhook's deliveries",
+    "api.set_webhook": "their own webhook: anyone may set where their events go",
+    "api.delete_webhook": "their own webhook",
+    "api.rotate_webhook_secret": "their own webhook's secret",
+    "api.resend_delivery": "their own webhook's deliveries",
 }
 
 
