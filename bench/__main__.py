@@ -25,6 +25,8 @@ quotas:   what the monthly quota check adds to POST /api/sms, in process on SQLi
           (bench/quotas.py; --database-url there).
 fairness: a later single SMS and an urgent one while a 100,000 send is delivered; claim
           throughput with the fair order beside the previous one (bench/fairness.py).
+metrics:  GET /metrics over 1,000,000 messages, 100,000 recipients due, under gunicorn
+          (bench/metrics.py; --database-url there).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from bench import (
     exports,
     fairness,
     memory,
+    metrics,
     mixed_load,
     quotas,
     registers,
@@ -202,6 +205,7 @@ SCENARIOS = (
     "registers",
     "quotas",
     "fairness",
+    "metrics",
 )
 
 
@@ -244,6 +248,8 @@ def main() -> int:
                 quotas.run(None, 1000)
             elif scenario == "fairness":
                 fairness.run(tmp)
+            elif scenario == "metrics":
+                metrics.run(tmp)
     return 0
 
 
