@@ -237,7 +237,7 @@ def run(tmp: Path, database_url: str | None = None, scrapes: int = 30, reseed: b
             best=round(min(timings), 1),
             scrapes=scrapes,
             messages=MESSAGES,
-            due_pending=BACKLOG,
+            queue_depth=BACKLOG,
             webhook_deliveries=WEBHOOK_DELIVERIES,
             workers=2,
             note="GET over loopback, one at a time, gunicorn sync workers",

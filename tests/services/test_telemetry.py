@@ -115,16 +115,17 @@ def snapshot(app, now=None) -> telemetry.QueueSnapshot:
         return telemetry.read_queue_snapshot(db.session, now or utcnow())
 
 
-def test_the_queue_is_the_recipients_due_now_not_those_scheduled_held_or_claimed(app, make):
+def test_the_queue_is_the_recipients_of_sends_in_progress_without_a_result(app, make):
+    """Waiting, on the wire or waiting for a retry; not a scheduled send's recipients."""
     user = make.user()
     make.message(user, MOBILES[:3])
     make.message(user, MOBILES[3:5], scheduled_at=utcnow() + timedelta(hours=2))
-    assert snapshot(app).due_pending == 3
+    assert snapshot(app).queue_depth == 3
     with app.app_context():
-        claim_due_recipients(db.session, "test-worker", 1, 60)  # on the wire, not waiting
-    assert snapshot(app).due_pending == 2
-    make.deliver()
-    assert snapshot(app).due_pending == 0
+        claim_due_recipients(db.session, "test-worker", 1, 60)  # on the wire: still queued
+    assert snapshot(app).queue_depth == 3
+    make.deliver(failing=frozenset({MOBILES[1]}))  # a result for all but the one claimed
+    assert snapshot(app).queue_depth == 1
 
 
 def test_the_oldest_due_recipient_says_how_long_it_has_been_due(app, make):

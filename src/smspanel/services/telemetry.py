@@ -34,6 +34,8 @@ from sqlalchemy.orm import Session
 from smspanel.models import (
     DeadLetter,
     DeadLetterStatus,
+    Message,
+    MessageStatus,
     Recipient,
     RecipientStatus,
     WebhookDelivery,
@@ -181,13 +183,25 @@ def count_http_request(endpoint: str | None, status: int) -> None:
 _r = Recipient.__table__.c
 _PENDING = _r.status == literal_column(f"'{RecipientStatus.PENDING}'")
 _NOW = bindparam("now", type_=_r.next_attempt_at.type)
-# Both read a range of ix_recipients_status_next_attempt_at_turn: the due pending rows only.
-# A claimed row is due at its lease's end, a held or scheduled one at its time: not counted.
-DUE_PENDING = (
-    select(func.count())
-    .select_from(Recipient.__table__)
-    .where(_PENDING, _r.next_attempt_at <= _NOW)
-)
+# The queue's size from the counts on the rows of the messages being sent (a range of
+# ix_messages_status_created_at): as many rows read as sends in progress, where counting
+# the recipients read one index entry per recipient waiting (20 ms a 100,000 on PostgreSQL
+# here). Scheduled and held sends have a status of their own, so they are left out.
+_m = Message.__table__.c
+QUEUE_DEPTH = select(
+    func.coalesce(
+        func.sum(
+            _m.recipient_count
+            - _m.sent_count
+            - _m.failed_count
+            - _m.skipped_count
+            - _m.cancelled_count
+        ),
+        0,
+    )
+).where(_m.status == MessageStatus.PENDING)
+# The oldest due one: the first entry of a range of ix_recipients_status_next_attempt_at_turn.
+# A claimed row is due at its lease's end, a held or scheduled one at its time: not due now.
 OLDEST_DUE = (
     select(_r.next_attempt_at)
     .where(_PENDING, _r.next_attempt_at <= _NOW)
@@ -205,23 +219,24 @@ WEBHOOK_DELIVERIES_BY_STATUS = select(_d.status, func.count()).group_by(_d.statu
 
 @dataclass(frozen=True)
 class QueueSnapshot:
-    due_pending: int
+    queue_depth: int
     oldest_due_seconds: float
     dead_letters_pending: int
     webhook_deliveries: dict[str, int]
 
 
 def read_queue_snapshot(session: Session, now: datetime) -> QueueSnapshot:
-    """The queue now, in one read transaction: each figure one indexed range or index scan."""
+    """The queue now, in one read transaction: each figure one indexed range or index scan,
+    none reading the history."""
     with transaction(session):
         parameters = {"now": now}
-        due = session.scalar(DUE_PENDING, parameters) or 0
+        depth = int(session.scalar(QUEUE_DEPTH) or 0)
         oldest = session.scalar(OLDEST_DUE, parameters)
         dead = session.scalar(DEAD_LETTERS_PENDING) or 0
         deliveries = {str(WebhookDeliveryStatus(s)): 0 for s in WebhookDeliveryStatus}
         deliveries |= {status: n for status, n in session.execute(WEBHOOK_DELIVERIES_BY_STATUS)}
     age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-    return QueueSnapshot(due, age, dead, deliveries)
+    return QueueSnapshot(max(depth, 0), age, dead, deliveries)
 
 
 # --- the scrape -------------------------------------------------------------------------------
@@ -267,7 +282,10 @@ class _SnapshotCollector:
 
         s = self.snapshot
         yield GaugeMetricFamily(
-            "smspanel_queue_depth", "Recipients due and waiting to be sent now.", s.due_pending
+            "smspanel_queue_depth",
+            "Recipients of the sends in progress still without a result: waiting, on the "
+            "wire, or waiting for a retry (scheduled and held sends not counted).",
+            s.queue_depth,
         )
         yield GaugeMetricFamily(
             "smspanel_oldest_pending_seconds",
