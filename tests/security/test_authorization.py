@@ -18,6 +18,7 @@ VIEWERS_MAY_CHANGE = {
     "api.add_opt_outs": "admins only, checked in the view (403 for anyone else)",
     "api.remove_opt_out": "admins only, checked in the view (403 for anyone else)",
     "two_factor.account": "their own sign-in: anyone may turn two-factor on or off",
+    "api.logout": "their own token: anyone may revoke the token they call with",
 }
 
 
