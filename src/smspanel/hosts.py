@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
         )
 
     @app.errorhandler(SecurityError)
-    def untrusted_host(exc: SecurityError):  # type: ignore[no-untyped-def]
+    def untrusted_host(exc: SecurityError) -> tuple[Response, int] | Response:
         """A Host outside TRUSTED_HOSTS: no page can be built for it (every link on it would
         name that host), so the answer is short and plain."""
         message = "this site is not served under that host name"

@@ -73,6 +73,8 @@ def test_without_trusted_hosts_any_host_is_served(client, make):
 def test_a_relative_location_never_becomes_a_host():
     from smspanel.hosts import relative_location
 
-    assert relative_location("http://sms.example//evil.example/x", "sms.example") == "/evil.example/x"
+    assert (
+        relative_location("http://sms.example//evil.example/x", "sms.example") == "/evil.example/x"
+    )
     assert relative_location("http://sms.example", "sms.example") == "/"
     assert relative_location("https://other.example/a", "sms.example") == "https://other.example/a"

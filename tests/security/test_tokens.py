@@ -93,9 +93,7 @@ def test_tokens_issued_after_the_change_work(client, make):
         from smspanel.services.accounts import set_password
 
         set_password(db.session, db.session.get(type(bob), bob.id), NEW_PASSWORD)
-    response = client.post(
-        "/api/auth/login", json={"username": "bob", "password": NEW_PASSWORD}
-    )
+    response = client.post("/api/auth/login", json={"username": "bob", "password": NEW_PASSWORD})
     assert not refused(client, response.get_json()["data"]["access_token"])
 
 
@@ -156,11 +154,14 @@ def test_api_logout_revokes_the_token_it_is_called_with(app, client, make):
     assert again.status_code == 401 and again.get_json()["error"]["code"] == "INVALID_TOKEN"
     assert not refused(client, other), "the caller's other tokens keep working"
     with app.app_context():
-        assert db.session.scalar(
-            select(AuditEvent.detail).where(
-                AuditEvent.action == "token.revoke", AuditEvent.target == f"user:{bob.id} bob"
+        assert (
+            db.session.scalar(
+                select(AuditEvent.detail).where(
+                    AuditEvent.action == "token.revoke", AuditEvent.target == f"user:{bob.id} bob"
+                )
             )
-        ) == "logout"
+            == "logout"
+        )
 
 
 def test_api_logout_needs_a_token(client):

@@ -42,7 +42,7 @@ def accepts_files(*names: str) -> Callable[[View], View]:
 def check_file_parts() -> None:
     """Refuse a file part the view's form does not declare as a file field."""
     view = current_app.view_functions.get(request.endpoint or "")
-    accepted = getattr(view, ACCEPTED_FILES, frozenset())
+    accepted: frozenset[str] = getattr(view, ACCEPTED_FILES, frozenset())
     for name in request.files:
         if name not in accepted:
             raise UnexpectedFilePart(name[:100])
@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
         check_file_parts()
 
     @app.errorhandler(UnexpectedFilePart)
-    def file_part_refused(exc: UnexpectedFilePart):  # type: ignore[no-untyped-def]
+    def file_part_refused(exc: UnexpectedFilePart) -> tuple[str, int]:
         page = render_template(
             "error.html",
             title=_("A file was not expected"),
