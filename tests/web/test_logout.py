@@ -53,7 +53,8 @@ def test_a_typed_url_or_a_link_from_this_site_logs_out_in_one_step(user_client, 
 def test_the_confirmation_is_in_chinese_too(user_client):
     user_client.get("/lang/zh-Hant?next=/")
     response = user_client.get("/logout", headers={"Sec-Fetch-Site": "cross-site"})
-    assert "登出" in page_text(response)
+    text = page_text(response)
+    assert "要登出嗎？" in text and "另一個網站把你帶到登出頁面" in text
 
 
 def test_a_cross_site_get_when_logged_out_just_goes_to_the_login(client):
