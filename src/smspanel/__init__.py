@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         database,
         errors,
         hktime,
+        hosts,
         i18n,
         metrics_endpoint,
         request_context,
@@ -62,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     database.init_app(app)
     errors.init_app(app)
     request_context.init_app(app)
+    hosts.init_app(app)
     throttling.init_app(app)
     security_headers.init_app(app)
     hktime.init_app(app)

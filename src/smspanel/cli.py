@@ -76,10 +76,13 @@ def reset_password_command(username: str, password: str) -> None:
     act_from_command_line()
     user = named_user(username)
     try:
-        reset_password(db.session, user, password)
+        revoked = reset_password(db.session, user, password)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"password for {user.username} changed; the account is active")
+    click.echo(
+        f"password for {user.username} changed; the account is active; "
+        f"{revoked} API token(s) revoked"
+    )
 
 
 @click.command("reset-2fa")

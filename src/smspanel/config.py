@@ -49,6 +49,15 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def env_list(name: str) -> list[str] | None:
+    """A comma-separated list (blanks dropped), or None when unset."""
+    raw = env_str(name)
+    if raw is None:
+        return None
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    return items or None
+
+
 def env_float(name: str, default: float, minimum: float = 0.0) -> float:
     raw = env_str(name)
     if raw is None:
@@ -177,6 +186,12 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "SMS_POLL_INTERVAL": env_float("SMS_POLL_INTERVAL", 0.5, minimum=0.01),
         "SMS_IN_APP_DISPATCHER": env_bool("SMS_IN_APP_DISPATCHER", True),
         "TRUSTED_PROXY_HOPS": env_int("TRUSTED_PROXY_HOPS", 0),
+        # The host names the site answers to (comma-separated); any other Host header is a
+        # 400. Unset, every host is accepted (production warns at start).
+        "TRUSTED_HOSTS": env_list("TRUSTED_HOSTS"),
+        # How long a token from POST /api/auth/login works; an admin-regenerated one has no
+        # expiry unless the admin gives it one.
+        "API_LOGIN_TOKEN_HOURS": env_int("API_LOGIN_TOKEN_HOURS", 24, minimum=1),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -29,7 +29,9 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
-# Only over HTTPS in production: a development server on plain HTTP must stay reachable.
+# Only in production, and only on an answer over HTTPS (or through a trusted proxy that says
+# it was: TRUSTED_PROXY_HOPS and X-Forwarded-Proto): browsers ignore it over plain HTTP, and
+# sending it there claims a TLS set-up the deployment may not have.
 STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
 
 
@@ -38,7 +40,7 @@ def init_app(app: Flask) -> None:
     def add_security_headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
-        if app.config.get("PRODUCTION"):
+        if app.config.get("PRODUCTION") and request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         if request.endpoint != "static":
             # Every dynamic page shows someone's data or a session-bound form token:

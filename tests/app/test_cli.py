@@ -49,7 +49,9 @@ def test_reset_password_also_re_enables_the_account(runner, app, make):
 def test_reset_password_records_the_new_password_and_the_re_enabling(runner, app, make):
     locked = make.user("locked", active=False)
     result = runner.invoke(args=["reset-password", "locked", "--password", "brand new pass"])
-    assert result.output.strip() == "password for locked changed; the account is active"
+    assert result.output.strip() == (
+        "password for locked changed; the account is active; 0 API token(s) revoked"
+    )
     with app.app_context():
         recorded = db.session.execute(
             db.select(AuditEvent.action, AuditEvent.target, AuditEvent.channel)
@@ -57,7 +59,11 @@ def test_reset_password_records_the_new_password_and_the_re_enabling(runner, app
             .order_by(AuditEvent.id)
         ).all()
     target = f"user:{locked.id} locked"
-    assert recorded == [("user.password", target, "cli"), ("user.enable", target, "cli")]
+    assert recorded == [
+        ("token.revoke", target, "cli"),
+        ("user.password", target, "cli"),
+        ("user.enable", target, "cli"),
+    ]
 
 
 def test_reset_2fa_lets_an_admin_who_lost_their_phone_back_in(runner, app, make):

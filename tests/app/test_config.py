@@ -97,3 +97,20 @@ def test_processes_starting_together_agree_on_one_development_secret(env, tmp_pa
         secrets = set(pool.map(lambda _: development_secret(folder), range(32)))
     assert len(secrets) == 1 and len(secrets.pop()) >= 32
     assert [p.name for p in folder.iterdir()] == ["secret_key"]
+
+
+def test_production_warns_at_start_when_trusted_hosts_is_unset(env, caplog):
+    env.setenv("FLASK_ENV", "production")
+    env.setenv("SECRET_KEY", STRONG)
+    for name, value in GATEWAY.items():
+        env.setenv(name, value)
+    env.delenv("TRUSTED_HOSTS", raising=False)
+    with caplog.at_level("WARNING", logger="smspanel.hosts"):
+        create_app()
+    assert "TRUSTED_HOSTS is not set" in caplog.text
+    caplog.clear()
+    env.setenv("TRUSTED_HOSTS", "sms.example.gov.hk, sms.internal")
+    with caplog.at_level("WARNING", logger="smspanel.hosts"):
+        app = create_app()
+    assert app.config["TRUSTED_HOSTS"] == ["sms.example.gov.hk", "sms.internal"]
+    assert "TRUSTED_HOSTS" not in caplog.text

@@ -163,8 +163,9 @@ def test_admin_user_lifecycle(page, browser, live_app):
     screenshot(page, "admin-users-token")
     status, body = http("GET", f"{live_app.base}/api/sms", token=token)
     assert status == 200, body
-    page.reload()
+    page.goto(f"{live_app.base}/admin/users")  # shown in the POST's answer only
     expect()(page.get_by_label("API token", exact=True)).to_have_count(0)
+    row = page.locator("tr", has_text="officer1")
 
     row.get_by_role("link", name="Delete").click()
     expect()(page.locator("main")).to_contain_text("will be kept in the history")

@@ -27,6 +27,7 @@ VIEWERS_MAY_CHANGE = {
     "api.delete_webhook": "their own webhook",
     "api.rotate_webhook_secret": "their own webhook's secret",
     "api.resend_delivery": "their own webhook's deliveries",
+    "api.logout": "their own token: anyone may revoke the token they call with",
 }
 
 

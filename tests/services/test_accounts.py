@@ -1,9 +1,11 @@
 """Accounts: who may log in, and administering users, each change all or nothing."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
-from smspanel.models import AuditEvent, Message, MessageTally, User, db
+from smspanel.models import ApiToken, AuditEvent, Message, MessageTally, User, db
 from smspanel.services import accounts, sessions, tokens
 from smspanel.services.accounts import (
     ADMIN_USERNAME,
@@ -94,10 +96,13 @@ def test_a_web_login_starts_a_server_side_session_and_a_failed_one_is_recorded(a
 def test_an_api_login_issues_a_working_token(app, make):
     make.user("alice")
     with app.app_context():
-        assert log_in_for_token(db.session, "alice", "wrong password") is None
-        user, token = log_in_for_token(db.session, "alice", PASSWORD)
+        day = timedelta(hours=24)
+        assert log_in_for_token(db.session, "alice", "wrong password", day) is None
+        logged_in = log_in_for_token(db.session, "alice", PASSWORD, day)
         db.session.rollback()
-        assert authenticate_token(db.session, token).username == user.username == "alice"
+        holder = authenticate_token(db.session, logged_in.token)
+        assert holder.username == logged_in.user.username == "alice"
+        assert db.session.get(ApiToken, holder.token_id).expires_at == logged_in.expires_at
 
 
 def test_a_login_whose_session_cannot_be_started_is_not_recorded(app, make, monkeypatch):
@@ -162,7 +167,7 @@ def test_resetting_an_active_accounts_password_records_no_enabling(app, make):
     frank = make.user("frank")
     with app.app_context():
         reset_password(db.session, db.session.get(User, frank.id), NEW_PASSWORD)
-        assert audit_actions() == ["user.create", "user.password"]
+        assert audit_actions() == ["user.create", "token.revoke", "user.password"]
 
 
 def test_a_reset_to_a_weak_password_changes_nothing(app, make):

@@ -210,23 +210,52 @@ def test_regenerating_a_token_revokes_the_old_ones_and_shows_the_new_one_once(
 ):
     bob = make.user("bob")
     old = make.token(bob)
-    response = admin_client.post(f"/admin/users/{bob.id}/regenerate_token")
-    assert response.location == "/admin/users"
-    shown = admin_client.get("/admin/users")
+    shown = admin_client.post(f"/admin/users/{bob.id}/regenerate_token")
+    assert shown.status_code == 200, "the token is shown in the POST's own answer"
     assert shown.headers["Cache-Control"] == "no-store"
     token = re.search(
         r'id="new-token" type="text" value="(smsp_[^"]+)"', shown.get_data(as_text=True)
     ).group(1)
     assert "shown only once" in page_text(shown)
+    assert "It has no expiry" in page_text(shown)
     with app.app_context():
         assert authenticate_token(db.session, old) is None
         assert authenticate_token(db.session, token).id == bob.id
         live = db.session.scalars(
             select(ApiToken).where(ApiToken.user_id == bob.id, ApiToken.revoked_at.is_(None))
         ).all()
-        assert len(live) == 1
+        assert len(live) == 1 and live[0].expires_at is None
     again = admin_client.get("/admin/users").get_data(as_text=True)
     assert token not in again and "new-token" not in again
+
+
+def test_a_regenerated_token_expires_when_the_admin_chooses_a_lifetime(app, admin_client, make):
+    bob = make.user("bob")
+    shown = admin_client.post(
+        f"/admin/users/{bob.id}/regenerate_token", data={"expires_in_days": "30"}
+    )
+    assert shown.status_code == 200
+    assert "It stops working at" in page_text(shown)
+    with app.app_context():
+        token = db.session.scalars(select(ApiToken).where(ApiToken.user_id == bob.id)).one()
+        lifetime = token.expires_at - token.created_at
+    assert abs(lifetime.total_seconds() - 30 * 86400) < 60
+
+
+@pytest.mark.parametrize("typed", ["0", "-1", "thirty", "3651", "1.5"])
+def test_a_bad_token_lifetime_is_refused_and_named(app, admin_client, make, typed):
+    bob = make.user("bob")
+    old = make.token(bob)
+    response = admin_client.post(
+        f"/admin/users/{bob.id}/regenerate_token", data={"expires_in_days": typed}
+    )
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "No token was issued" in text and "expires in (days)" in text
+    assert f'value="{typed}"' in response.get_data(as_text=True)
+    assert "new-token" not in response.get_data(as_text=True)
+    with app.app_context():
+        assert authenticate_token(db.session, old) is not None, "nothing was revoked"
 
 
 def test_delete_confirmation_says_the_messages_are_kept_then_deletes(app, admin_client, make):

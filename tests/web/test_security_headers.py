@@ -121,8 +121,26 @@ def test_a_view_that_sets_its_own_cache_control_keeps_it(app, client):
 
 def test_production_also_insists_on_https(app, client):
     app.config["PRODUCTION"] = True
-    response = client.get("/login")
+    response = client.get("/login", base_url="https://localhost")
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_hsts_is_sent_only_over_https(app, client):
+    app.config["PRODUCTION"] = True
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    spoofed = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in spoofed.headers, "no proxy is trusted"
+
+
+def test_hsts_is_sent_when_a_trusted_proxy_says_the_request_was_https(app):
+    from smspanel import create_app
+
+    behind_proxy = create_app({**app.config, "TRUSTED_PROXY_HOPS": 1, "PRODUCTION": True})
+    client = behind_proxy.test_client()
+    forwarded = client.get("/health/live", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" in forwarded.headers
+    plain = client.get("/health/live", headers={"X-Forwarded-Proto": "http"})
+    assert "Strict-Transport-Security" not in plain.headers
 
 
 INLINE_CODE = {

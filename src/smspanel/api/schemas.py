@@ -170,7 +170,29 @@ class UserOut(BaseModel):
 class LoginData(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
+    expires_at: datetime = Field(
+        description="when the token stops working (`API_LOGIN_TOKEN_HOURS` after the login)"
+    )
     user: UserOut
+
+
+class LogoutData(BaseModel):
+    revoked: bool = Field(description="true: the token this call carried no longer works")
+
+
+class TokenOut(BaseModel):
+    """A live token of the caller's; its secret is never shown again, nor its hash."""
+
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="to the minute; null if never used")
+    expires_at: datetime | None = Field(description="null: no expiry")
+    current: bool = Field(description="true for the token this call carried")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenOut] = Field(description="neither revoked nor expired, newest first")
 
 
 SkipReasonName = Literal["opted_out", "dnc_register", "fixed_line", "pager", "not_mobile"]

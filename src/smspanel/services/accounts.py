@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -174,35 +176,56 @@ def log_in(
     return user
 
 
-def log_in_for_token(session: Session, username: str, password: str) -> tuple[User, str] | None:
-    """An API login: the user and a new bearer token for them, or None."""
+@dataclass(frozen=True)
+class TokenLogin:
+    """An API login's outcome: the token is shown this once; it stops working at `expires_at`."""
+
+    user: User
+    token: str
+    expires_at: datetime
+
+
+def log_in_for_token(
+    session: Session, username: str, password: str, lifetime: timedelta
+) -> TokenLogin | None:
+    """An API login: the user and a new bearer token for them, good for `lifetime`, or None."""
     with transaction(session):
         user = authenticate(session, username, password)
         if user is None:
             return None
-        return user, tokens.issue_token(session, user, name=API_LOGIN_TOKEN_NAME)
+        expires_at = utcnow() + lifetime
+        token = tokens.issue_token(session, user, API_LOGIN_TOKEN_NAME, expires_at)
+        return TokenLogin(user, token, expires_at)
 
 
 def set_password(
     session: Session, user: User, password: str, keep_session_token: str | None = None
-) -> None:
-    """Change the password and end the user's other web logins (all but `keep_session_token`)."""
+) -> int:
+    """Change the password, end the user's other web logins (all but `keep_session_token`)
+    and revoke every API token of theirs: whoever held the old password may hold a token
+    too. Returns how many tokens were revoked."""
     _check_password(user.username, password)
     password_hash = hash_password(password)
     with transaction(session):
         user.password_hash = password_hash
-        audit.record(session, "user.password", audit.describe(user))
+        revoked = tokens.revoke_tokens(session, user, reason="password changed")
+        audit.record(
+            session, "user.password", audit.describe(user), f"{revoked} API token(s) revoked"
+        )
         sessions.end_sessions(session, user, keep_token=keep_session_token)
+    return revoked
 
 
-def reset_password(session: Session, user: User, password: str) -> None:
-    """The way back in for a locked-out user: a new password, every web login ended, and the
-    account enabled again if it was disabled."""
+def reset_password(session: Session, user: User, password: str) -> int:
+    """The way back in for a locked-out user: a new password, every web login ended and API
+    token revoked, and the account enabled again if it was disabled. Returns how many tokens
+    were revoked."""
     with transaction(session):
-        set_password(session, user, password)
+        revoked = set_password(session, user, password)
         if not user.is_active:
             user.is_active = True
             audit.record(session, "user.enable", audit.describe(user))
+    return revoked
 
 
 def list_users(session: Session, page: int, per_page: int = USERS_PER_PAGE) -> Page[User]:
@@ -289,8 +312,9 @@ def set_language(session: Session, user: User, language: str) -> None:
         user.language = language
 
 
-def regenerate_token(session: Session, target: User) -> str:
-    """Revoke every token of `target` and issue one new one, returned this one time only."""
+def regenerate_token(session: Session, target: User, expires_at: datetime | None = None) -> str:
+    """Revoke every token of `target` and issue one new one, returned this one time only.
+    It never expires unless the admin chose `expires_at` (tokens.expiry_in_days)."""
     with transaction(session):
         tokens.revoke_tokens(session, target)
-        return tokens.issue_token(session, target, name=WEB_TOKEN_NAME)
+        return tokens.issue_token(session, target, WEB_TOKEN_NAME, expires_at)

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from sqlalchemy import event, func, insert, or_, select
+from sqlalchemy import event, insert, or_, select
 from sqlalchemy.orm import Session
 
 from smspanel.hktime import hkt_day_bounds_utc
 from smspanel.models import AuditEvent, utcnow
 from smspanel.services.pagination import Page, paginate
+from smspanel.services.text_search import contains_text
 
 
 @dataclass(frozen=True)
@@ -160,11 +161,10 @@ def list_events(
     if action:
         query = query.where(AuditEvent.action == action)
     if search:
-        pattern = f"%{search.lower()}%"
         query = query.where(
             or_(
-                func.lower(AuditEvent.actor_name).like(pattern),
-                func.lower(AuditEvent.target).like(pattern),
+                contains_text(AuditEvent.actor_name, search),
+                contains_text(AuditEvent.target, search),
             )
         )
     if date_from:

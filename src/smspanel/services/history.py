@@ -20,6 +20,7 @@ from smspanel.models import Message, Recipient, User
 from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import MessageScope
 from smspanel.services.pagination import Page
+from smspanel.services.text_search import contains_digits, contains_text
 
 MESSAGES_PER_PAGE = 20
 # Listings count matches up to here and then say "more than 10,000": an exact count of a
@@ -84,13 +85,13 @@ def _search_branches(
     alternative, so each is answered by its own index (an OR would read every message).
     """
     in_window = [Message.created_at >= window_start] if window_start is not None else []
-    matches = [func.lower(Message.content).contains(search.lower(), autoescape=True)]
+    matches = [contains_text(Message.content, search)]
     digits = _phone_digits(search)
     if digits and len(digits) < 8:
         matches.append(
             exists().where(
                 Recipient.message_id == Message.id,
-                Recipient.phone.contains(digits, autoescape=True),
+                contains_digits(Recipient.phone, digits),
             )
         )
     branches = [[*alternative, *in_window, or_(*matches)] for alternative in indexed]

@@ -27,6 +27,7 @@ from smspanel.services.exports import BOM, CsvExport, csv_text, hkt_cell, neutra
 from smspanel.services.pagination import Page, paginate
 from smspanel.services.phone import InvalidEntry, normalize_phone, split_numbered
 from smspanel.services.recipient_files import UnreadableFile, read_recipient_file, sniff_delimiter
+from smspanel.services.text_search import contains_digits
 from smspanel.services.transactions import transaction
 from smspanel.services.wording import _, ngettext
 
@@ -302,7 +303,7 @@ def search_condition(search: str) -> Any:
     if number is not None:
         return OptOut.phone == number
     digits = re.sub(r"[^0-9]", "", search)
-    return OptOut.phone.contains(digits, autoescape=True) if digits else OptOut.phone.is_(None)
+    return contains_digits(OptOut.phone, digits) if digits else OptOut.phone.is_(None)
 
 
 def list_opt_outs(

@@ -50,6 +50,7 @@ def init_app(app: Flask) -> None:
         departments,
         dnc,
         exports,
+        file_parts,
         language,
         message_templates,
         opt_outs,
@@ -62,6 +63,7 @@ def init_app(app: Flask) -> None:
 
     login_manager.init_app(app)
     csrf.init_app(app)
+    file_parts.init_app(app)  # after the CSRF check: a forged post is refused for that first
     # The upload forms check their token themselves, once they have raised the body's limit.
     csrf.exempt(uploads.upload)
     csrf.exempt(opt_outs.add)

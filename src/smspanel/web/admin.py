@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,15 +21,13 @@ from smspanel.services.history_filters import HistoryFilters
 from smspanel.services.ownership import EVERYONE
 from smspanel.services.pagination import parse_page
 from smspanel.services.passwords import MIN_PASSWORD_LENGTH
+from smspanel.services.tokens import TokenError, expiry_in_days
 from smspanel.web.access import admin_required, register_error_pages
-from smspanel.web.forms import AssignmentForm, CreateUserForm, PasswordForm
+from smspanel.web.forms import AssignmentForm, CreateUserForm, PasswordForm, RegenerateTokenForm
 from smspanel.web.sms import history_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 register_error_pages(bp)
-
-# Session key holding a just-issued API token until the users page has shown it once.
-NEW_TOKEN_KEY = "admin_new_token"
 
 
 def target_user(user_id: int) -> User:
@@ -42,11 +40,13 @@ def target_user(user_id: int) -> User:
 @bp.get("/users")
 @admin_required
 def users():
+    return users_page()
+
+
+def users_page(status: int = 200, **shown: object):
+    """The users list; `shown` adds a just-issued token or a refused regenerate form."""
     page = accounts.list_users(db.session, parse_page(request.args.get("page")))
-    new_token = session.pop(NEW_TOKEN_KEY, None)
-    response = render_template("admin/users.html", page=page, new_token=new_token)
-    headers = {"Cache-Control": "no-store"} if new_token else {}
-    return response, 200, headers
+    return render_template("admin/users.html", page=page, **shown), status
 
 
 def assignment_choices() -> dict[str, object]:
@@ -136,11 +136,22 @@ def password(user_id: int):
     if form.validate_on_submit():
         try:
             keep = current_user.session_token if user.id == current_user.id else None
-            set_password(db.session, user, form.password.data or "", keep_session_token=keep)
+            revoked = set_password(
+                db.session, user, form.password.data or "", keep_session_token=keep
+            )
         except UserError as exc:
             form.password.errors = [*form.password.errors, str(exc)]
         else:
-            flash(_("Password changed for %(username)s.", username=user.username), "success")
+            flash(
+                ngettext(
+                    "Password changed for %(username)s. Their %(count)s API token was revoked.",
+                    "Password changed for %(username)s. Their %(count)s API tokens were revoked.",
+                    revoked,
+                    username=user.username,
+                    count=format_decimal(revoked),
+                ),
+                "success",
+            )
             return redirect(url_for("admin.users"))
     status = 200
     if request.method == "POST":
@@ -203,9 +214,18 @@ def delete(user_id: int):
 @bp.post("/users/<int:user_id>/regenerate_token")
 @admin_required
 def regenerate_token(user_id: int):
+    """The new token is shown in this answer only: never kept in the (client-side) session
+    cookie, where anyone holding the cookie could read it or replay it to see it again."""
     user = target_user(user_id)
-    token = accounts.regenerate_token(db.session, user)
-    session[NEW_TOKEN_KEY] = {"username": user.username, "token": token}
+    form = RegenerateTokenForm()
+    typed = form.expires_in_days.data or ""
+    try:
+        expires_at = expiry_in_days(typed)
+    except TokenError as exc:
+        flash(_("No token was issued. Please correct the problem shown below."), "error")
+        refused = {"user_id": user.id, "value": typed, "message": str(exc)}
+        return users_page(422, refused_expiry=refused)
+    token = accounts.regenerate_token(db.session, user, expires_at)
     flash(
         _(
             "New API token issued for %(username)s; their earlier tokens no longer work. "
@@ -214,7 +234,8 @@ def regenerate_token(user_id: int):
         ),
         "success",
     )
-    return redirect(url_for("admin.users"))
+    new_token = {"username": user.username, "token": token, "expires_at": expires_at}
+    return users_page(new_token=new_token)
 
 
 @bp.get("/messages")

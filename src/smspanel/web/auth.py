@@ -64,9 +64,28 @@ def login():
     return render_template("login.html", form=form)
 
 
+def came_from_another_site() -> bool:
+    """Whether this request was started by another site (a link, an image, a redirect).
+
+    The browser's `Sec-Fetch-Site` decides when it sends one; older browsers are judged by
+    `Origin` or `Referer` naming another host. Neither header (a typed URL) is this site."""
+    fetch_site = request.headers.get("Sec-Fetch-Site", "").lower()
+    if fetch_site:
+        return fetch_site == "cross-site"
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if not source:
+        return False
+    # An Origin of "null" (a sandboxed frame, a redirect across sites) names no host: not ours.
+    return urlsplit(source).netloc.lower() != request.host.lower()
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 @public
 def logout():
+    """POST (the header's button, CSRF-checked) logs out; so does a GET from this site or a
+    typed URL. A GET started by another site asks first, so no site can log a user out."""
+    if request.method == "GET" and current_user.is_authenticated and came_from_another_site():
+        return render_template("logout_confirm.html")
     if current_user.is_authenticated:
         end_session(db.session, current_user.session_token)
         logout_user()

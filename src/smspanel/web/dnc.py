@@ -50,6 +50,7 @@ from smspanel.services.dnc import (
 from smspanel.services.uploads import display_filename, file_size
 from smspanel.subcommands import DNC_LOADER_ACTOR, flask_command
 from smspanel.web.access import admin_required, register_error_pages
+from smspanel.web.file_parts import accepts_files, check_file_parts
 from smspanel.web.uploads import DRAIN_TIMES_THE_LIMIT, FORM_ALLOWANCE, check_csrf, drain_body
 
 bp = Blueprint("dnc", __name__, url_prefix="/admin/dnc")
@@ -119,6 +120,7 @@ def index():
 
 
 @bp.post("")
+@accepts_files("file")
 @admin_required
 def upload():
     """Field `file`, up to DNC_UPLOAD_MAX_BYTES: this view raises the request's limit and
@@ -135,6 +137,7 @@ def upload():
         )
         return dnc_page(413, [message])
     check_csrf()
+    check_file_parts()
     file = request.files.get("file")
     if file is None or not file.filename:
         return dnc_page(422, [_("choose the register file to import")])

@@ -113,6 +113,12 @@ class SendCheckForm(FlaskForm):
     urgent = BooleanField(lazy_gettext("Urgent"))
 
 
+class RegenerateTokenForm(FlaskForm):
+    """A user's new API token; the lifetime is checked by services.tokens.expiry_in_days."""
+
+    expires_in_days = StringField(lazy_gettext("Expires in (days, optional)"))
+
+
 class RejectForm(FlaskForm):
     """An approver's rejection; the reason is checked by services.approvals.clean_reason."""
 

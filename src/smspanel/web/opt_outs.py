@@ -18,6 +18,7 @@ from smspanel.services.phone import display_phone, normalize_phone
 from smspanel.services.uploads import file_size
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.exports import csv_download
+from smspanel.web.file_parts import accepts_files, check_file_parts
 from smspanel.web.uploads import DRAIN_TIMES_THE_LIMIT, FORM_ALLOWANCE, check_csrf, drain_body
 
 bp = Blueprint("opt_outs", __name__, url_prefix="/admin/opt-outs")
@@ -75,6 +76,7 @@ def index():
 
 
 @bp.post("")
+@accepts_files("file")
 @admin_required
 def add():
     """The add form (`phones`, `reason`) and the import form (`file`, `reason`) both post
@@ -89,6 +91,7 @@ def add():
         message = _("the file is larger than %(size)s", size=file_size(max_bytes))
         return register_page(413, {"file": [message]})
     check_csrf()
+    check_file_parts()
     reason = request.form.get("reason", "")
     file = request.files.get("file")
     typed = {"phones": request.form.get("phones", ""), "reason": reason}

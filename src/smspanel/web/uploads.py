@@ -37,6 +37,7 @@ from smspanel.services.uploads import (
     too_large_message,
 )
 from smspanel.web.access import register_error_pages, sender_required
+from smspanel.web.file_parts import accepts_files, check_file_parts
 from smspanel.web.forms import SendCheckForm, UploadForm
 from smspanel.web.sms import (
     accepted_note,
@@ -92,6 +93,7 @@ def upload_gone():
 
 
 @bp.route("/send/upload", methods=["GET", "POST"])
+@accepts_files("file")
 @sender_required
 def upload():
     max_bytes = current_app.config["UPLOAD_MAX_BYTES"]
@@ -108,6 +110,7 @@ def upload():
             status = 413
         else:
             check_csrf()
+            check_file_parts()
             form = UploadForm(meta={"csrf": False})
             selected = (form.template_id.data or "").strip()
             file = request.files.get("file")
