@@ -64,6 +64,18 @@ def test_the_page_updates_in_place_and_keeps_the_focus(page):
     assert page.url.endswith(f"/history/{message_id}")
     screenshot(page, "message-progress-final")
 
+    # What the script built is what the server renders: a reload changes nothing shown.
+    def shown():
+        cells = "[data-message-status], [data-completed-at], tbody td"
+        return [
+            re.sub(r'\s*data-shown="[^"]*"', "", html)
+            for html in page.locator(cells).evaluate_all("nodes => nodes.map(n => n.innerHTML)")
+        ]
+
+    updated = shown()
+    page.reload()
+    assert shown() == updated
+
 
 def test_pause_stops_the_updates_and_resume_brings_them_back(page):
     log_in(page)

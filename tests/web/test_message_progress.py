@@ -28,7 +28,7 @@ def test_a_pending_message_then_its_final_sentence(app, user_client, make, user)
 
     pending = progress(user_client, message_id, ids).get_json()
     assert pending["final"] is False and pending["announcement"] is None
-    assert pending["status"] == "pending"
+    assert pending["status"] == {"status": "pending", "icon": "○", "label": "Pending"}
     assert pending["counts"] == {
         "recipients": 2,
         "sent": 0,
@@ -38,23 +38,33 @@ def test_a_pending_message_then_its_final_sentence(app, user_client, make, user)
         "cancelled": 0,
     }
     assert pending["text"] == "Still sending: 2 of 2 recipients pending."
+    assert pending["completed_at"] is None
     assert [r["id"] for r in pending["recipients"]] == [int(i) for i in ids]
-    assert all("Pending" in r["status_html"] for r in pending["recipients"])
+    assert all(r["status"]["label"] == "Pending" for r in pending["recipients"])
 
     deliver(app, failing={"33334444"})
     done = progress(user_client, message_id, ids).get_json()
-    assert done["final"] is True and done["status"] == "partial"
+    assert done["final"] is True
+    assert done["status"] == {"status": "partial", "icon": "◐", "label": "Partial"}
     assert done["announcement"] == "All recipients done: 1 sent, 1 failed."
     assert done["text"] == done["announcement"]
-    assert '<span class="status status-partial">' in done["status_html"]
-    assert "<time datetime=" in done["completed_html"]
     sent, failed = done["recipients"]
-    assert sent["state"] == "sent:1" and "✓</span> Sent" in sent["status_html"]
-    assert sent["sent_at_html"].startswith("<time datetime=")
+    assert sent["state"] == "sent:1" and sent["status"]["label"] == "Sent"
+    assert sent["skip_reason"] is None and sent["error"] == "—" and sent["attempts"] == 1
     assert failed["error"] == "gateway answered HTTP 401: Unauthorized"
-    # The cells are the page's own: a reload would show the same markup.
+    assert failed["sent_at"] is None
+    # The times are the page's own: a reload shows the same <time> elements.
     page = user_client.get(f"/history/{message_id}").get_data(as_text=True)
-    assert sent["status_html"] in page and sent["sent_at_html"] in page
+    for moment in (sent["sent_at"], done["completed_at"]):
+        assert f'<time datetime="{moment["iso"]}">{moment["text"]}</time>' in page
+    assert moment["text"].endswith("HKT")
+
+
+def test_a_skipped_recipient_comes_with_its_reason(app, user_client, make, user):
+    message_id = make.message(user, ["21234567", "91234567"])  # a fixed line is skipped
+    answer = progress(user_client, message_id, recipient_ids(user_client, message_id)).get_json()
+    skipped = [r for r in answer["recipients"] if r["status"]["status"] == "skipped"]
+    assert [(r["skip_reason"], r["skip_label"]) for r in skipped] == [("fixed_line", "fixed line")]
 
 
 def test_the_final_sentence_names_skipped_and_cancelled_only_when_there_are_some(
@@ -72,6 +82,7 @@ def test_the_final_sentence_in_chinese(app, user_client, make, user):
     deliver(app, failing={"33334444"})
     answer = progress(user_client, message_id, [], **ZH).get_json()
     assert answer["announcement"] == "全部收件人已完成：已發送 1 個、失敗 1 個。"
+    assert answer["status"]["label"] == "部分發送"
     pending_id = make.message(user, ["55556666"])
     assert progress(user_client, pending_id, [], **ZH).get_json()["text"] == (
         "發送中：1 位收件人中有 1 位等候中。"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -60,6 +60,7 @@ from smspanel.services.phone import InvalidRecipients, NoRecipients, display_pho
 from smspanel.services.quotas import QuotaExceeded, Usage, department_usage
 from smspanel.services.scheduling import EARLIEST_AHEAD, LATEST_AHEAD, started_late
 from smspanel.services.sending import AcceptedSend, TooManyRecipients, accept_send
+from smspanel.services.wording import status_label
 from smspanel.web.access import login_required, register_error_pages, sender_required
 from smspanel.web.forms import ComposeForm
 
@@ -332,7 +333,8 @@ def message_detail(message_id: int):
 def message_progress(message_id: int):
     """A message's figures and the rows its page shows (`ids`, comma-separated), for the
     page's live update (static/js/message_progress.js): the same reader's scope as the page,
-    and a recipient only of this message. The changing cells come rendered as on the page."""
+    and a recipient only of this message. Words come in the reader's language, so the script
+    only places them (as text: it writes no markup)."""
     message = find_message(db.session, message_id, readers_scope())
     if message is None:
         return json_error(404, "NOT_FOUND", _("No such message."))
@@ -341,18 +343,17 @@ def message_progress(message_id: int):
         return json_error(
             400, "VALIDATION_ERROR", _("ids: give recipient ids as digits separated by commas.")
         )
-    badge = get_template_attribute("_macros.html", "status_badge")
-    status_cell = get_template_attribute("_recipient_progress.html", "recipient_status")
-    sent_at = get_template_attribute("_recipient_progress.html", "recipient_sent_at")
-    completed = get_template_attribute("_recipient_progress.html", "completed_at")
-    labels = {reason: reason_label(reason) for reason in REASON_ORDER}
+    icons = get_template_attribute("_macros.html", "STATUS_ICONS")
+
+    def badge(status: str) -> dict[str, str]:
+        return {"status": status, "icon": icons.get(status, "•"), "label": status_label(status)}
+
     final = message.pending_count == 0
     return jsonify(
         {
             "id": message.id,
-            "status": str(message.status),
             "final": final,
-            "status_html": str(badge(message.status)),
+            "status": badge(str(message.status)),
             "counts": {
                 "recipients": message.recipient_count,
                 "sent": message.sent_count,
@@ -363,15 +364,19 @@ def message_progress(message_id: int):
             },
             "text": final_sentence(message) if final else progress_text(message),
             "announcement": final_sentence(message) if final else None,
-            "completed_html": str(completed(message)),
+            "completed_at": moment(message.completed_at),
             "recipients": [
                 {
                     "id": recipient.id,
                     "state": f"{recipient.status}:{recipient.attempts}",
-                    "status_html": str(status_cell(recipient, labels)),
+                    "status": badge(str(recipient.status)),
+                    "skip_reason": recipient.skip_reason,
+                    "skip_label": reason_label(recipient.skip_reason)
+                    if recipient.skip_reason
+                    else None,
                     "error": recipient.error_message or "—",
                     "attempts": recipient.attempts,
-                    "sent_at_html": str(sent_at(recipient)),
+                    "sent_at": moment(recipient.sent_at),
                 }
                 for recipient in recipients_by_id(
                     db.session, message.id, [int(part) for part in raw_ids]
@@ -379,6 +384,13 @@ def message_progress(message_id: int):
             ],
         }
     )
+
+
+def moment(value: datetime | None) -> dict[str, str] | None:
+    """A time as the page's `when(…, true)` shows it: ISO for `datetime`, HKT for people."""
+    if value is None:
+        return None
+    return {"iso": value.isoformat(), "text": format_hkt(value, True)}
 
 
 def json_error(status: int, code: str, message: str):  # type: ignore[no-untyped-def]

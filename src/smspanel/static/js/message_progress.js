@@ -30,14 +30,50 @@
     });
   }
 
-  // The server renders these cells as the page does (escaped by Jinja); a cell is
-  // rewritten only when its recipient changed, so a screen reader's place is kept.
-  function html(node, markup) {
-    if (node && node.innerHTML !== markup) node.innerHTML = markup;
-  }
-
   function setText(node, value) {
     if (node && node.textContent !== value) node.textContent = value;
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // The same markup as _macros.html `status_badge`: an icon (hidden from screen readers),
+  // then the word, in the reader's language from the server.
+  function badge(status) {
+    var node = element("span", "status status-" + status.status);
+    var icon = element("span", "", status.icon);
+    icon.setAttribute("aria-hidden", "true");
+    node.append(icon, " " + status.label);
+    return node;
+  }
+
+  // As _macros.html `when(moment, true)`: a <time>, or a muted dash.
+  function when(moment) {
+    if (!moment) return element("span", "muted", "—");
+    var node = element("time", "", moment.text);
+    node.setAttribute("datetime", moment.iso);
+    return node;
+  }
+
+  function recipientStatus(recipient) {
+    var parts = [badge(recipient.status)];
+    if (recipient.skip_reason) {
+      var reason = element("span", "", "— " + recipient.skip_label);
+      reason.setAttribute("data-skip-reason", recipient.skip_reason);
+      parts.push(" ", reason);
+    }
+    return parts;
+  }
+
+  // A cell is rewritten only when it changed, so a screen reader's place is kept.
+  function put(node, parts, key) {
+    if (!node || node.getAttribute("data-shown") === key) return;
+    node.setAttribute("data-shown", key);
+    node.replaceChildren.apply(node, parts);
   }
 
   // Hidden now, or, if it has focus, once focus leaves it: focus never drops to <body>.
@@ -51,21 +87,22 @@
   }
 
   function show(answer) {
-    html(document.querySelector("[data-message-status]"), answer.status_html);
+    put(document.querySelector("[data-message-status]"), [badge(answer.status)], answer.status.status);
     COUNTS.forEach(function (name) {
       setText(document.querySelector("[data-" + name + "-count]"), String(answer.counts[name]));
     });
     var cancelled = document.querySelector("[data-cancelled-stat]");
     if (cancelled && answer.counts.cancelled) cancelled.hidden = false;
-    html(document.querySelector("[data-completed-at]"), answer.completed_html);
+    var completed = answer.completed_at;
+    put(document.querySelector("[data-completed-at]"), [when(completed)], completed ? completed.iso : "");
     answer.recipients.forEach(function (recipient) {
       var row = document.querySelector('tr[data-recipient-id="' + recipient.id + '"]');
       if (!row || row.getAttribute("data-recipient-state") === recipient.state) return;
       row.setAttribute("data-recipient-state", recipient.state);
-      html(row.querySelector("[data-recipient-status]"), recipient.status_html);
+      put(row.querySelector("[data-recipient-status]"), recipientStatus(recipient), recipient.state);
       setText(row.querySelector("[data-recipient-error]"), recipient.error);
       setText(row.querySelector("[data-recipient-attempts]"), String(recipient.attempts));
-      html(row.querySelector("[data-recipient-sent-at]"), recipient.sent_at_html);
+      put(row.querySelector("[data-recipient-sent-at]"), [when(recipient.sent_at)], recipient.state);
     });
     setText(text, answer.text);
     if (answer.final) finish(answer);
