@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -393,7 +394,8 @@ def moment(value: datetime | None) -> dict[str, str] | None:
     return {"iso": value.isoformat(), "text": format_hkt(value, True)}
 
 
-def json_error(status: int, code: str, message: str):  # type: ignore[no-untyped-def]
+def json_error(status: int, code: str, message: str) -> tuple[Response, int]:
+    """The API's error shape, for the one JSON page of a message."""
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
