@@ -4,6 +4,8 @@ Chinese."""
 
 from __future__ import annotations
 
+import re
+
 from smspanel.services.compose import preview_content
 from smspanel.services.content import characters_forcing_ucs2, measure, replace_with_gsm7
 from tests.browser.conftest import log_in, screenshot
@@ -112,6 +114,8 @@ def test_the_preview_shows_the_whole_sends_segments_and_tells_a_screen_reader_on
     page.get_by_label("Message", exact=True).fill("中" * 60)
     total = page.locator("[data-send-total]")
     expect()(total).to_have_text("3 recipients × 2 segments = 6 SMS")
+    preview = page.locator("[data-preview]")
+    expect()(preview).to_have_attribute("lang", "zh-Hant-HK")  # as the server would mark it
     send = page.get_by_role("button", name="Send SMS")
     assert total.bounding_box()["y"] < send.bounding_box()["y"]  # read before the button
 
@@ -122,6 +126,8 @@ def test_the_preview_shows_the_whole_sends_segments_and_tells_a_screen_reader_on
     expect()(status).to_have_attribute("aria-live", "polite")
     page.get_by_label("Message", exact=True).press_sequentially("abc", delay=50)
     expect()(status).to_have_text("75 characters, 2 SMS each, 6 SMS for 3 recipients.")
+    page.get_by_label("Message", exact=True).fill("Mr 陳 will call about the lift")
+    expect()(preview).not_to_have_attribute("lang", re.compile(".*"))
 
 
 def test_the_counter_in_chinese(page, live_app):

@@ -10,7 +10,7 @@ import pytest
 from smspanel.i18n import lang_attribute, text_language
 from smspanel.models import db
 from smspanel.services.templates import create_template
-from tests.web.conftest import deliver
+from tests.web.conftest import deliver, login
 
 CHINESE = "明天上午十時至下午二時停水，請預先儲水。"
 ENGLISH = "Water off 10:00-14:00 tomorrow."
@@ -67,3 +67,12 @@ def test_a_chinese_page_leaves_english_text_unmarked(app, admin_client, make, ad
     html = admin_client.get("/history", headers={"Accept-Language": "zh-HK"}).get_data(as_text=True)
     assert '<html lang="zh-Hant-HK">' in html
     assert marked(html, ENGLISH) is None
+
+
+def test_the_approvals_page_marks_a_chinese_send(app, client, make):
+    unit = make.department("Education", threshold=1)
+    maker = make.user("maker", department=unit)
+    make.user("checker", department=unit, role="approver")
+    make.message(maker, ["91234567"], CHINESE)
+    login(client, "checker")
+    assert marked(client.get("/approvals").get_data(as_text=True), CHINESE) == "zh-Hant-HK"
