@@ -11,6 +11,7 @@ Accept-Language; else English. API answers are always English (their `code`s nev
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from flask_babel import Babel, format_decimal, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 from smspanel.services import wording
 
@@ -37,6 +39,11 @@ CATALOGS = Path(__file__).parent / "translations"
 TRADITIONAL_CHINESE_TAGS = ("zh-hk", "zh-tw", "zh-hant", "zh-mo")
 # The API's one HTML page speaks the reader's language; everything else under /api is English.
 TRANSLATED_API_ENDPOINTS = frozenset({"api.docs_page"})
+# Han ideographs (the basic block, extensions A to G, compatibility forms) and Bopomofo.
+HAN = re.compile(
+    "[\u3100-\u312f\u31a0-\u31bf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"
+)
+LATIN_WORD = re.compile("[A-Za-z]+")
 
 
 def language_from_accept_header() -> str:
@@ -121,6 +128,26 @@ def number_filter(_context: Context, value: object) -> str:
     return number(value)
 
 
+def text_language(text: object) -> str | None:
+    """The `lang` of a text someone typed (a message, a template) when it reads as Chinese,
+    for a screen reader's voice and a browser's fonts; None leaves the page's own.
+
+    A simple script check: Chinese when it has at least as many Han characters as Latin
+    words, so a Chinese name in an English sentence stays English."""
+    if not isinstance(text, str):
+        return None
+    han = len(HAN.findall(text))
+    if han and han >= len(LATIN_WORD.findall(text)):
+        return HTML_LANG["zh-Hant"]
+    return None
+
+
+def lang_attribute(text: object) -> Markup:
+    """` lang="zh-Hant-HK"` for a Chinese text, else nothing: `<p{{ text | lang_attribute }}>`."""
+    language = text_language(text)
+    return Markup(' lang="{}"').format(language) if language else Markup("")
+
+
 def language_links() -> list[dict[str, object]]:
     """The header's switch: each language's link back to this page, in that language."""
     here = request.full_path if request.query_string else request.path
@@ -169,6 +196,7 @@ def init_app(app: Flask) -> None:
     wording.install(gettext, ngettext)
     app.add_template_filter(status_label_filter, "status_label")
     app.add_template_filter(number_filter, "number")
+    app.add_template_filter(lang_attribute, "lang_attribute")
 
     @app.context_processor
     def language_context() -> dict[str, object]:

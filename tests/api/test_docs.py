@@ -110,3 +110,34 @@ def test_health_and_api_are_503_when_the_database_is_unreachable(tmp_path, monke
     response = client.get("/api/sms", headers={"Authorization": "Bearer smsp_x"})
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_docs_page_code_blocks_are_labelled_regions_and_tables_have_headers(client):
+    """At phone width a body's JSON scrolls sideways: Tab reaches it, and it says what it is
+    (WCAG 2.1.1, 4.1.2); every table has column headers and row headers (1.3.1)."""
+    import re
+
+    html = client.get("/api/docs").get_data(as_text=True)
+    blocks = re.findall(r"<pre\b[^>]*>", html)
+    assert blocks
+    for block in blocks:
+        assert 'tabindex="0"' in block and 'role="region"' in block
+        assert re.search(
+            r'aria-label="Body of (GET|POST|PUT|DELETE|PATCH) /api/[^"]+, JSON"', block
+        )
+    labels = re.findall(r'<pre\b[^>]*aria-label="([^"]+)"', html)
+    assert len(set(labels)) == len(labels), "each region has its own name"
+    tables = re.findall(r"<table\b.*?</table>", html, flags=re.S)
+    assert tables
+    for table in tables:
+        assert re.search(r'<thead><tr>(<th scope="col">[^<]+</th>)+</tr></thead>', table)
+        rows = re.findall(r"<tr>.*?</tr>", table.split("<tbody", 1)[1], flags=re.S)
+        assert rows and all(row.startswith('<tr><th scope="row">') for row in rows)
+    assert '<th scope="col">Status</th><th scope="col">Description</th>' in html
+
+
+def test_docs_page_headers_speak_chinese_and_the_reference_stays_english(client):
+    html = client.get("/api/docs", headers={"Accept-Language": "zh-HK"}).get_data(as_text=True)
+    assert '<th scope="col">說明</th>' in html
+    assert '<tbody lang="en">' in html
+    assert 'aria-label="POST /api/sms/send-bulk 的請求內容（JSON）"' in html

@@ -4,6 +4,8 @@ Chinese."""
 
 from __future__ import annotations
 
+import re
+
 from smspanel.services.compose import preview_content
 from smspanel.services.content import characters_forcing_ucs2, measure, replace_with_gsm7
 from tests.browser.conftest import log_in, screenshot
@@ -112,6 +114,8 @@ def test_the_preview_shows_the_whole_sends_segments_and_tells_a_screen_reader_on
     page.get_by_label("Message", exact=True).fill("中" * 60)
     total = page.locator("[data-send-total]")
     expect()(total).to_have_text("3 recipients × 2 segments = 6 SMS")
+    preview = page.locator("[data-preview]")
+    expect()(preview).to_have_attribute("lang", "zh-Hant-HK")  # as the server would mark it
     send = page.get_by_role("button", name="Send SMS")
     assert total.bounding_box()["y"] < send.bounding_box()["y"]  # read before the button
 
@@ -121,9 +125,9 @@ def test_the_preview_shows_the_whole_sends_segments_and_tells_a_screen_reader_on
     status = page.locator("[data-counter-announcement]")
     expect()(status).to_have_attribute("aria-live", "polite")
     page.get_by_label("Message", exact=True).press_sequentially("abc", delay=50)
-    expect()(status).to_have_text(
-        "75 / 1000 characters, 2 segments, UCS-2 (Unicode). 3 recipients × 2 segments = 6 SMS"
-    )
+    expect()(status).to_have_text("75 characters, 2 SMS each, 6 SMS for 3 recipients.")
+    page.get_by_label("Message", exact=True).fill("Mr 陳 will call about the lift")
+    expect()(preview).not_to_have_attribute("lang", re.compile(".*"))
 
 
 def test_the_counter_in_chinese(page, live_app):
@@ -143,5 +147,39 @@ def test_the_counter_in_chinese(page, live_app):
     page.get_by_role("button", name="以 GSM 字元取代").click()
     expect()(counter).to_contain_text("35 / 1000 字元 · 1 段 · GSM-7")
     expect()(page.locator("[data-counter-announcement]")).to_have_text(
-        "35 / 1000 字元，1 段，GSM-7。 2 位收件人 × 1 段 = 2 個短訊"
+        "35 個字元，每位 1 個短訊，2 位收件人共 2 個短訊。"
     )
+
+
+RECORD_ANNOUNCEMENTS = """
+window.announcements = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const region = document.querySelector("[data-counter-announcement]");
+  if (!region) return;
+  new MutationObserver(() => window.announcements.push(region.textContent))
+    .observe(region, { childList: true, characterData: true, subtree: true });
+});
+"""
+
+
+def test_typing_gives_one_sentence_once_it_pauses_not_one_per_key(page):
+    """WCAG 4.1.3 without the noise: nine keys, one polite announcement, after typing stops;
+    the figures themselves are no live region, and the plural follows the number."""
+    page.add_init_script(RECORD_ANNOUNCEMENTS)
+    log_in(page)
+    page.goto("/templates/new")
+    assert page.locator("[aria-live]").count() == 1  # the announcement, nothing else
+    content = page.locator("#content")
+    content.press_sequentially("Road work", delay=120)  # each key well inside the pause
+    assert page.evaluate("window.announcements") == []  # nothing while typing
+    status = page.locator("[data-counter-announcement]")
+    expect()(status).to_have_text("9 characters, 1 SMS.")
+    page.wait_for_timeout(1200)
+    assert page.evaluate("window.announcements") == ["9 characters, 1 SMS."]
+
+    content.fill("")
+    content.press_sequentially("A")
+    expect()(status).to_have_text("1 character, 1 SMS.")
+    content.press_sequentially("\u2019s fine")  # a curly quote: UCS-2, and the sentence says why
+    expect()(status).to_have_text("8 characters, 1 SMS (1 character is not in GSM-7).")
+    assert len(page.evaluate("window.announcements")) == 3

@@ -77,10 +77,11 @@ def test_compose_invalid_then_valid_and_watch_it_go_from_pending_to_sent(page, g
 
     badge = page.locator("h1 .status")
     expect()(badge).to_have_text(re.compile("Pending"))
-    expect()(page.locator("[data-auto-refresh]")).to_be_visible()
+    progress = page.locator("[data-progress]")
+    expect()(progress).to_be_visible()
     screenshot(page, "message-pending")
     expect()(badge).to_have_text(re.compile("Sent"), timeout=DELIVERY_TIMEOUT_MS)
-    expect()(page.locator("[data-auto-refresh]")).to_have_count(0)
+    expect()(progress).to_have_attribute("data-progress-state", "final")
     expect()(page.locator("table.recipients")).to_contain_text("9123 4567")
     expect()(page.locator("table.recipients tbody tr .status-sent")).to_have_count(2)
     screenshot(page, "message-sent")

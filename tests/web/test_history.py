@@ -161,17 +161,26 @@ def test_detail_shows_every_recipient_with_status_error_attempts_and_time(
     assert "1111 2222 ✓ Sent — 1" in text
     assert "3333 4444 ✕ Failed gateway answered HTTP 401: Unauthorized 1" in text
     assert "HKT" in text
-    assert "data-auto-refresh" not in response.get_data(as_text=True)
+    assert "data-progress" not in response.get_data(as_text=True)
 
 
-def test_detail_refreshes_itself_while_anything_is_pending(app, user_client, make, user):
+def test_detail_of_a_pending_message_never_reloads_itself(app, user_client, make, user):
+    """WCAG 2.2.1 and 2.2.2: no meta refresh (with or without JavaScript) and no reload; the
+    script updates in place, with a pause button, and without it there is a Refresh link."""
     message_id = make.message(user, ["11112222"])
     html = user_client.get(f"/history/{message_id}").get_data(as_text=True)
-    assert 'data-auto-refresh="3"' in html
-    assert '<meta http-equiv="refresh" content="3">' in html  # inside <noscript>
+    assert "http-equiv" not in html and "<noscript" not in html
+    assert f'data-progress-url="/history/{message_id}/progress.json"' in html
+    assert 'aria-pressed="false" data-progress-pause hidden>Pause updates</button>' in html
+    assert f'<a href="/history/{message_id}" data-progress-refresh>Refresh' in html
+    assert 'role="status" aria-live="polite" data-progress-announcement></p>' in html
+    assert "js/message_progress.js" in html
+    assert "Still sending: 1 of 1 recipients pending." in page_text(
+        user_client.get(f"/history/{message_id}")
+    )
     deliver(app)
     html = user_client.get(f"/history/{message_id}").get_data(as_text=True)
-    assert "data-auto-refresh" not in html and "http-equiv" not in html
+    assert "data-progress" not in html and "message_progress.js" not in html
 
 
 def test_recipients_of_a_big_message_are_paginated(app, user_client, make, user):

@@ -48,3 +48,20 @@ def skip_reasons(session: Session, message_id: int) -> dict[str, int]:
         ).all()
     )
     return {reason: counts[reason] for reason in REASON_ORDER if counts.get(reason)}
+
+
+RECIPIENTS_BY_ID_AT_MOST = 200
+
+
+def recipients_by_id(session: Session, message_id: int, ids: list[int]) -> list[Recipient]:
+    """The recipients a message's page shows (by id, at most RECIPIENTS_BY_ID_AT_MOST), for its
+    live progress; only the message's own, whatever ids are asked for.
+
+    The caller has found the message within its reader's scope (ownership.find_message).
+    """
+    if not ids:
+        return []
+    query = select(Recipient).where(
+        Recipient.message_id == message_id, Recipient.id.in_(ids[:RECIPIENTS_BY_ID_AT_MOST])
+    )
+    return list(session.scalars(query.order_by(Recipient.id)))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
+    get_template_attribute,
     jsonify,
     redirect,
     render_template,
@@ -47,20 +49,26 @@ from smspanel.services.eligibility import (
 )
 from smspanel.services.history import list_messages
 from smspanel.services.history_filters import HistoryFilters
-from smspanel.services.message_detail import list_recipients, sender_name, skip_reasons
+from smspanel.services.message_detail import (
+    list_recipients,
+    recipients_by_id,
+    sender_name,
+    skip_reasons,
+)
 from smspanel.services.ownership import MessageScope, find_message, readable_by
 from smspanel.services.pagination import parse_page
 from smspanel.services.phone import InvalidRecipients, NoRecipients, display_phone
 from smspanel.services.quotas import QuotaExceeded, Usage, department_usage
 from smspanel.services.scheduling import EARLIEST_AHEAD, LATEST_AHEAD, started_late
 from smspanel.services.sending import AcceptedSend, TooManyRecipients, accept_send
+from smspanel.services.wording import status_label
 from smspanel.web.access import login_required, register_error_pages, sender_required
 from smspanel.web.forms import ComposeForm
 
 bp = Blueprint("sms", __name__)
 register_error_pages(bp)
 
-REFRESH_SECONDS = 3
+PROGRESS_SECONDS = 3  # how often a pending message's page asks progress.json
 
 
 @bp.app_template_filter("phone")
@@ -299,7 +307,13 @@ def message_detail(message_id: int):
     recipients = list_recipients(
         db.session, message.id, parse_page(request.args.get("page")), recipient_status
     )
-    pending = message.status == MessageStatus.PENDING
+    progress = None
+    if message.status == MessageStatus.PENDING:
+        progress = {
+            "seconds": PROGRESS_SECONDS,
+            "text": progress_text(message),
+            "refresh_url": request.full_path if request.query_string else request.path,
+        }
     return render_template(
         "message_detail.html",
         message=message,
@@ -307,12 +321,103 @@ def message_detail(message_id: int):
         recipients=recipients,
         recipient_status=recipient_status,
         recipient_statuses=tuple(RecipientStatus),
-        refresh_seconds=REFRESH_SECONDS if pending else None,
+        progress=progress,
         cancellable=is_cancellable(message) and may_cancel(message, current_user),
         started_late=started_late(message.scheduled_at, message.started_at),
         skip_reasons=skip_reasons(db.session, message.id) if message.skipped_count else {},
         skip_labels={reason: reason_label(reason) for reason in REASON_ORDER},
     )
+
+
+@bp.get("/history/<int:message_id>/progress.json")
+@login_required
+def message_progress(message_id: int):
+    """A message's figures and the rows its page shows (`ids`, comma-separated), for the
+    page's live update (static/js/message_progress.js): the same reader's scope as the page,
+    and a recipient only of this message. Words come in the reader's language, so the script
+    only places them (as text: it writes no markup)."""
+    message = find_message(db.session, message_id, readers_scope())
+    if message is None:
+        return json_error(404, "NOT_FOUND", _("No such message."))
+    raw_ids = [part.strip() for part in request.args.get("ids", "").split(",") if part.strip()]
+    if not all(part.isdigit() for part in raw_ids):
+        return json_error(
+            400, "VALIDATION_ERROR", _("ids: give recipient ids as digits separated by commas.")
+        )
+    icons = get_template_attribute("_macros.html", "STATUS_ICONS")
+
+    def badge(status: str) -> dict[str, str]:
+        return {"status": status, "icon": icons.get(status, "•"), "label": status_label(status)}
+
+    final = message.pending_count == 0
+    return jsonify(
+        {
+            "id": message.id,
+            "final": final,
+            "status": badge(str(message.status)),
+            "counts": {
+                "recipients": message.recipient_count,
+                "sent": message.sent_count,
+                "failed": message.failed_count,
+                "pending": message.pending_count,
+                "skipped": message.skipped_count,
+                "cancelled": message.cancelled_count,
+            },
+            "text": final_sentence(message) if final else progress_text(message),
+            "announcement": final_sentence(message) if final else None,
+            "completed_at": moment(message.completed_at),
+            "recipients": [
+                {
+                    "id": recipient.id,
+                    "state": f"{recipient.status}:{recipient.attempts}",
+                    "status": badge(str(recipient.status)),
+                    "skip_reason": recipient.skip_reason,
+                    "skip_label": reason_label(recipient.skip_reason)
+                    if recipient.skip_reason
+                    else None,
+                    "error": recipient.error_message or "—",
+                    "attempts": recipient.attempts,
+                    "sent_at": moment(recipient.sent_at),
+                }
+                for recipient in recipients_by_id(
+                    db.session, message.id, [int(part) for part in raw_ids]
+                )
+            ],
+        }
+    )
+
+
+def moment(value: datetime | None) -> dict[str, str] | None:
+    """A time as the page's `when(…, true)` shows it: ISO for `datetime`, HKT for people."""
+    if value is None:
+        return None
+    return {"iso": value.isoformat(), "text": format_hkt(value, True)}
+
+
+def json_error(status: int, code: str, message: str) -> tuple[Response, int]:
+    """The API's error shape, for the one JSON page of a message."""
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def progress_text(message: Message) -> str:
+    return _(
+        "Still sending: %(pending)s of %(total)s recipients pending.",
+        pending=format_decimal(message.pending_count),
+        total=format_decimal(message.recipient_count),
+    )
+
+
+def final_sentence(message: Message) -> str:
+    """The one sentence a screen reader hears when the page sees the message final."""
+    outcomes = [
+        _("%(num)s sent", num=format_decimal(message.sent_count)),
+        _("%(num)s failed", num=format_decimal(message.failed_count)),
+    ]
+    if message.skipped_count:
+        outcomes.append(_("%(num)s skipped", num=format_decimal(message.skipped_count)))
+    if message.cancelled_count:
+        outcomes.append(_("%(num)s cancelled", num=format_decimal(message.cancelled_count)))
+    return _("All recipients done: %(outcomes)s.", outcomes=_(", ").join(outcomes))
 
 
 @bp.post("/history/<int:message_id>/cancel")

@@ -32,25 +32,6 @@
     input.addEventListener("focus", function () { input.select(); });
   });
 
-  // A message detail page refreshes itself while recipients are pending.
-  var refresh = document.querySelector("[data-auto-refresh]");
-  if (refresh) {
-    var seconds = parseInt(refresh.getAttribute("data-auto-refresh"), 10) || 3;
-    window.setTimeout(function () {
-      // Keep the reader's place on the page across the reload.
-      try { sessionStorage.setItem("smspanel-scroll:" + location.href, String(window.scrollY)); } catch (e) {}
-      window.location.reload();
-    }, seconds * 1000);
-  }
-  try {
-    var key = "smspanel-scroll:" + location.href;
-    var saved = sessionStorage.getItem(key);
-    if (saved !== null) {
-      sessionStorage.removeItem(key);
-      window.scrollTo(0, parseInt(saved, 10) || 0);
-    }
-  } catch (e) {}
-
   // Move focus to an error summary so keyboard and screen-reader users hear it first.
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();

@@ -21,7 +21,10 @@
   var phone = /^(?:\+?852 ?)?([0-9]{4}) ?([0-9]{4})$/;
   var lineBreak = /\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/;  // Python's str.splitlines()
   var placeholder = /\(\(([^()]*)\)\)/g;
-  var ANNOUNCE_AFTER_MS = 500;  // a screen reader hears the counter once typing pauses
+  // i18n.py `text_language`: Chinese when Han characters are at least as many as Latin words.
+  var han = /[\u3100-\u312f\u31a0-\u31bf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u{20000}-\u{3134f}]/gu;
+  var latinWord = /[A-Za-z]+/g;
+  var ANNOUNCE_AFTER_MS = 700;  // a screen reader hears one sentence once typing pauses
 
   var recipients = document.getElementById("recipients");  // compose only
   var content = document.getElementById("content");
@@ -214,8 +217,13 @@
 
     var forcing = forcingCharacters(text);
     listForcing(forcing);
-    sentence = fill(words.announcement, { characters: characters, segments: segments, encoding: encoding });
-    if (forcing.length) sentence += " " + plural(words.forcing, forcing.length);
+    var spoken = words.spoken;
+    var said = {
+      characters: plural(spoken.characters, s.characters),
+      sms: plural(words.sms, s.segments),
+      forcing: plural(spoken.forcing, forcing.length)
+    };
+    var key = forcing.length ? "Forcing" : "";
 
     if (recipients && out.recipients) {
       var figures = recipientFigures();
@@ -226,12 +234,25 @@
           segments: segments,
           total: plural(words.sms, figures.numbers * s.segments)
         });
-        sentence += " " + out.total.textContent;
+      }
+      if (figures.numbers) {
+        said.recipients = plural(words.recipients, figures.numbers);
+        said.total = plural(words.sms, figures.numbers * s.segments);
+        key = "Total" + key;
       }
       if (out.quota) showQuotaNeed(figures.numbers * s.segments);
     }
-    if (out.preview) out.preview.textContent = text;
+    sentence = fill(spoken["sentence" + key], said);
+    if (out.preview) showPreview(text);
     if (out.placeholders) listPlaceholders(text);
+  }
+
+  // The preview carries the text's language, as the server marks it (the `lang_attribute` filter).
+  function showPreview(text) {
+    out.preview.textContent = text;
+    var hans = (text.match(han) || []).length;
+    if (hans && hans >= (text.match(latinWord) || []).length) out.preview.lang = "zh-Hant-HK";
+    else out.preview.removeAttribute("lang");
   }
 
   // What the typed send would take of the month's quota (the server decides at send).
@@ -244,9 +265,12 @@
     over.hidden = !quota || Number(out.quota.dataset.used) + needed <= quota;
   }
 
+  // One polite sentence once typing pauses, and only when it says something new.
   function announceLater() {
     clearTimeout(announceTimer);
-    announceTimer = setTimeout(function () { out.announcement.textContent = sentence; }, ANNOUNCE_AFTER_MS);
+    announceTimer = setTimeout(function () {
+      if (out.announcement.textContent !== sentence) out.announcement.textContent = sentence;
+    }, ANNOUNCE_AFTER_MS);
   }
 
   [recipients, content, enquiry].forEach(function (el) {
