@@ -1,0 +1,295 @@
+"""Failed-login counts and the lockout rule, shared by the web form, the API and the
+two-factor code step, and by every process of a deployment.
+
+The counts live in the database (`login_failures`) unless RATELIMIT_STORAGE_URI names a
+store (`redis://…`, or `memory://` for a single process). An attempt takes its place in a
+count *before* the password is checked and gives it back when it did not fail, with one
+conditional UPDATE: concurrent guesses cannot overshoot a limit, so the counts are exact.
+
+The lockout rule (`LoginThrottle.begin`): an address over its limit is refused outright.
+An account whose count is full is refused too, except to an address with no failures in
+the account's window: that address may try once more, up to twice the account's limit in
+all. The owner, from their usual address, still gets in while someone else guesses; an
+attacker gets at most the limit from one address, and twice it from any number.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import limits
+from limits.storage import Storage, storage_from_string
+from sqlalchemy import Engine, case, delete, insert, or_, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from smspanel.models import LoginFailureCount, utcnow
+from smspanel.services.transactions import dialect_name, transaction, with_conflict_retry
+
+ADDRESS = "address"  # every form's failures from one client address
+FRESH_ADDRESS = "address-recent"  # the same, over the account's window: "no recent failures"
+PURGE_INTERVAL_SECONDS = 60.0
+SUBJECT_LENGTH = 200
+
+_failures = LoginFailureCount.__table__
+
+
+@dataclass(frozen=True)
+class Limit:
+    amount: int
+    period: timedelta
+
+    @classmethod
+    def parse(cls, text: str) -> Limit:
+        """`10 per 15 minutes`, `30/minute`: the notation of LOGIN_LIMIT_PER_*."""
+        item = limits.parse(text)
+        return cls(item.amount, timedelta(seconds=item.get_expiry()))
+
+
+@dataclass(frozen=True)
+class Place:
+    """One attempt's place in a count, to give back if the attempt did not fail."""
+
+    scope: str
+    subject: str
+    window: object  # which window it was taken in
+
+
+@dataclass(frozen=True)
+class Taken:
+    place: Place | None  # None: the count was full
+    retry_after: int = 0  # seconds until the full count's window ends
+
+
+class FailureCounts(Protocol):
+    def take(self, scope: str, subject: str, limit: Limit | None, period: timedelta) -> Taken:
+        """Count one attempt in the window of `period`, unless `limit` is reached."""
+        ...
+
+    def give_back(self, place: Place) -> None: ...
+
+    def count(self, scope: str, subject: str, period: timedelta) -> int: ...
+
+    def purge(self, before: datetime) -> int:
+        """Forget windows that began before `before`."""
+        ...
+
+
+class DatabaseCounts:
+    """Counts in `login_failures`: one row per (scope, subject), its window and failures."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _run(self, work: Callable[[Session], Any]) -> Any:
+        with Session(self.engine) as session:
+            return with_conflict_retry(session, lambda: work(session))
+
+    def take(self, scope: str, subject: str, limit: Limit | None, period: timedelta) -> Taken:
+        subject = subject[:SUBJECT_LENGTH]
+
+        def work(session: Session) -> Taken:
+            now = utcnow()
+            expired = _failures.c.window_started_at <= now - period
+            row = (_failures.c.scope == scope, _failures.c.subject == subject)
+            with transaction(session, write=True):
+                _ensure_row(session, scope, subject, now)
+                statement = update(_failures).where(*row)
+                if limit is not None:
+                    statement = statement.where(or_(expired, _failures.c.failures < limit.amount))
+                # The count first: MySQL's SET sees the columns already assigned to its left.
+                statement = statement.ordered_values(
+                    (_failures.c.failures, case((expired, 1), else_=_failures.c.failures + 1)),
+                    (
+                        _failures.c.window_started_at,
+                        case((expired, now), else_=_failures.c.window_started_at),
+                    ),
+                )
+                counted = session.execute(statement).rowcount == 1
+                started = session.scalar(select(_failures.c.window_started_at).where(*row))
+            assert started is not None
+            if counted:
+                return Taken(Place(scope, subject, started))
+            return Taken(None, _seconds_until(started + period, now))
+
+        return self._run(work)  # type: ignore[no-any-return]
+
+    def give_back(self, place: Place) -> None:
+        def work(session: Session) -> None:
+            with transaction(session, write=True):
+                session.execute(
+                    update(_failures)
+                    .where(
+                        _failures.c.scope == place.scope,
+                        _failures.c.subject == place.subject,
+                        _failures.c.window_started_at == place.window,
+                        _failures.c.failures > 0,
+                    )
+                    .values(failures=_failures.c.failures - 1)
+                )
+
+        self._run(work)
+
+    def count(self, scope: str, subject: str, period: timedelta) -> int:
+        with Session(self.engine) as session:
+            failures = session.scalar(
+                select(_failures.c.failures).where(
+                    _failures.c.scope == scope,
+                    _failures.c.subject == subject[:SUBJECT_LENGTH],
+                    _failures.c.window_started_at > utcnow() - period,
+                )
+            )
+        return int(failures or 0)
+
+    def purge(self, before: datetime) -> int:
+        def work(session: Session) -> int:
+            with transaction(session):
+                result = session.execute(
+                    delete(_failures).where(_failures.c.window_started_at < before)
+                )
+            return int(result.rowcount or 0)
+
+        return self._run(work)  # type: ignore[no-any-return]
+
+
+def _ensure_row(session: Session, scope: str, subject: str, now: datetime) -> None:
+    """Insert the row unless it is there: of concurrent first failures one inserts it and
+    the others find it (as services/quotas.py does for a month's usage)."""
+    values = {"scope": scope, "subject": subject, "window_started_at": now, "failures": 0}
+    dialect = dialect_name(session)
+    if dialect == "postgresql":
+        session.execute(postgresql_insert(_failures).values(values).on_conflict_do_nothing())
+    elif dialect in ("mysql", "mariadb"):
+        # Not INSERT IGNORE: that takes a shared lock on a duplicate, and two attempts
+        # holding it would deadlock on their UPDATEs. This takes the exclusive lock.
+        session.execute(
+            mysql_insert(_failures).values(values).on_duplicate_key_update(scope=_failures.c.scope)
+        )
+    elif dialect == "sqlite":
+        session.execute(sqlite_insert(_failures).values(values).on_conflict_do_nothing())
+    else:  # pragma: no cover - the three databases above are the supported ones
+        session.execute(insert(_failures).values(values))
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+class StoreCounts:
+    """Counts in a `limits` store (RATELIMIT_STORAGE_URI): Redis, Memcached, memory."""
+
+    def __init__(self, uri: str) -> None:
+        storage = storage_from_string(uri)
+        if not isinstance(storage, Storage):
+            raise ValueError(f"RATELIMIT_STORAGE_URI={uri!r} names an asyncio store")
+        self.storage = storage
+
+    @staticmethod
+    def _key(scope: str, subject: str) -> str:
+        return f"smspanel/login-failures/{scope}/{subject[:SUBJECT_LENGTH]}"
+
+    def take(self, scope: str, subject: str, limit: Limit | None, period: timedelta) -> Taken:
+        key = self._key(scope, subject)
+        seconds = max(1, int(period.total_seconds()))
+        counted = self.storage.incr(key, seconds)  # atomic: exactly `limit` callers fit
+        if limit is not None and counted > limit.amount:
+            self.storage.incr(key, seconds, amount=-1)
+            return Taken(None, max(1, math.ceil(self.storage.get_expiry(key) - time.time())))
+        return Taken(Place(scope, subject, None))
+
+    def give_back(self, place: Place) -> None:
+        key = self._key(place.scope, place.subject)
+        if self.storage.get(key) > 0:
+            self.storage.incr(key, 1, amount=-1)
+
+    def count(self, scope: str, subject: str, period: timedelta) -> int:
+        return int(self.storage.get(self._key(scope, subject)))
+
+    def purge(self, before: datetime) -> int:
+        return 0  # the store expires its keys itself
+
+
+def counts_for(storage_uri: str | None, engine: Callable[[], Engine]) -> FailureCounts:
+    return StoreCounts(storage_uri) if storage_uri else DatabaseCounts(engine())
+
+
+@dataclass
+class Attempt:
+    """A login attempt let through: `failed` keeps its places, `succeeded` gives them back."""
+
+    throttle: LoginThrottle
+    address: str
+    places: list[Place] = field(default_factory=list)
+    retry_after: int = 0
+    fresh_counted: bool = False
+
+    @property
+    def refused(self) -> bool:
+        return self.retry_after > 0
+
+    def failed(self) -> None:
+        if not self.fresh_counted:
+            self.throttle.counts.take(FRESH_ADDRESS, self.address, None, self.throttle.fresh_period)
+        self.throttle.purge_if_due()
+
+    def succeeded(self) -> None:
+        for place in reversed(self.places):
+            self.throttle.counts.give_back(place)
+
+
+class LoginThrottle:
+    """The limits LOGIN_LIMIT_PER_ACCOUNT and LOGIN_LIMIT_PER_ADDRESS over one set of counts."""
+
+    def __init__(self, counts: FailureCounts, per_account: Limit, per_address: Limit) -> None:
+        self.counts = counts
+        self.per_account = per_account
+        self.per_address = per_address
+        self.fresh_period = per_account.period
+        self._last_purge = 0.0
+        self._purge_lock = threading.Lock()
+
+    def begin(self, scope: str, account: str, address: str) -> Attempt:
+        """Take the attempt's places in the address's and the account's counts (`scope`
+        keeps the password, the login code and enrolment apart), or refuse it."""
+        attempt = Attempt(self, address)
+        by_address = self.counts.take(ADDRESS, address, self.per_address, self.per_address.period)
+        if by_address.place is None:
+            attempt.retry_after = by_address.retry_after
+            return attempt
+        attempt.places.append(by_address.place)
+        account_period = self.per_account.period
+        by_account = self.counts.take(scope, account, self.per_account, account_period)
+        if by_account.place is not None:
+            attempt.places.append(by_account.place)
+            return attempt
+        # The account is full. An address without recent failures may still try once.
+        fresh = self.counts.take(FRESH_ADDRESS, address, Limit(1, account_period), account_period)
+        if fresh.place is not None:
+            ceiling = Limit(2 * self.per_account.amount, account_period)
+            beyond = self.counts.take(scope, account, ceiling, account_period)
+            if beyond.place is not None:
+                attempt.places += [fresh.place, beyond.place]
+                attempt.fresh_counted = True
+                return attempt
+            self.counts.give_back(fresh.place)
+        attempt.succeeded()  # nothing was tried: give the address's place back
+        attempt.places.clear()
+        attempt.retry_after = by_account.retry_after
+        return attempt
+
+    def purge_if_due(self) -> None:
+        """Old windows go at most once a minute per process."""
+        with self._purge_lock:
+            if time.monotonic() - self._last_purge < PURGE_INTERVAL_SECONDS:
+                return
+            self._last_purge = time.monotonic()
+        longest = max(self.per_account.period, self.per_address.period)
+        self.counts.purge(utcnow() - longest)
