@@ -113,14 +113,14 @@ class DatabaseCounts:
                         case((expired, now), else_=_failures.c.window_started_at),
                     ),
                 )
-                counted = session.execute(statement).rowcount == 1
+                counted = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
                 started = session.scalar(select(_failures.c.window_started_at).where(*row))
             assert started is not None
             if counted:
                 return Taken(Place(scope, subject, started))
             return Taken(None, _seconds_until(started + period, now))
 
-        return self._run(work)  # type: ignore[no-any-return]
+        return self._run(work)
 
     def give_back(self, place: Place) -> None:
         def work(session: Session) -> None:
@@ -155,9 +155,9 @@ class DatabaseCounts:
                 result = session.execute(
                     delete(_failures).where(_failures.c.window_started_at < before)
                 )
-            return int(result.rowcount or 0)
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-        return self._run(work)  # type: ignore[no-any-return]
+        return self._run(work)
 
 
 def _ensure_row(session: Session, scope: str, subject: str, now: datetime) -> None:
