@@ -67,6 +67,7 @@ class Place:
 class Taken:
     place: Place | None  # None: the count was full
     retry_after: int = 0  # seconds until the full count's window ends
+    count: int = 0  # the count after this attempt
 
 
 class FailureCounts(Protocol):
@@ -114,11 +115,12 @@ class DatabaseCounts:
                     ),
                 )
                 counted = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
-                started = session.scalar(select(_failures.c.window_started_at).where(*row))
-            assert started is not None
+                started, failures = session.execute(
+                    select(_failures.c.window_started_at, _failures.c.failures).where(*row)
+                ).one()
             if counted:
-                return Taken(Place(scope, subject, started))
-            return Taken(None, _seconds_until(started + period, now))
+                return Taken(Place(scope, subject, started), count=failures)
+            return Taken(None, _seconds_until(started + period, now), failures)
 
         return self._run(work)
 
@@ -202,8 +204,9 @@ class StoreCounts:
         counted = self.storage.incr(key, seconds)  # atomic: exactly `limit` callers fit
         if limit is not None and counted > limit.amount:
             self.storage.incr(key, seconds, amount=-1)
-            return Taken(None, max(1, math.ceil(self.storage.get_expiry(key) - time.time())))
-        return Taken(Place(scope, subject, None))
+            retry_after = max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
+            return Taken(None, retry_after, limit.amount)
+        return Taken(Place(scope, subject, None), count=counted)
 
     def give_back(self, place: Place) -> None:
         key = self._key(place.scope, place.subject)
@@ -223,26 +226,29 @@ def counts_for(storage_uri: str | None, engine: Callable[[], Engine]) -> Failure
 
 @dataclass
 class Attempt:
-    """A login attempt let through: `failed` keeps its places, `succeeded` gives them back."""
+    """A login attempt let through holds a place in each count it is part of: `failed`
+    keeps them, `succeeded` gives them back. A refused one holds none."""
 
     throttle: LoginThrottle
-    address: str
     places: list[Place] = field(default_factory=list)
     retry_after: int = 0
-    fresh_counted: bool = False
 
     @property
     def refused(self) -> bool:
         return self.retry_after > 0
 
     def failed(self) -> None:
-        if not self.fresh_counted:
-            self.throttle.counts.take(FRESH_ADDRESS, self.address, None, self.throttle.fresh_period)
         self.throttle.purge_if_due()
 
     def succeeded(self) -> None:
         for place in reversed(self.places):
             self.throttle.counts.give_back(place)
+        self.places.clear()
+
+    def refuse(self, retry_after: int) -> Attempt:
+        self.succeeded()  # nothing was tried: every place taken so far goes back
+        self.retry_after = retry_after
+        return self
 
 
 class LoginThrottle:
@@ -252,37 +258,37 @@ class LoginThrottle:
         self.counts = counts
         self.per_account = per_account
         self.per_address = per_address
-        self.fresh_period = per_account.period
         self._last_purge = 0.0
         self._purge_lock = threading.Lock()
 
     def begin(self, scope: str, account: str, address: str) -> Attempt:
         """Take the attempt's places in the address's and the account's counts (`scope`
-        keeps the password, the login code and enrolment apart), or refuse it."""
-        attempt = Attempt(self, address)
+        keeps the password, the login code and enrolment apart), or refuse it.
+
+        Places are taken before the attempt is checked, so attempts in flight at once are
+        counted as if each had failed: no limit can be overshot by concurrency."""
+        attempt = Attempt(self)
+        window = self.per_account.period
         by_address = self.counts.take(ADDRESS, address, self.per_address, self.per_address.period)
         if by_address.place is None:
-            attempt.retry_after = by_address.retry_after
-            return attempt
+            return attempt.refuse(by_address.retry_after)
         attempt.places.append(by_address.place)
-        account_period = self.per_account.period
-        by_account = self.counts.take(scope, account, self.per_account, account_period)
+        recent = self.counts.take(FRESH_ADDRESS, address, None, window)
+        assert recent.place is not None  # no limit: always counted
+        attempt.places.append(recent.place)
+        by_account = self.counts.take(scope, account, self.per_account, window)
         if by_account.place is not None:
             attempt.places.append(by_account.place)
             return attempt
-        # The account is full. An address without recent failures may still try once.
-        fresh = self.counts.take(FRESH_ADDRESS, address, Limit(1, account_period), account_period)
-        if fresh.place is not None:
-            ceiling = Limit(2 * self.per_account.amount, account_period)
-            beyond = self.counts.take(scope, account, ceiling, account_period)
-            if beyond.place is not None:
-                attempt.places += [fresh.place, beyond.place]
-                attempt.fresh_counted = True
-                return attempt
-            self.counts.give_back(fresh.place)
-        attempt.succeeded()  # nothing was tried: give the address's place back
-        attempt.places.clear()
-        attempt.retry_after = by_account.retry_after
+        # The account is full. An address without recent failures (or attempts in flight)
+        # may still try, up to twice the account's limit in all.
+        if recent.count > 1:
+            return attempt.refuse(by_account.retry_after)
+        ceiling = Limit(2 * self.per_account.amount, window)
+        beyond = self.counts.take(scope, account, ceiling, window)
+        if beyond.place is None:
+            return attempt.refuse(beyond.retry_after)
+        attempt.places.append(beyond.place)
         return attempt
 
     def purge_if_due(self) -> None:
