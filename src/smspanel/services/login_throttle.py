@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 import limits
 from limits.storage import Storage, storage_from_string
@@ -70,12 +70,21 @@ class Taken:
     count: int = 0  # the count after this attempt
 
 
-class FailureCounts(Protocol):
+class Counter(Protocol):
     def take(self, scope: str, subject: str, limit: Limit | None, period: timedelta) -> Taken:
         """Count one attempt in the window of `period`, unless `limit` is reached."""
         ...
 
     def give_back(self, place: Place) -> None: ...
+
+
+T = TypeVar("T")
+
+
+class FailureCounts(Counter, Protocol):
+    def run(self, work: Callable[[Counter], T]) -> T:
+        """Do `work`'s takes and give-backs together (one transaction in the database)."""
+        ...
 
     def count(self, scope: str, subject: str, period: timedelta) -> int: ...
 
@@ -84,61 +93,71 @@ class FailureCounts(Protocol):
         ...
 
 
+class RowCounter:
+    """Takes and give-backs on `login_failures` rows, inside the caller's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def take(self, scope: str, subject: str, limit: Limit | None, period: timedelta) -> Taken:
+        session, subject, now = self.session, subject[:SUBJECT_LENGTH], utcnow()
+        expired = _failures.c.window_started_at <= now - period
+        row = (_failures.c.scope == scope, _failures.c.subject == subject)
+        _ensure_row(session, scope, subject, now)
+        statement = update(_failures).where(*row)
+        if limit is not None:
+            statement = statement.where(or_(expired, _failures.c.failures < limit.amount))
+        # The count first: MySQL's SET sees the columns already assigned to its left.
+        statement = statement.ordered_values(
+            (_failures.c.failures, case((expired, 1), else_=_failures.c.failures + 1)),
+            (
+                _failures.c.window_started_at,
+                case((expired, now), else_=_failures.c.window_started_at),
+            ),
+        )
+        counted = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+        started, failures = session.execute(
+            select(_failures.c.window_started_at, _failures.c.failures).where(*row)
+        ).one()
+        if counted:
+            return Taken(Place(scope, subject, started), count=failures)
+        return Taken(None, _seconds_until(started + period, now), failures)
+
+    def give_back(self, place: Place) -> None:
+        self.session.execute(
+            update(_failures)
+            .where(
+                _failures.c.scope == place.scope,
+                _failures.c.subject == place.subject,
+                _failures.c.window_started_at == place.window,
+                _failures.c.failures > 0,
+            )
+            .values(failures=_failures.c.failures - 1)
+        )
+
+
 class DatabaseCounts:
-    """Counts in `login_failures`: one row per (scope, subject), its window and failures."""
+    """Counts in `login_failures`: one row per (scope, subject), its window and failures.
+
+    Every transaction locks an attempt's rows in the same order (address, recent address,
+    account), so two attempts never deadlock; a lost race on a server is run again."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _run(self, work: Callable[[Session], Any]) -> Any:
+    def run(self, work: Callable[[Counter], T]) -> T:
+        def in_transaction(session: Session) -> T:
+            with transaction(session, write=True):
+                return work(RowCounter(session))
+
         with Session(self.engine) as session:
-            return with_conflict_retry(session, lambda: work(session))
+            return with_conflict_retry(session, lambda: in_transaction(session))
 
     def take(self, scope: str, subject: str, limit: Limit | None, period: timedelta) -> Taken:
-        subject = subject[:SUBJECT_LENGTH]
-
-        def work(session: Session) -> Taken:
-            now = utcnow()
-            expired = _failures.c.window_started_at <= now - period
-            row = (_failures.c.scope == scope, _failures.c.subject == subject)
-            with transaction(session, write=True):
-                _ensure_row(session, scope, subject, now)
-                statement = update(_failures).where(*row)
-                if limit is not None:
-                    statement = statement.where(or_(expired, _failures.c.failures < limit.amount))
-                # The count first: MySQL's SET sees the columns already assigned to its left.
-                statement = statement.ordered_values(
-                    (_failures.c.failures, case((expired, 1), else_=_failures.c.failures + 1)),
-                    (
-                        _failures.c.window_started_at,
-                        case((expired, now), else_=_failures.c.window_started_at),
-                    ),
-                )
-                counted = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
-                started, failures = session.execute(
-                    select(_failures.c.window_started_at, _failures.c.failures).where(*row)
-                ).one()
-            if counted:
-                return Taken(Place(scope, subject, started), count=failures)
-            return Taken(None, _seconds_until(started + period, now), failures)
-
-        return self._run(work)
+        return self.run(lambda counter: counter.take(scope, subject, limit, period))
 
     def give_back(self, place: Place) -> None:
-        def work(session: Session) -> None:
-            with transaction(session, write=True):
-                session.execute(
-                    update(_failures)
-                    .where(
-                        _failures.c.scope == place.scope,
-                        _failures.c.subject == place.subject,
-                        _failures.c.window_started_at == place.window,
-                        _failures.c.failures > 0,
-                    )
-                    .values(failures=_failures.c.failures - 1)
-                )
-
-        self._run(work)
+        self.run(lambda counter: counter.give_back(place))
 
     def count(self, scope: str, subject: str, period: timedelta) -> int:
         with Session(self.engine) as session:
@@ -152,14 +171,11 @@ class DatabaseCounts:
         return int(failures or 0)
 
     def purge(self, before: datetime) -> int:
-        def work(session: Session) -> int:
-            with transaction(session):
-                result = session.execute(
-                    delete(_failures).where(_failures.c.window_started_at < before)
-                )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-        return self._run(work)
+        with Session(self.engine) as session, transaction(session):
+            result = session.execute(
+                delete(_failures).where(_failures.c.window_started_at < before)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _ensure_row(session: Session, scope: str, subject: str, now: datetime) -> None:
@@ -213,6 +229,9 @@ class StoreCounts:
         if self.storage.get(key) > 0:
             self.storage.incr(key, 1, amount=-1)
 
+    def run(self, work: Callable[[Counter], T]) -> T:
+        return work(self)  # each step is atomic in the store; there is no transaction
+
     def count(self, scope: str, subject: str, period: timedelta) -> int:
         return int(self.storage.get(self._key(scope, subject)))
 
@@ -241,14 +260,14 @@ class Attempt:
         self.throttle.purge_if_due()
 
     def succeeded(self) -> None:
-        for place in reversed(self.places):
-            self.throttle.counts.give_back(place)
-        self.places.clear()
+        places, self.places = self.places, []
+        if places:
+            self.throttle.counts.run(lambda counter: _give_back(counter, places))
 
-    def refuse(self, retry_after: int) -> Attempt:
-        self.succeeded()  # nothing was tried: every place taken so far goes back
-        self.retry_after = retry_after
-        return self
+
+def _give_back(counter: Counter, places: list[Place]) -> None:
+    for place in places:  # in the order taken: the order every transaction locks them in
+        counter.give_back(place)
 
 
 class LoginThrottle:
@@ -267,27 +286,36 @@ class LoginThrottle:
 
         Places are taken before the attempt is checked, so attempts in flight at once are
         counted as if each had failed: no limit can be overshot by concurrency."""
+        return self.counts.run(lambda counter: self._begin(counter, scope, account, address))
+
+    def _begin(self, counter: Counter, scope: str, account: str, address: str) -> Attempt:
         attempt = Attempt(self)
         window = self.per_account.period
-        by_address = self.counts.take(ADDRESS, address, self.per_address, self.per_address.period)
+
+        def refuse(retry_after: int) -> Attempt:
+            _give_back(counter, attempt.places)  # nothing was tried
+            attempt.places, attempt.retry_after = [], retry_after
+            return attempt
+
+        by_address = counter.take(ADDRESS, address, self.per_address, self.per_address.period)
         if by_address.place is None:
-            return attempt.refuse(by_address.retry_after)
+            return refuse(by_address.retry_after)
         attempt.places.append(by_address.place)
-        recent = self.counts.take(FRESH_ADDRESS, address, None, window)
+        recent = counter.take(FRESH_ADDRESS, address, None, window)
         assert recent.place is not None  # no limit: always counted
         attempt.places.append(recent.place)
-        by_account = self.counts.take(scope, account, self.per_account, window)
+        by_account = counter.take(scope, account, self.per_account, window)
         if by_account.place is not None:
             attempt.places.append(by_account.place)
             return attempt
         # The account is full. An address without recent failures (or attempts in flight)
         # may still try, up to twice the account's limit in all.
         if recent.count > 1:
-            return attempt.refuse(by_account.retry_after)
+            return refuse(by_account.retry_after)
         ceiling = Limit(2 * self.per_account.amount, window)
-        beyond = self.counts.take(scope, account, ceiling, window)
+        beyond = counter.take(scope, account, ceiling, window)
         if beyond.place is None:
-            return attempt.refuse(beyond.retry_after)
+            return refuse(beyond.retry_after)
         attempt.places.append(beyond.place)
         return attempt
 
