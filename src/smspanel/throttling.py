@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app, request
 
+from smspanel.config import ConfigError
 from smspanel.errors import api_error, error_page, wants_json
 from smspanel.models import db
 from smspanel.services.login_throttle import Attempt, Limit, LoginThrottle, counts_for
@@ -116,6 +117,6 @@ def init_app(app: Flask) -> None:
         try:
             Limit.parse(app.config[name])
         except ValueError:
-            raise ValueError(
+            raise ConfigError(
                 f"{name}={app.config[name]!r} is not a limit like '10 per 15 minutes'"
             ) from None

@@ -97,3 +97,16 @@ def test_processes_starting_together_agree_on_one_development_secret(env, tmp_pa
         secrets = set(pool.map(lambda _: development_secret(folder), range(32)))
     assert len(secrets) == 1 and len(secrets.pop()) >= 32
     assert [p.name for p in folder.iterdir()] == ["secret_key"]
+
+
+@pytest.mark.parametrize("name", ["LOGIN_LIMIT_PER_ACCOUNT", "LOGIN_LIMIT_PER_ADDRESS"])
+def test_a_login_limit_the_throttle_cannot_read_stops_the_start(env, name):
+    env.setenv(name, "ten a while")
+    with pytest.raises(ConfigError, match=f"{name}='ten a while' is not a limit"):
+        create_app()
+
+
+def test_login_counts_are_in_the_database_unless_a_store_is_named(env):
+    assert create_app().config["RATELIMIT_STORAGE_URI"] is None
+    env.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
+    assert create_app().config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
