@@ -201,3 +201,13 @@ def test_concurrent_guesses_from_one_address_stay_within_the_limit(throttle):
     with ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(attempt, range(threads)))
     assert results.count("failed") == 10
+
+
+@pytest.mark.parametrize("name", ["adm\x00in", "\ud800alice", "a" * 5000])
+def test_any_name_can_be_counted_on_every_database(any_counts, name):
+    """NUL (PostgreSQL refuses it), a lone surrogate (MariaDB's utf8mb4 refuses it) and a
+    name longer than the column are kept as their hash, each its own count."""
+    for _ in range(10):
+        assert any_counts.take("login-account", name, TEN, WINDOW).place is not None
+    assert any_counts.take("login-account", name, TEN, WINDOW).place is None
+    assert any_counts.take("login-account", name[:-1], TEN, WINDOW).place is not None

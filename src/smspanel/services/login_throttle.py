@@ -15,6 +15,7 @@ attacker gets at most the limit from one address, and twice it from any number.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -100,7 +101,7 @@ class RowCounter:
         self.session = session
 
     def take(self, scope: str, subject: str, limit: Limit | None, period: timedelta) -> Taken:
-        session, subject, now = self.session, subject[:SUBJECT_LENGTH], utcnow()
+        session, subject, now = self.session, stored_subject(subject), utcnow()
         expired = _failures.c.window_started_at <= now - period
         row = (_failures.c.scope == scope, _failures.c.subject == subject)
         _ensure_row(session, scope, subject, now)
@@ -164,7 +165,7 @@ class DatabaseCounts:
             failures = session.scalar(
                 select(_failures.c.failures).where(
                     _failures.c.scope == scope,
-                    _failures.c.subject == subject[:SUBJECT_LENGTH],
+                    _failures.c.subject == stored_subject(subject),
                     _failures.c.window_started_at > utcnow() - period,
                 )
             )
@@ -176,6 +177,15 @@ class DatabaseCounts:
                 delete(_failures).where(_failures.c.window_started_at < before)
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def stored_subject(subject: str) -> str:
+    """The subject as a key every database can hold: a name with control characters (NUL is
+    refused by PostgreSQL), lone surrogates or too long for the column becomes its hash."""
+    if subject.isprintable() and len(subject) <= SUBJECT_LENGTH:
+        return subject
+    digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest}"
 
 
 def _ensure_row(session: Session, scope: str, subject: str, now: datetime) -> None:
@@ -212,7 +222,7 @@ class StoreCounts:
 
     @staticmethod
     def _key(scope: str, subject: str) -> str:
-        return f"smspanel/login-failures/{scope}/{subject[:SUBJECT_LENGTH]}"
+        return f"smspanel/login-failures/{scope}/{stored_subject(subject)}"
 
     def take(self, scope: str, subject: str, limit: Limit | None, period: timedelta) -> Taken:
         key = self._key(scope, subject)
