@@ -195,7 +195,8 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "RATELIMIT_STORAGE_URI": env_str("RATELIMIT_STORAGE_URI", "memory://"),
+        # Unset: the login throttle counts in the database, shared by every process.
+        "RATELIMIT_STORAGE_URI": env_str("RATELIMIT_STORAGE_URI"),
         "LOGIN_LIMIT_PER_ACCOUNT": env_str("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
         "LOGIN_LIMIT_PER_ADDRESS": env_str("LOGIN_LIMIT_PER_ADDRESS", "30 per minute"),
         # Admins must set up two-factor sign-in before any other page (web only; not the API).

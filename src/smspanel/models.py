@@ -506,6 +506,19 @@ class GatewayPacing(db.Model):  # type: ignore[name-defined,misc]
     next_slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LoginFailureCount(db.Model):  # type: ignore[name-defined,misc]
+    """Failed logins of one account or one address in the window that began at
+    `window_started_at`: the login throttle's counts, shared by every process."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class UserSession(db.Model):  # type: ignore[name-defined,misc]
     """One web login; only a hash of its token is kept, so a stolen database opens no session."""
 

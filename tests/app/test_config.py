@@ -114,3 +114,16 @@ def test_production_warns_at_start_when_trusted_hosts_is_unset(env, caplog):
         app = create_app()
     assert app.config["TRUSTED_HOSTS"] == ["sms.example.gov.hk", "sms.internal"]
     assert "TRUSTED_HOSTS" not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["LOGIN_LIMIT_PER_ACCOUNT", "LOGIN_LIMIT_PER_ADDRESS"])
+def test_a_login_limit_the_throttle_cannot_read_stops_the_start(env, name):
+    env.setenv(name, "ten a while")
+    with pytest.raises(ConfigError, match=f"{name}='ten a while' is not a limit"):
+        create_app()
+
+
+def test_login_counts_are_in_the_database_unless_a_store_is_named(env):
+    assert create_app().config["RATELIMIT_STORAGE_URI"] is None
+    env.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
+    assert create_app().config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
