@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from smspanel.models import FINAL_MESSAGE_STATUSES, Message, MessageStatus
 from smspanel.services import quotas
+from smspanel.services.webhooks import outbox
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
         ).where(Message.id.in_(ids))
     ).all()
     changes = []
+    became_final = []
     for row in rows:
         status = derive_message_status(
             row.recipient_count,
@@ -103,6 +105,8 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
         )
         if status != row.status:
             final = status in FINAL_MESSAGE_STATUSES
+            if final:
+                became_final.append(row.id)
             changes.append(
                 {"mid": row.id, "new_status": status, "new_completed_at": now if final else None}
             )
@@ -114,3 +118,5 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
             .values(status=bindparam("new_status"), completed_at=bindparam("new_completed_at")),
             changes,
         )
+    if became_final:
+        outbox.message_final(session, became_final)
