@@ -271,6 +271,18 @@ class CheckingResolver(AbstractResolver):
         pass
 
 
+def new_http_client(
+    allow_private: bool, lookups: ThreadPoolExecutor, limit: int = CONCURRENCY
+) -> aiohttp.ClientSession:
+    """The HTTP client for webhooks, made inside the loop that uses it: names resolved only
+    through `CheckingResolver`, never cached, no proxies from the environment (a proxy
+    would connect where the checks cannot see)."""
+    connector = aiohttp.TCPConnector(
+        resolver=CheckingResolver(allow_private, lookups), use_dns_cache=False, limit=limit
+    )
+    return aiohttp.ClientSession(connector=connector, trust_env=False)
+
+
 async def post_delivery(
     http: aiohttp.ClientSession,
     delivery: ClaimedDelivery,
@@ -388,16 +400,11 @@ class WebhookSender:
         self._wake = asyncio.Event()
         if self._stopping.is_set():
             self._wake.set()
-        connector = aiohttp.TCPConnector(
-            resolver=CheckingResolver(self.allow_private, self._lookups),
-            use_dns_cache=False,
-            limit=self.concurrency,
-        )
         claimed: dict[int, ClaimedDelivery] = {}
         tasks: set[asyncio.Task[AttemptResult]] = set()
         results: list[AttemptResult] = []
         try:
-            async with aiohttp.ClientSession(connector=connector) as http:
+            async with new_http_client(self.allow_private, self._lookups, self.concurrency) as http:
                 await self._run(http, claimed, tasks, results)
                 # Stopping: the POSTs on the wire finish (bounded by the timeout) and count.
                 if tasks:
