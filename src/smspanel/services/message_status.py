@@ -90,8 +90,12 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
             Message.skipped_count,
             Message.cancelled_count,
             Message.status,
+            Message.user_id,
+            outbox.OWNER_WEBHOOK_EVENTS.label("webhook_events"),
         ).where(Message.id.in_(ids))
     ).all()
+    # Whom the outbox reports to, read here rather than by a query of its own at the commit.
+    outbox.owners_seen(session, [(row.id, row.user_id, row.webhook_events) for row in rows])
     changes = []
     became_final = []
     for row in rows:

@@ -11,12 +11,13 @@ status becomes final say so here while their transaction runs:
 - `recipients_final_where`: a bulk UPDATE made them so (a cancel of 100,000, the skipped
   numbers of a send); their ids are read at the commit, only when someone subscribes.
 
-Just before the commit (`_write_entries`) one query over the messages involved finds the
-owners subscribed to each event type (`messages.user_id` joined to `webhooks` by their
-primary keys); entries are written only for them, a recipient entry holding at most
-`MAX_RECIPIENTS_PER_ENTRY` ids as a JSON list. With nobody subscribed, a transaction pays
-that one query and nothing else. The dispatcher packs the entries into deliveries
-(`packing.py`).
+Just before the commit (`_write_entries`) the owners subscribed to each event type are
+known: the status refresh, which reads every message whose counts changed, reads them too
+(`OWNER_WEBHOOK_EVENTS`, by the webhook's primary key); for any other message one query
+joins `messages.user_id` to `webhooks` by their primary keys. Entries are written only for
+subscribers, a recipient entry holding at most `MAX_RECIPIENTS_PER_ENTRY` ids as a JSON
+list. With nobody subscribed, a transaction pays a subquery and nothing else. The
+dispatcher packs the entries into deliveries (`packing.py`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.orm import Session
 
 from smspanel.models import (
@@ -51,6 +52,9 @@ class _Changes:
     # (message id, recipient status, updated_at or None) of rows a bulk statement made final
     selected: list[tuple[int, str, datetime | None]] = field(default_factory=list)
     messages: set[int] = field(default_factory=set)
+    # message id: (owner, their webhook's events or None), where a query of the use case
+    # read them already (`owners_seen`)
+    owners: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
 
     def message_ids(self) -> set[int]:
         return {*self.recipients, *(s[0] for s in self.selected), *self.messages}
@@ -75,6 +79,19 @@ def recipients_final(session: Session, by_message: Mapping[int, Iterable[int]]) 
         recipients.setdefault(message_id, []).extend(ids)
 
 
+# For a query that reads messages anyway: the events the owner's webhook subscribes to
+# (NULL without one), by the webhook's primary key.
+OWNER_WEBHOOK_EVENTS = (
+    select(Webhook.events).where(Webhook.user_id == Message.user_id).scalar_subquery()
+)
+
+
+def owners_seen(session: Session, owners: Iterable[tuple[int, int | None, str | None]]) -> None:
+    """(message id, owner, OWNER_WEBHOOK_EVENTS) read by the use case's own query (the
+    message status refresh): the commit then needs no query of its own for them."""
+    _changes(session).owners.update((mid, (user, events)) for mid, user, events in owners)
+
+
 def recipients_final_where(
     session: Session, message_id: int, status: str, updated_at: datetime | None = None
 ) -> None:
@@ -82,6 +99,17 @@ def recipients_final_where(
     `updated_at`; None: every recipient of the message with that status is one of them):
     their ids are read at the commit, and only if the owner subscribes."""
     _changes(session).selected.append((message_id, status, updated_at))
+
+
+_messages, _webhooks = Message.__table__, Webhook.__table__
+# Built once, in Core, run on the connection: it runs in every transaction that finishes a
+# recipient, so what the ORM adds to a statement (half its cost here) is left out.
+_OWNERS_SUBSCRIBED = (
+    select(_messages.c.id, _messages.c.user_id, _webhooks.c.events)
+    .select_from(_messages.join(_webhooks, _webhooks.c.user_id == _messages.c.user_id))
+    .where(_messages.c.id.in_(bindparam("ids", expanding=True)))
+)
+_WRITE_ENTRY = insert(WebhookOutboxEntry.__table__)
 
 
 def subscribed_owners(
@@ -92,11 +120,7 @@ def subscribed_owners(
     ids = sorted(set(message_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(Message.id, Message.user_id, Webhook.events)
-        .join(Webhook, Webhook.user_id == Message.user_id)
-        .where(Message.id.in_(ids))
-    ).all()
+    rows = session.connection().execute(_OWNERS_SUBSCRIBED, {"ids": ids}).all()
     return {row.id: (row.user_id, subscribed_events(row.events)) for row in rows}
 
 
@@ -111,7 +135,14 @@ def _write_entries(session: Session) -> None:
     changes: _Changes | None = session.info.pop(_PENDING, None)
     if changes is None:
         return
-    owners = subscribed_owners(session, changes.message_ids())
+    involved = changes.message_ids()
+    owners = {
+        mid: (user, subscribed_events(events))
+        for mid, (user, events) in changes.owners.items()
+        if mid in involved and user is not None and events is not None
+    }
+    if not involved <= changes.owners.keys():
+        owners.update(subscribed_owners(session, involved - changes.owners.keys()))
     if not owners:
         return
     now = utcnow()
@@ -137,7 +168,7 @@ def _write_entries(session: Session) -> None:
         if _subscribes(owners, message_id, WebhookEvent.MESSAGE_FINAL):
             rows.append(_entry(owners, message_id, WebhookEvent.MESSAGE_FINAL, None, now))
     if rows:
-        session.execute(insert(WebhookOutboxEntry.__table__), rows)
+        session.connection().execute(_WRITE_ENTRY, rows)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -35,7 +35,7 @@ from smspanel.models import (
 )
 from smspanel.services.message_views import (
     RECIPIENT_COLUMNS,
-    as_json,
+    json_text,
     message_view,
     recipient_view,
 )
@@ -135,7 +135,8 @@ def _recipient_events(
     rows: dict[int, Any] = {}
     for start in range(0, len(wanted), _READ_CHUNK):
         chunk = wanted[start : start + _READ_CHUNK]
-        for row in session.execute(select(*columns).where(Recipient.id.in_(chunk))):
+        query = select(*columns).where(Recipient.__table__.c.id.in_(chunk))
+        for row in session.connection().execute(query):
             rows[row.id] = row
     events = []
     for (user_id, message_id), ids in sorted(recipients.items()):
@@ -173,13 +174,7 @@ def _message_events(
 
 def event_body(event_id: str, kind: str, created_at: datetime, data: Any) -> str:
     """The JSON text POSTed for one event, exactly as stored and signed."""
-    body = {
-        "id": event_id,
-        "type": kind,
-        "created_at": as_json(to_hkt(created_at)),
-        "data": as_json(data),
-    }
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return json_text({"id": event_id, "type": kind, "created_at": to_hkt(created_at), "data": data})
 
 
 def _delivery(
