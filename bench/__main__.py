@@ -25,6 +25,9 @@ quotas:   what the monthly quota check adds to POST /api/sms, in process on SQLi
           (bench/quotas.py; --database-url there).
 fairness: a later single SMS and an urgent one while a 100,000 send is delivered; claim
           throughput with the fair order beside the previous one (bench/fairness.py).
+webhooks: a 10,000 send with both webhook events subscribed: every event at a local
+          receiver after the last status, the SMS rate beside a send without a webhook, and
+          what the outbox adds to recording results (bench/webhooks.py).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from bench import (
     quotas,
     registers,
     uploads,
+    webhooks,
 )
 from bench import pages as bench_pages
 from bench.harness import MOBILE_BLOCK, cpu_seconds, emit, numbers, rss_mb, run_wrk
@@ -202,6 +206,7 @@ SCENARIOS = (
     "registers",
     "quotas",
     "fairness",
+    "webhooks",
 )
 
 
@@ -244,6 +249,9 @@ def main() -> int:
                 quotas.run(None, 1000)
             elif scenario == "fairness":
                 fairness.run(tmp)
+            elif scenario == "webhooks":
+                webhooks.record_cost(None, args.recipients)
+                webhooks.run(tmp, args.recipients)
     return 0
 
 
