@@ -23,14 +23,14 @@ import time
 from datetime import UTC
 from pathlib import Path
 
-from bench.harness import MOBILE_BLOCK, emit, numbers
+from bench.harness import MOBILE_BLOCK, cpu_seconds, emit, numbers
 from loopback import App, MockGateway, WebhookReceiver, http, wait_until
 
 SECRET = "whsec_bench_receiver_secret"
 BATCH = 32  # results per record_outcomes: the dispatcher's batch at concurrency 32
 
 
-def run(tmp: Path, count: int = 10_000, rounds: int = 2) -> None:
+def run(tmp: Path, count: int = 10_000, rounds: int = 3) -> None:
     mock = MockGateway(tmp).start()
     receiver = WebhookReceiver(tmp, SECRET).start()
     settings = {
@@ -44,13 +44,16 @@ def run(tmp: Path, count: int = 10_000, rounds: int = 2) -> None:
         token = app.token()
         worker.start()
         wait_until(lambda: " running" in worker.output, 60, 0.01, "worker to start")
+        assert worker.proc is not None
         rates: dict[str, list[float]] = {"plain": [], "webhooks": []}
+        cpu: dict[str, list[float]] = {"plain": [], "webhooks": []}
         lags: list[float] = []
         posts = 0
         first = MOBILE_BLOCK
         for _ in range(rounds):
             for kind in ("plain", "webhooks"):
                 app.set_webhook(receiver.url if kind == "webhooks" else "", SECRET)
+                cpu_before = cpu_seconds(worker.proc.pid)
                 started = time.time()
                 status, answer = http(
                     "POST",
@@ -73,6 +76,9 @@ def run(tmp: Path, count: int = 10_000, rounds: int = 2) -> None:
                     lag, sent = webhook_lag(app, receiver, message_id, count)
                     lags.append(lag)
                     posts += sent
+                # The worker's CPU per recipient, its webhooks' work included: a figure a
+                # busy machine distorts less than the rate.
+                cpu[kind].append((cpu_seconds(worker.proc.pid) - cpu_before) * 1000 / count)
         plain, hooked = statistics.median(rates["plain"]), statistics.median(rates["webhooks"])
         emit("webhooks_delivery_rate_plain", plain, "recipients/s", recipients=count,
              rounds=rounds, each=[round(r) for r in rates["plain"]])  # fmt: skip
@@ -80,6 +86,13 @@ def run(tmp: Path, count: int = 10_000, rounds: int = 2) -> None:
              rounds=rounds, each=[round(r) for r in rates["webhooks"]])  # fmt: skip
         emit("webhooks_delivery_rate_ratio", hooked / plain, "x", at_least=0.9,
              note="SMS delivery rate with both events subscribed / without a webhook")  # fmt: skip
+        cpu_plain, cpu_hooked = statistics.median(cpu["plain"]), statistics.median(cpu["webhooks"])
+        emit("webhooks_worker_cpu_ms_per_recipient_plain", cpu_plain, "ms",
+             each=[round(c, 3) for c in cpu["plain"]])  # fmt: skip
+        emit("webhooks_worker_cpu_ms_per_recipient_subscribed", cpu_hooked, "ms",
+             each=[round(c, 3) for c in cpu["webhooks"]],
+             added=f"{cpu_hooked / cpu_plain - 1:+.1%}",
+             note="dispatcher process from the POST to its last event delivered")  # fmt: skip
         emit("webhooks_all_delivered_after_last_status_s", max(lags), "s", at_most=10.0,
              each=[round(lag, 2) for lag in lags], posts_per_send=posts // rounds,
              note="last event received minus the last recipient's status change")  # fmt: skip
@@ -193,7 +206,7 @@ def record_cost(database_url: str | None = None, count: int = 10_000) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=("processes", "cost"))
     parser.add_argument("--database-url", default=None, help="for `cost`: a scratch database")
     args = parser.parse_args()

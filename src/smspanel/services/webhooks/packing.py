@@ -1,12 +1,13 @@
 """Packing the outbox into deliveries: one event per POST, recipients batched.
 
 The dispatcher process packs about every `PACK_INTERVAL_SECONDS`, or as soon as
-`MAX_RECIPIENTS_PER_EVENT` recipients of one message wait. One transaction claims outbox
-entries (`FOR UPDATE SKIP LOCKED` on the servers, so two dispatchers never pack the same
-entry; SQLite's write lock), merges the `recipient.final` entries of one user and message
-into events of at most `MAX_RECIPIENTS_PER_EVENT` recipients, builds each event's body
-once (`{"id", "type", "created_at", "data"}`, with a new uuid4 `id` that stays the event's
-over every retry and resend), inserts a `WebhookDelivery` per event and deletes the entries.
+`MAX_RECIPIENTS_PER_EVENT` recipients of one message wait. It claims outbox entries
+(`FOR UPDATE SKIP LOCKED` on the servers, so two dispatchers never pack the same entry; on
+SQLite, deleting them under the write lock, all or nothing), merges the `recipient.final`
+entries of one user and message into events of at most `MAX_RECIPIENTS_PER_EVENT`
+recipients, builds each event's body once (`{"id", "type", "created_at", "data"}`, with a
+new uuid4 `id` that stays the event's over every retry and resend), and inserts a
+`WebhookDelivery` per event as the entries go, in one transaction.
 The data is read from the rows as they are now, in the API's shape (`message_views.py`).
 Entries of a user whose webhook is gone, or no longer subscribes to that event, are dropped.
 """
@@ -77,45 +78,81 @@ def pack_due(session: Session, now: datetime | None = None) -> bool:
         return session.scalar(waiting) is not None
 
 
+class _TakenMeanwhile(Exception):
+    """Another packer took some of the entries read (SQLite): this pack is rolled back."""
+
+
 def pack_outbox(session: Session, limit: int = ENTRIES_PER_PACK) -> int:
-    """Turn up to `limit` outbox entries into deliveries, in one transaction; return how
-    many deliveries were made."""
-    with transaction(session, write=True):
-        query: Select[Any] = select(
+    """Turn up to `limit` outbox entries into deliveries; return how many were made.
+
+    On the servers one transaction claims the entries (other packers skip them; the locks
+    are on these rows alone) and builds and stores the events. SQLite has one writer for
+    the whole database, which the dispatcher needs for every claim and result: the events
+    are built in a read transaction first, and the write lock is held only to store them
+    and delete the entries, which must all still be there (else nothing is stored, and the
+    next pack starts again).
+    """
+    if locks_rows(session):
+        with transaction(session):
+            entries = session.execute(_entries_query(limit).with_for_update(skip_locked=True)).all()
+            deliveries = _events(session, entries)
+            _store(session, entries, deliveries)
+        return len(deliveries)
+    with transaction(session):
+        entries = session.execute(_entries_query(limit)).all()
+        deliveries = _events(session, entries)
+    try:
+        with transaction(session, write=True):
+            _store(session, entries, deliveries)
+    except _TakenMeanwhile:
+        return 0
+    return len(deliveries)
+
+
+def _entries_query(limit: int) -> Select[Any]:
+    return (
+        select(
             _outbox.c.id,
             _outbox.c.user_id,
             _outbox.c.event_type,
             _outbox.c.message_id,
             _outbox.c.recipient_ids,
-        ).order_by(_outbox.c.id)
-        query = query.limit(limit)
-        if locks_rows(session):
-            query = query.with_for_update(skip_locked=True)
-        entries = session.execute(query).all()
-        if not entries:
-            return 0
-        subscribed = _subscriptions(session, {e.user_id for e in entries})
-        now = utcnow()
-        recipients: dict[tuple[int, int], set[int]] = {}
-        finals: dict[tuple[int, int], None] = {}  # (user, message), in order, once each
-        for entry in entries:
-            if entry.event_type not in subscribed.get(entry.user_id, ()):
-                continue  # the webhook was removed, or no longer wants this event
-            key = (entry.user_id, entry.message_id)
-            if entry.event_type == WebhookEvent.RECIPIENT_FINAL:
-                recipients.setdefault(key, set()).update(json.loads(entry.recipient_ids or "[]"))
-            elif entry.event_type == WebhookEvent.MESSAGE_FINAL:
-                finals[key] = None
-        deliveries = _recipient_events(session, recipients, now)
-        deliveries += _message_events(session, list(finals), now)
-        if deliveries:
-            session.execute(insert(WebhookDelivery.__table__), deliveries)
-        ids = [e.id for e in entries]
-        for start in range(0, len(ids), _READ_CHUNK):
-            session.execute(
-                delete(_outbox).where(_outbox.c.id.in_(ids[start : start + _READ_CHUNK]))
-            )
-    return len(deliveries)
+        )
+        .order_by(_outbox.c.id)
+        .limit(limit)
+    )
+
+
+def _events(session: Session, entries: Sequence[Any]) -> list[dict[str, Any]]:
+    """The deliveries the entries make, with their bodies."""
+    if not entries:
+        return []
+    subscribed = _subscriptions(session, {e.user_id for e in entries})
+    now = utcnow()
+    recipients: dict[tuple[int, int], set[int]] = {}
+    finals: dict[tuple[int, int], None] = {}  # (user, message), in order, once each
+    for entry in entries:
+        if entry.event_type not in subscribed.get(entry.user_id, ()):
+            continue  # the webhook was removed, or no longer wants this event
+        key = (entry.user_id, entry.message_id)
+        if entry.event_type == WebhookEvent.RECIPIENT_FINAL:
+            recipients.setdefault(key, set()).update(json.loads(entry.recipient_ids or "[]"))
+        elif entry.event_type == WebhookEvent.MESSAGE_FINAL:
+            finals[key] = None
+    return _recipient_events(session, recipients, now) + _message_events(session, list(finals), now)
+
+
+def _store(session: Session, entries: Sequence[Any], deliveries: list[dict[str, Any]]) -> None:
+    """Insert the deliveries and delete the entries they came from."""
+    ids = [e.id for e in entries]
+    deleted = 0
+    for start in range(0, len(ids), _READ_CHUNK):
+        chunk = ids[start : start + _READ_CHUNK]
+        deleted += session.execute(delete(_outbox).where(_outbox.c.id.in_(chunk))).rowcount  # type: ignore[attr-defined]
+    if deleted != len(ids):
+        raise _TakenMeanwhile()
+    if deliveries:
+        session.execute(insert(WebhookDelivery.__table__), deliveries)
 
 
 def _subscriptions(session: Session, user_ids: set[int]) -> dict[int, set[str]]:
