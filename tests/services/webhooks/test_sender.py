@@ -322,6 +322,41 @@ def test_hanging_receivers_hold_only_their_own_slots(app, make, hooks, receiver)
         assert sender.join(5)
 
 
+def test_one_hanging_receiver_holds_at_most_two_slots(app, make, hooks, receiver):
+    receiver.hang_seconds = 3.0
+    stuck, fine = make.user(), make.user()
+    hooks.subscribe(stuck, receiver.url("/hang"))
+    hooks.subscribe(fine, receiver.url("/ok"))
+    with app.app_context():
+        for _ in range(12):  # due first, enough to fill every slot three times over
+            queue_event(stuck.id)
+        fine_ids = [queue_event(fine.id) for _ in range(4)]
+    sender = run_sender(app, concurrency=4, timeout=2.0)
+    started = time.monotonic()
+    try:
+        with app.app_context():
+            wait_for(lambda: all(delivery(i).status == "delivered" for i in fine_ids), 5)
+            assert time.monotonic() - started < 1.5  # not after a round of timeouts
+            assert receiver.paths().count("/hang") == 2
+    finally:
+        sender.stop()
+        assert sender.join(5)
+
+
+def test_a_claim_takes_at_most_two_of_one_users_deliveries(app, make, hooks):
+    first, second = make.user(), make.user()
+    with app.app_context():
+        for _ in range(5):
+            queue_event(first.id)
+        queue_event(second.id)
+        claimed = claim_due_deliveries(db.session, "s", 8, 60)
+        assert sorted(d.user_id for d in claimed) == [first.id, first.id, second.id]
+        more = claim_due_deliveries(db.session, "s", 8, 60, in_flight={first.id: 2})
+        assert more == []
+        more = claim_due_deliveries(db.session, "s", 8, 60, in_flight={first.id: 1})
+        assert [d.user_id for d in more] == [first.id]
+
+
 def test_stopping_finishes_the_posts_on_the_wire_and_records_them(app, user, hooks, receiver):
     receiver.hang_seconds = 0.8
     hooks.subscribe(user, receiver.url("/hang"))

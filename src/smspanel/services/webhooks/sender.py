@@ -1,8 +1,9 @@
 """Sending webhook deliveries: a thread of the dispatcher process, out of SMS delivery's way.
 
 `WebhookSender` runs its own asyncio loop (aiohttp) and its own database session in a
-thread beside the dispatcher's, so a receiver that hangs or answers 500 forever costs at
-most `CONCURRENCY` slots of its own and never a recipient's send. About every
+thread beside the dispatcher's, so a receiver that hangs or answers 500 forever never holds
+up a recipient's send; and it holds at most `PER_WEBHOOK` of the sender's `CONCURRENCY`
+slots, so it never holds up the other users' events either. About every
 `POLL_SECONDS` it packs the outbox when a pack is due (`packing.py`), then claims due
 deliveries under a lease (`lease_owner`, `lease_until`; `next_attempt_at` holds the lease's
 end, so a killed dispatcher's deliveries come due again) in a short transaction
@@ -30,7 +31,8 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,6 +58,8 @@ from smspanel.services.webhooks.signing import SIGNATURE_HEADER, signature
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 8  # POSTs in flight at once, per dispatcher process
+PER_WEBHOOK = 2  # of them at most to one user's webhook: a hanging receiver holds two slots
+CANDIDATES_PER_SLOT = 4  # due rows a claim looks at per free slot, to find other users'
 POST_TIMEOUT_SECONDS = 10.0  # one whole attempt: the address check, connecting, the answer
 FIRST_RETRY_SECONDS = 10.0
 MAX_RETRY_SECONDS = 3600.0
@@ -81,6 +85,7 @@ def retry_delay(attempts: int) -> float:
 @dataclass(frozen=True)
 class ClaimedDelivery:
     id: int
+    user_id: int
     event_id: str
     payload: str
     attempts: int
@@ -110,27 +115,44 @@ _ANY_DUE = (
 
 
 def claim_due_deliveries(
-    session: Session, owner: str, limit: int, lease_seconds: float
+    session: Session,
+    owner: str,
+    limit: int,
+    lease_seconds: float,
+    in_flight: Mapping[int, int] | None = None,
+    per_webhook: int = PER_WEBHOOK,
 ) -> list[ClaimedDelivery]:
-    """Lease up to `limit` due deliveries to `owner`, oldest due first, in one transaction."""
+    """Lease up to `limit` due deliveries to `owner`, oldest due first, in one transaction;
+    at most `per_webhook` of one user's at once, counting `in_flight` (user id: POSTs of
+    theirs already on the wire), so one receiver that hangs holds only its own slots."""
+    in_flight = in_flight or {}
     now = utcnow()
     with transaction(session):
         # A read first: an idle sender's look for work takes no write lock.
         if session.scalar(_ANY_DUE, {"now": now}) is None:
             return []
         begin_write(session)
+        full = sorted(user for user, n in in_flight.items() if n >= per_webhook)
         query = (
-            select(_deliveries.c.id)
+            select(_deliveries.c.id, _deliveries.c.user_id)
             .where(
                 _deliveries.c.status == WebhookDeliveryStatus.PENDING,
                 _deliveries.c.next_attempt_at <= now,
+                *([_deliveries.c.user_id.not_in(full)] if full else []),
             )
             .order_by(_deliveries.c.next_attempt_at, _deliveries.c.id)
-            .limit(limit)
+            .limit(limit * CANDIDATES_PER_SLOT)
         )
         if locks_rows(session):
             query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
+        taken: Counter[int] = Counter(in_flight)
+        ids = []
+        for candidate in session.execute(query):
+            if taken[candidate.user_id] < per_webhook:
+                taken[candidate.user_id] += 1
+                ids.append(candidate.id)
+                if len(ids) == limit:
+                    break
         if not ids:
             return []
         lease_end = now + timedelta(seconds=lease_seconds)
@@ -142,6 +164,7 @@ def claim_due_deliveries(
         rows = session.execute(
             select(
                 _deliveries.c.id,
+                _deliveries.c.user_id,
                 _deliveries.c.event_id,
                 _deliveries.c.payload,
                 _deliveries.c.attempts,
@@ -353,6 +376,7 @@ class WebhookSender:
         allow_private: bool = False,
         lease_seconds: float = 60.0,
         concurrency: int = CONCURRENCY,
+        per_webhook: int = PER_WEBHOOK,
         timeout: float = POST_TIMEOUT_SECONDS,
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
@@ -361,6 +385,7 @@ class WebhookSender:
         self.allow_private = allow_private
         self.lease_seconds = lease_seconds
         self.concurrency = concurrency
+        self.per_webhook = per_webhook
         self.timeout = timeout
         self.poll_seconds = poll_seconds
         self.delivered = 0
@@ -437,8 +462,14 @@ class WebhookSender:
                     await self._db(pack_outbox)
                 free = self.concurrency - len(tasks)
                 if free > 0:
+                    in_flight = Counter(d.user_id for d in claimed.values())
                     fresh = await self._db(
-                        claim_due_deliveries, self.owner, free, self.lease_seconds
+                        claim_due_deliveries,
+                        self.owner,
+                        free,
+                        self.lease_seconds,
+                        in_flight,
+                        self.per_webhook,
                     )
                     # On the wire still (its lease ran out and was renewed): left to its POST.
                     fresh = [d for d in fresh if d.id not in claimed]
