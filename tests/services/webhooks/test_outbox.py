@@ -18,6 +18,7 @@ from smspanel.services.delivery.gateway import GatewayReply, GatewayUnreachable
 from smspanel.services.delivery.outcomes import DeliveryOutcome, record_outcomes
 from smspanel.services.sending import accept_send
 from smspanel.services.transactions import transaction
+from smspanel.services.webhooks import outbox as outbox_module
 from smspanel.services.webhooks.outbox import MAX_RECIPIENTS_PER_ENTRY
 from tests.queries import recorded_statements
 from tests.registers import opt_out
@@ -207,3 +208,16 @@ def test_a_dead_letter_retried_is_reported_again_only_when_final_again(app, make
             (user.id, "recipient.final", message_id, recipient_ids(message_id)),
             (user.id, "message.final", message_id, None),
         ]
+
+
+def test_changes_of_a_transaction_closed_without_commit_are_forgotten(app, make, hooks):
+    user = make.user()
+    hooks.subscribe(user)
+    message_id = make.message(user, NUMBERS)
+    with app.app_context():
+        db.session.scalar(select(Recipient.id).limit(1))  # a transaction is open
+        outbox_module.message_final(db.session, [message_id])
+        db.session.close()  # neither committed nor rolled back by the use case
+        with transaction(db.session):
+            db.session.scalar(select(Recipient.id).limit(1))
+        assert outbox() == []

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from smspanel.models import (
     Message,
@@ -171,9 +171,11 @@ def _write_entries(session: Session) -> None:
         session.connection().execute(_WRITE_ENTRY, rows)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_entries(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_entries(session: Session, ended: SessionTransaction) -> None:
+    """Whatever ended the transaction (a rollback, a close), its changes go with it."""
+    if ended.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def _subscribes(owners: dict[int, tuple[int, set[str]]], message_id: int, kind: str) -> bool:
