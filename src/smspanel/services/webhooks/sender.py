@@ -456,10 +456,14 @@ class WebhookSender:
     ) -> None:
         assert self._wake is not None
         failures = 0
+        packs_checked_at = 0.0
         while not self._stopping.is_set():
             try:
-                if await self._db(pack_due):
-                    await self._db(pack_outbox)
+                # Every poll, not on every answer: a busy sender wakes far more often.
+                if time.monotonic() - packs_checked_at >= self.poll_seconds:
+                    packs_checked_at = time.monotonic()
+                    if await self._db(pack_due):
+                        await self._db(pack_outbox)
                 free = self.concurrency - len(tasks)
                 if free > 0:
                     in_flight = Counter(d.user_id for d in claimed.values())
