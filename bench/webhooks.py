@@ -2,6 +2,7 @@
 recipient status, and the SMS delivery rate within 10% of the rate with no webhook.
 
     python -m bench.webhooks [--recipients N] [--rounds N] [--only processes|cost]
+                             [--database-url URL]   (with --only: an empty scratch database)
 
 processes: gunicorn (2 workers, dispatchers off), one dedicated `flask --app smspanel worker`
            (concurrency 32) against the mock gateway at 0 ms, and the webhook receiver of
@@ -9,9 +10,9 @@ processes: gunicorn (2 workers, dispatchers off), one dedicated `flask --app sms
            subscribed to both events, so both get the same machine; the delivery rate of
            each (recipients / POST to all final), their ratio, and how long after the last
            recipient's status the last event arrived.
-cost:      in process on SQLite: what the outbox adds to recording a dispatcher's batch of
-           32 results (`record_outcomes`), batches of a subscribed and an unsubscribed
-           sender in turn; and what packing 10,000 recipients into events takes.
+cost:      in process (SQLite unless given a URL): what the outbox adds to recording a
+           dispatcher's batch of 32 results (`record_outcomes`), batches of a subscribed
+           and an unsubscribed sender in turn; and what packing 10,000 recipients takes.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ SECRET = "whsec_bench_receiver_secret"
 BATCH = 32  # results per record_outcomes: the dispatcher's batch at concurrency 32
 
 
-def run(tmp: Path, count: int = 10_000, rounds: int = 3) -> None:
+def run(tmp: Path, count: int = 10_000, rounds: int = 3, database_url: str | None = None) -> None:
     mock = MockGateway(tmp).start()
     receiver = WebhookReceiver(tmp, SECRET).start()
     settings = {
         "SMS_IN_APP_DISPATCHER": "false",
         "SMS_WORKER_CONCURRENCY": "32",
         "WEBHOOK_ALLOW_HTTP": "true",
+        **({"DATABASE_URL": database_url} if database_url else {}),
     }
     app = App.gunicorn(tmp, mock.url, **settings).start(60)
     worker = app.worker()
@@ -208,13 +210,13 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=("processes", "cost"))
-    parser.add_argument("--database-url", default=None, help="for `cost`: a scratch database")
+    parser.add_argument("--database-url", default=None, help="a scratch database (empty)")
     args = parser.parse_args()
     if args.only != "processes":
         record_cost(args.database_url, args.recipients)
     if args.only != "cost":
         with tempfile.TemporaryDirectory(prefix="smspanel-bench-webhooks-") as tmp:
-            run(Path(tmp), args.recipients, args.rounds)
+            run(Path(tmp), args.recipients, args.rounds, args.database_url)
     return 0
 
 
