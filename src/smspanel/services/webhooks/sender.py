@@ -65,6 +65,8 @@ FIRST_RETRY_SECONDS = 10.0
 MAX_RETRY_SECONDS = 3600.0
 JITTER = 0.2  # each delay is drawn within ±20% of its step, so retries do not march in step
 POLL_SECONDS = 0.25
+IDLE_POLL_SECONDS = 1.0  # after IDLE_AFTER_SECONDS without work
+IDLE_AFTER_SECONDS = 5.0
 ERROR_LIMIT = 500
 USER_AGENT = "smspanel-webhooks"
 REDIRECT_REFUSED = "redirect refused"
@@ -456,34 +458,22 @@ class WebhookSender:
     ) -> None:
         assert self._wake is not None
         failures = 0
-        packs_checked_at = 0.0
+        packs_checked_at = worked_at = 0.0
         while not self._stopping.is_set():
+            # Every poll, not on every answer: a busy sender wakes far more often.
+            pack = time.monotonic() - packs_checked_at >= self.poll_seconds
+            if pack:
+                packs_checked_at = time.monotonic()
+            batch = list(results)
             try:
-                # Every poll, not on every answer: a busy sender wakes far more often.
-                if time.monotonic() - packs_checked_at >= self.poll_seconds:
-                    packs_checked_at = time.monotonic()
-                    if await self._db(pack_due):
-                        await self._db(pack_outbox)
-                free = self.concurrency - len(tasks)
-                if free > 0:
-                    in_flight = Counter(d.user_id for d in claimed.values())
-                    fresh = await self._db(
-                        claim_due_deliveries,
-                        self.owner,
-                        free,
-                        self.lease_seconds,
-                        in_flight,
-                        self.per_webhook,
-                    )
-                    # On the wire still (its lease ran out and was renewed): left to its POST.
-                    fresh = [d for d in fresh if d.id not in claimed]
-                    if self._stopping.is_set():
-                        await self._db(release_deliveries, self.owner, [d.id for d in fresh])
-                        fresh = []
-                    for delivery in fresh:
-                        claimed[delivery.id] = delivery
-                        tasks.add(asyncio.create_task(self._attempt(http, delivery)))
-                await self._finish(claimed, results)
+                fresh, packed = await self._db(
+                    self._database_round,
+                    pack,
+                    self.concurrency - len(tasks),
+                    Counter(d.user_id for d in claimed.values()),
+                    batch,
+                    {r.delivery_id: claimed[r.delivery_id] for r in batch},
+                )
                 failures = 0
             except SQLAlchemyError as exc:
                 failures += 1
@@ -495,15 +485,55 @@ class WebhookSender:
                 log.exception("webhook sender")
                 await self._sleep(1.0)
                 continue
+            del results[: len(batch)]
+            self.delivered += sum(1 for r in batch if r.delivered)
+            for result in batch:
+                claimed.pop(result.delivery_id, None)
+            # On the wire still (its lease ran out and was renewed): left to its POST.
+            for delivery in (d for d in fresh if d.id not in claimed):
+                claimed[delivery.id] = delivery
+                tasks.add(asyncio.create_task(self._attempt(http, delivery)))
+            if tasks or fresh or packed or batch:
+                worked_at = time.monotonic()
+            # Idle for a while: look less often (a send's first events then wait a second
+            # more, about two in all); busy: every poll.
+            recently = time.monotonic() - worked_at < IDLE_AFTER_SECONDS
             waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
             await asyncio.wait(
-                waiters | tasks, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                waiters | tasks,
+                timeout=self.poll_seconds if recently else IDLE_POLL_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
             )
             for waiter in waiters:
                 waiter.cancel()
             for task in [t for t in tasks if t.done()]:
                 tasks.discard(task)
                 results.append(task.result())
+
+    def _database_round(
+        self,
+        session: Session,
+        pack: bool,
+        free: int,
+        in_flight: Counter[int],
+        results: list[AttemptResult],
+        held: dict[int, ClaimedDelivery],
+    ) -> tuple[list[ClaimedDelivery], bool]:
+        """One hop to the database thread: record the answers, pack if due, claim what the
+        free slots can take; the claimed deliveries, and whether anything was packed."""
+        finish_deliveries(session, self.owner, held, results)
+        for result in results:
+            in_flight[held[result.delivery_id].user_id] -= 1
+        packed = bool(pack and pack_due(session) and pack_outbox(session))
+        fresh: list[ClaimedDelivery] = []
+        if free > 0:
+            fresh = claim_due_deliveries(
+                session, self.owner, free, self.lease_seconds, in_flight, self.per_webhook
+            )
+            if self._stopping.is_set():  # asked to stop meanwhile: not started, handed back
+                release_deliveries(session, self.owner, [d.id for d in fresh])
+                fresh = []
+        return fresh, packed
 
     async def _attempt(
         self, http: aiohttp.ClientSession, delivery: ClaimedDelivery
@@ -519,15 +549,11 @@ class WebhookSender:
     async def _finish(
         self, claimed: dict[int, ClaimedDelivery], results: list[AttemptResult]
     ) -> None:
-        if not results:
-            return
-        batch = list(results)
-        held = {r.delivery_id: claimed[r.delivery_id] for r in batch}
-        await self._db(finish_deliveries, self.owner, held, batch)
-        del results[: len(batch)]
-        self.delivered += sum(1 for r in batch if r.delivered)
-        for result in batch:
-            claimed.pop(result.delivery_id, None)
+        """On stopping: record the last answers."""
+        held = {r.delivery_id: claimed[r.delivery_id] for r in results}
+        await self._db(finish_deliveries, self.owner, held, results)
+        self.delivered += sum(1 for r in results if r.delivered)
+        results.clear()
 
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None
