@@ -1,5 +1,5 @@
-"""Real processes on loopback for end-to-end tests, browser tests and benchmarks: the app and
-the mock gateway."""
+"""Real processes on loopback for end-to-end tests, browser tests and benchmarks: the app, the
+mock gateway and a webhook receiver."""
 
 from __future__ import annotations
 
@@ -145,6 +145,38 @@ class MockGateway(Process):
         return http("GET", f"{self.base}/received" + ("?messages=1" if messages else ""))[1]
 
 
+class WebhookReceiver(Process):
+    """tests/e2e/webhook_receiver.py: keeps every event, checks its signature with `secret`."""
+
+    def __init__(self, tmp: Path, secret: str, *options: str) -> None:
+        self.port = free_port()
+        self.secret = secret
+        super().__init__(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "e2e" / "webhook_receiver.py"),
+                "--port",
+                str(self.port),
+                "--secret",
+                secret,
+                *options,
+            ],
+            dict(os.environ),
+            tmp / f"webhook-receiver-{self.port}.log",
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.base}/hooks/sms"
+
+    def start(self) -> WebhookReceiver:
+        super().start()
+        wait_until(lambda: http("GET", f"{self.base}/health")[0] == 200, 10, what="receiver")
+        return self
+
+    def received(self) -> dict[str, Any]:
+        """total POSTs, answered, and every event answered 200 (see the script)."""
+        return http("GET", f"{self.base}/received")[1]
+
+
 ADMIN_PASSWORD = "e2e admin password"
 
 
@@ -229,3 +261,33 @@ class App(Process):
 
     def api(self, method: str, path: str, body: Any = None, token: str | None = None):
         return http(method, f"{self.base}{path}", body, token)
+
+    def set_webhook(
+        self,
+        url: str,
+        secret: str,
+        username: str = "SMSadmin",
+        events: str = "message.final,recipient.final",
+    ) -> None:
+        """The user's webhook, written straight into the app's database (or removed, with
+        an empty `url`)."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.database_url)
+        try:
+            with engine.begin() as connection:
+                user_id = connection.execute(
+                    text("SELECT id FROM users WHERE username = :u"), {"u": username}
+                ).scalar_one()
+                connection.execute(text("DELETE FROM webhooks WHERE user_id = :u"), {"u": user_id})
+                if url:
+                    connection.execute(
+                        text(
+                            "INSERT INTO webhooks (user_id, url, events, secret, created_at, "
+                            "updated_at, secret_rotated_at) VALUES (:u, :url, :events, :secret, "
+                            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                        ),
+                        {"u": user_id, "url": url, "events": events, "secret": secret},
+                    )
+        finally:
+            engine.dispose()

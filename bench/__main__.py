@@ -29,6 +29,9 @@ idempotency: POST /api/sms with an Idempotency-Key beside without, wrk on gunico
           with delivery on (bench/idempotency.py).
 metrics:  GET /metrics over 1,000,000 messages, 100,000 recipients due, under gunicorn
           (bench/metrics.py; --database-url there).
+webhooks: a 10,000 send with both webhook events subscribed: every event at a local
+          receiver after the last status, the SMS rate beside a send without a webhook, and
+          what the outbox adds to recording results (bench/webhooks.py).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from bench import (
     quotas,
     registers,
     uploads,
+    webhooks,
 )
 from bench import pages as bench_pages
 from bench.harness import MOBILE_BLOCK, cpu_seconds, emit, numbers, rss_mb, run_wrk
@@ -210,6 +214,7 @@ SCENARIOS = (
     "fairness",
     "idempotency",
     "metrics",
+    "webhooks",
 )
 
 
@@ -256,6 +261,9 @@ def main() -> int:
                 idempotency.run(tmp, 5, 4)
             elif scenario == "metrics":
                 metrics.run(tmp)
+            elif scenario == "webhooks":
+                webhooks.record_cost(None, args.recipients)
+                webhooks.run(tmp, args.recipients)
     return 0
 
 

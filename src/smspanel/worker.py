@@ -5,6 +5,8 @@ processes run it as their host's supervised dispatcher (`supervisor.py`), passin
 end of a pipe as `SMSPANEL_LIFELINE_FD`. The pipe reads end-of-file when the process holding
 its write end is gone, however it went (SIGKILL included), and the dispatcher then stops as
 on SIGTERM: it finishes the requests on the wire and hands back what it had not started.
+Beside the dispatcher, a `WebhookSender` thread packs and POSTs webhook events; it stops
+with it the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from smspanel.metrics_directory import use_host_directory
 from smspanel.models import db
 from smspanel.services.delivery.dispatcher import Dispatcher, DispatcherSettings
 from smspanel.services.delivery.gateway import gateway_from_config
+from smspanel.services.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,13 @@ def run_worker(app: Flask) -> int:
     dispatcher = Dispatcher(
         engine, DispatcherSettings.from_config(app.config), gateway_from_config(app.config)
     )
+    # Webhook events go out from a thread of their own, never in the way of SMS delivery.
+    webhooks = WebhookSender(
+        engine,
+        dispatcher.worker_id,
+        allow_private=bool(app.config.get("WEBHOOK_ALLOW_HTTP", False)),
+        lease_seconds=app.config["SMS_CLAIM_LEASE_SECONDS"],
+    )
     stop_requested = threading.Event()
 
     def stop(reason: str) -> None:
@@ -53,6 +63,7 @@ def run_worker(app: Flask) -> int:
         stop_requested.set()
         log.info("%s: stopping after in-flight sends", reason)
         dispatcher.stop()
+        webhooks.stop()
         exit_if_hung = threading.Timer(SHUTDOWN_DEADLINE_SECONDS, _exit_hung, (dispatcher,))
         exit_if_hung.daemon = True
         exit_if_hung.start()
@@ -68,7 +79,12 @@ def run_worker(app: Flask) -> int:
             daemon=True,
         ).start()
     log.info("dispatcher %s running", dispatcher.worker_id)
-    dispatcher.run()
+    webhooks.start()
+    try:
+        dispatcher.run()
+    finally:
+        webhooks.stop()  # the POSTs on the wire finish (10 s at most) and are recorded
+        webhooks.join(SHUTDOWN_DEADLINE_SECONDS)
     log.info("dispatcher %s stopped after %d results", dispatcher.worker_id, dispatcher.delivered)
     return dispatcher.delivered
 

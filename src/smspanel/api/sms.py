@@ -45,6 +45,7 @@ from smspanel.services.eligibility import (
     describe,
     unknown_warning,
 )
+from smspanel.services.message_views import message_view, recipient_view
 from smspanel.services.ownership import MessageScope, find_message
 from smspanel.services.personalisation import RowProblem, check_rows
 from smspanel.services.phone import InvalidRecipients, NoRecipients
@@ -415,27 +416,8 @@ def get_message(message_id: int):
 
 
 def message_detail(m: Message) -> MessageDetail:
-    """A message as GET /api/sms/<id> answers it."""
-    return MessageDetail(
-        id=m.id,
-        content=m.content,
-        status=m.status,
-        created_at=to_hkt(m.created_at),
-        sent_at=to_hkt(m.completed_at),
-        recipient_count=m.recipient_count,
-        success_count=m.sent_count,
-        failed_count=m.failed_count,
-        pending_count=m.pending_count,
-        skipped_count=m.skipped_count,
-        cancelled_count=m.cancelled_count,
-        segments=m.segments,
-        scheduled_at=to_hkt(m.scheduled_at),
-        commercial=m.commercial,
-        priority=m.priority,  # type: ignore[arg-type]
-        decided_by=m.decided_by_name,
-        decided_at=to_hkt(m.decided_at),
-        rejection_reason=m.rejection_reason,
-    )
+    """A message as GET /api/sms/<id> answers it (and webhook events carry it)."""
+    return MessageDetail(**message_view(m))
 
 
 @bp.get("/sms/<int:message_id>/recipients")
@@ -456,19 +438,7 @@ def get_recipients(message_id: int):
         query = query.limit(per_page).offset((page - 1) * per_page)
     rows = db.session.scalars(query).all()
     data = RecipientList(
-        recipients=[
-            RecipientOut(
-                id=r.id,
-                phone=r.phone,
-                status=r.status,
-                error_message=r.error_message if r.status != "sent" else None,
-                attempts=r.attempts,
-                sent_at=to_hkt(r.sent_at),
-                skip_reason=r.skip_reason,  # type: ignore[arg-type]
-                content=r.content,
-            )
-            for r in rows
-        ],
+        recipients=[RecipientOut(**recipient_view(r)) for r in rows],
         total=m.recipient_count,
     )
     return respond(data)

@@ -41,6 +41,7 @@ from smspanel.services.message_detail import skip_reasons
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.pagination import Page, paginate
 from smspanel.services.transactions import locks_rows, transaction, with_conflict_retry
+from smspanel.services.webhooks import outbox
 from smspanel.services.wording import _, status_label
 
 STALE_AFTER = timedelta(hours=24)
@@ -317,6 +318,9 @@ def _reject(session: Session, message_id: int, checker_id: int, reason: str) -> 
         ).rowcount  # type: ignore[attr-defined]
         if stopped:
             adjust_message_counts(session, {message_id: CountChange(cancelled=stopped)}, now)
+            outbox.recipients_final_where(session, message_id, RecipientStatus.CANCELLED, now)
+        # Final by the decision itself: message_status keeps `rejected`, so it reports nothing.
+        outbox.message_final(session, [message_id])
         audit.record(
             session,
             "approval.reject",

@@ -37,6 +37,7 @@ from smspanel.models import (
 from smspanel.services import audit
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.transactions import locks_rows, transaction, with_conflict_retry
+from smspanel.services.webhooks import outbox
 from smspanel.services.wording import _, status_label
 
 CANCEL_CHECK_SECONDS = 0.1  # how often a busy dispatcher looks for cancels of what it holds
@@ -116,6 +117,7 @@ def _cancel_unheld(session: Session, message_id: int) -> int:
         ).rowcount  # type: ignore[attr-defined]
         if stopped:
             adjust_message_counts(session, {message_id: CountChange(cancelled=stopped)}, now)
+            outbox.recipients_final_where(session, message_id, RecipientStatus.CANCELLED, now)
         return stopped
 
 
@@ -194,6 +196,10 @@ def cancel_claimed_in_transaction(
         execution_options={"synchronize_session": False},
     )
     per_message = Counter(r.message_id for r in held)
+    cancelled: dict[int, list[int]] = {}
+    for r in held:
+        cancelled.setdefault(r.message_id, []).append(r.id)
+    outbox.recipients_final(session, cancelled)
     adjust_message_counts(
         session, {mid: CountChange(cancelled=n) for mid, n in per_message.items()}, now
     )

@@ -49,6 +49,7 @@ from smspanel.models import (
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.numbering import SKIPPED_CLASSES, NumberClass, classify
 from smspanel.services.phone import normalize_phone
+from smspanel.services.webhooks import outbox
 from smspanel.services.wording import _, ngettext
 
 # Precedence, and the order reasons are listed in.
@@ -250,6 +251,10 @@ def skip_claimed_in_transaction(
             )
         )
     per_message = Counter(message_id for _id, message_id, _reason in recipients)
+    skipped: dict[int, list[int]] = {}
+    for recipient_id, message_id, _reason in recipients:
+        skipped.setdefault(message_id, []).append(recipient_id)
+    outbox.recipients_final(session, skipped)
     adjust_message_counts(
         session, {mid: CountChange(skipped=n) for mid, n in per_message.items()}, now
     )

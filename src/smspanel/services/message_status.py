@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from smspanel.models import FINAL_MESSAGE_STATUSES, Message, MessageStatus
 from smspanel.services import quotas, telemetry
+from smspanel.services.webhooks import outbox
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,14 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
             Message.skipped_count,
             Message.cancelled_count,
             Message.status,
+            Message.user_id,
+            outbox.OWNER_WEBHOOK_EVENTS.label("webhook_events"),
         ).where(Message.id.in_(ids))
     ).all()
+    # Whom the outbox reports to, read here rather than by a query of its own at the commit.
+    outbox.owners_seen(session, [(row.id, row.user_id, row.webhook_events) for row in rows])
     changes = []
+    became_final = []
     for row in rows:
         status = derive_message_status(
             row.recipient_count,
@@ -104,6 +110,8 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
         )
         if status != row.status:
             final = status in FINAL_MESSAGE_STATUSES
+            if final:
+                became_final.append(row.id)
             changes.append(
                 {"mid": row.id, "new_status": status, "new_completed_at": now if final else None}
             )
@@ -115,3 +123,5 @@ def refresh_message_status(session: Session, message_ids: Iterable[int], now: da
             .values(status=bindparam("new_status"), completed_at=bindparam("new_completed_at")),
             changes,
         )
+    if became_final:
+        outbox.message_final(session, became_final)

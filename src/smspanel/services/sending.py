@@ -43,6 +43,7 @@ from smspanel.services.eligibility import (
 from smspanel.services.personalisation import PersonalisedRow
 from smspanel.services.phone import NoRecipients, parse_recipients
 from smspanel.services.transactions import transaction
+from smspanel.services.webhooks import outbox
 from smspanel.services.wording import _
 
 MAX_RECIPIENTS_PER_SEND = 100_000
@@ -277,6 +278,9 @@ def _store(
                     if phone in skipped
                 ],
             )
+            # Skipped is final: reported if the sender subscribes (ids read at the commit;
+            # every skipped recipient of the new message is one of these).
+            outbox.recipients_final_where(session, message_id, RecipientStatus.SKIPPED)
         when = f", scheduled for {format_hkt(scheduled_at)}" if scheduled_at else ""
         left_out = f", {len(skipped)} skipped" if skipped else ""
         kind = ", commercial" if commercial else ""

@@ -1,7 +1,8 @@
 """What attempts decided, and recording it: only for rows the dispatcher still owns.
 
 A result comes back to the database in batches; the recipient row, its message's counts and
-status, and a dead letter for a recipient that failed for good change in one transaction.
+status, a dead letter for a recipient that failed for good and the webhook outbox's entries
+for what became final change in one transaction.
 A row another dispatcher has taken over meanwhile (this one's lease ran out) is left alone.
 """
 
@@ -22,6 +23,7 @@ from smspanel.services.delivery.gateway import GatewayReply, GatewayTransportErr
 from smspanel.services.delivery.queue_order import later_turn
 from smspanel.services.message_status import CountChange, adjust_message_counts
 from smspanel.services.transactions import locks_rows, transaction
+from smspanel.services.webhooks import outbox
 
 ERROR_MESSAGE_LIMIT = 500
 
@@ -168,6 +170,11 @@ def record_outcomes(session: Session, worker_id: str, outcomes: Sequence[Deliver
                 for o in kept
             ]
         _update_recipients(session, kept)
+        final: dict[int, list[int]] = {}
+        for o in kept:
+            if o.status != RecipientStatus.PENDING:  # a retry to come is not final
+                final.setdefault(o.message_id, []).append(o.recipient_id)
+        outbox.recipients_final(session, final)
         failed = [o for o in kept if o.status == RecipientStatus.FAILED]
         if failed:
             write_dead_letters(
