@@ -46,6 +46,8 @@ KNOWN_EXCEPTIONS = {
     ),
 }
 PENDING_RECIPIENTS = 20  # with the mock gateway's latency, pending for a few seconds
+TOO_LARGE = 4 * 1024 * 1024 + 1  # past MAX_CONTENT_LENGTH's default: a 413
+LARGE_POST_TIMEOUT_MS = 30_000
 LOGIN_LIMIT = 10  # LOGIN_LIMIT_PER_ACCOUNT's default: the 11th try is a 429
 
 
@@ -186,20 +188,21 @@ def submit(page, action: str, within: str = "") -> None:
         form.locator('[type="submit"]').first.click()
 
 
-def post_by_script(page, action: str, fields: dict[str, str]) -> None:
-    """A form the pages would never send (no CSRF token, or too large), posted as a browser
-    does, so the error page is what a browser shows."""
-    script = """([action, fields]) => {
+def post_by_script(page, action: str, fields: dict[str, str], padding: int = 0) -> None:
+    """A form the pages would never send (no CSRF token, or `padding` characters too many),
+    posted as a browser does, so the error page is what a browser shows."""
+    script = """([action, fields, padding]) => {
       const form = document.createElement('form');
       form.method = 'post'; form.action = action;
+      if (padding) fields.padding = 'x'.repeat(padding);
       for (const [name, value] of Object.entries(fields)) {
         const input = document.createElement('textarea');
         input.name = name; input.value = value; form.appendChild(input);
       }
       document.body.appendChild(form); form.submit();
     }"""
-    with page.expect_navigation():
-        page.evaluate(script, [action, fields])
+    with page.expect_navigation(timeout=LARGE_POST_TIMEOUT_MS):
+        page.evaluate(script, [action, fields, padding])
 
 
 def log_in(page, username: str) -> None:
@@ -329,7 +332,7 @@ def as_sender(page, audit: Audit, people: People) -> None:
     post_by_script(page, "/compose", {"content": "no CSRF token"})
     audit.check(page, "400 bad request (no CSRF token)")
     page.goto("/compose")
-    post_by_script(page, "/compose", {"content": "x" * (5 * 1024 * 1024)})
+    post_by_script(page, "/compose", {"content": "too large"}, padding=TOO_LARGE)
     audit.check(page, "413 too large")
 
 
