@@ -60,6 +60,7 @@ class People:
     admin: str
     sender: str
     locked: str  # an account refused with 429 after too many failed logins
+    number: int  # in the names and texts, which are Chinese: test_chinese.py walks them too
     admin_id: int = 0
     sender_id: int = 0
     department_id: int = 0
@@ -124,12 +125,12 @@ class Audit:
 
 def add_people(url: str, tag: str) -> People:
     """Written straight into the running app's database, as tests/databases.py does."""
-    people = People(tag, f"axeadmin{tag}", f"axeuser{tag}", f"axelocked{tag}")
+    people = People(tag, f"axeadmin{tag}", f"axeuser{tag}", f"axelocked{tag}", int(tag, 16))
     engine = create_engine(url)
     try:
         with Session(engine) as session:
-            department = Department(name=f"Axe office {tag}", approval_threshold=2)
-            empty = Department(name=f"Axe empty {tag}")
+            department = Department(name=f"無障礙組 {people.number}", approval_threshold=2)
+            empty = Department(name=f"空置組 {people.number}")
             session.add_all([department, empty])
             session.commit()
             people.department_id, people.empty_department_id = department.id, empty.id
@@ -155,7 +156,7 @@ def people(live_app: App) -> People:
     status, body = live_app.api(
         "POST",
         "/api/templates",
-        {"name": f"Axe notice {tag}", "content": "Dear ((name)), the office opens at 9."},
+        {"name": f"開放時間 {people.number}", "content": "((姓名))您好，辦事處九時開放。"},
         people.admin_token,
     )
     assert status == 201, body
@@ -163,14 +164,17 @@ def people(live_app: App) -> People:
     status, body = live_app.api(  # reaches the department's threshold: waits for approval
         "POST",
         "/api/sms/send-bulk",
-        {"recipients": ["91230001", "61230002"], "content": f"Axe waiting {tag}"},
+        {"recipients": ["91230001", "61230002"], "content": f"等候批核 {people.number}"},
         people.sender_token,
     )
     assert status == 202 and body["data"]["status"] == "awaiting_approval", body
     people.waiting_id = body["data"]["id"]
     people.opted_out = phone("5", int(tag, 16) % 10_000_000)
     status, body = live_app.api(
-        "POST", "/api/opt-outs", {"phones": [people.opted_out], "reason": "axe"}, people.admin_token
+        "POST",
+        "/api/opt-outs",
+        {"phones": [people.opted_out], "reason": "測試"},
+        people.admin_token,
     )
     assert status == 201, body
     for _ in range(LOGIN_LIMIT):
@@ -303,7 +307,7 @@ def as_admin(page, audit: Audit, people: People, live_app: App) -> None:
     status, body = live_app.api(
         "POST",
         "/api/sms/send-bulk",
-        {"recipients": phones, "content": "Axe pending"},
+        {"recipients": phones, "content": "發送中的訊息"},
         people.admin_token,
     )
     assert status == 202, body
