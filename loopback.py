@@ -167,6 +167,7 @@ class App(Process):
         self.instance = tmp / "instance"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SMS_", "FLASK_"))}
         env.pop("DATABASE_URL", None)
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each app its own, in its instance folder
         env.update(
             {
                 "SMSPANEL_INSTANCE_PATH": str(self.instance),

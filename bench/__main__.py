@@ -27,6 +27,8 @@ fairness: a later single SMS and an urgent one while a 100,000 send is delivered
           throughput with the fair order beside the previous one (bench/fairness.py).
 idempotency: POST /api/sms with an Idempotency-Key beside without, wrk on gunicorn -w 2
           with delivery on (bench/idempotency.py).
+metrics:  GET /metrics over 1,000,000 messages, 100,000 recipients due, under gunicorn
+          (bench/metrics.py; --database-url there).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bench import (
     fairness,
     idempotency,
     memory,
+    metrics,
     mixed_load,
     quotas,
     registers,
@@ -206,6 +209,7 @@ SCENARIOS = (
     "quotas",
     "fairness",
     "idempotency",
+    "metrics",
 )
 
 
@@ -250,6 +254,8 @@ def main() -> int:
                 fairness.run(tmp)
             elif scenario == "idempotency":
                 idempotency.run(tmp, 5, 4)
+            elif scenario == "metrics":
+                metrics.run(tmp)
     return 0
 
 

@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         errors,
         hktime,
         i18n,
+        metrics_endpoint,
         request_context,
         security_headers,
         throttling,
@@ -70,4 +71,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     web.csrf.exempt(api_bp)  # bearer tokens, which a browser never sends by itself
     app.register_blueprint(health_bp)
+    metrics_endpoint.init_app(app)
     return app

@@ -13,6 +13,9 @@ TOKEN = "token"  # an API caller with a live bearer token
 # (services/departments.may_send); a viewer gets 403.
 SEND = "send"  # a logged-in web user who may send
 TOKEN_SEND = "token-send"  # an API caller who may send
+# Prometheus: the METRICS_TOKEN bearer when that is set, else a caller on loopback (403 for
+# others); no user is involved (metrics_endpoint.py).
+SCRAPER = "scraper"
 
 View = TypeVar("View", bound=Callable[..., Any])
 

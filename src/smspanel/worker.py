@@ -14,11 +14,13 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask
 
 from smspanel.database import prepare_database
 from smspanel.log_format import configure_logging
+from smspanel.metrics_directory import use_host_directory
 from smspanel.models import db
 from smspanel.services.delivery.dispatcher import Dispatcher, DispatcherSettings
 from smspanel.services.delivery.gateway import gateway_from_config
@@ -34,6 +36,9 @@ SHUTDOWN_DEADLINE_SECONDS = 30.0
 def run_worker(app: Flask) -> int:
     """Run one dispatcher until it is told to stop; return the number of results recorded."""
     configure_logging()
+    # Before the first metric: the dispatcher's counts go to the host's files (a supervised
+    # dispatcher inherits the variable; a dedicated worker finds the instance's folder).
+    use_host_directory(Path(app.instance_path))
     prepare_database(app)
     with app.app_context():
         engine = db.engine

@@ -5,12 +5,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from smspanel.authz import ADMIN, LOGIN, PUBLIC, SEND, TOKEN, TOKEN_SEND, rule_of
+from smspanel.authz import ADMIN, LOGIN, PUBLIC, SCRAPER, SEND, TOKEN, TOKEN_SEND, rule_of
 from smspanel.models import Message, Template, db
 from tests.web.conftest import login
 
 FLASK_BUILT_INS = {"static"}  # Flask's own static files: public by nature
-RULES = {PUBLIC, LOGIN, ADMIN, TOKEN, SEND, TOKEN_SEND}
+RULES = {PUBLIC, LOGIN, ADMIN, TOKEN, SEND, TOKEN_SEND, SCRAPER}
 CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes open to logged-in users that change something and that a viewer may still use,
 # each with why. Every other such route must refuse a viewer (403).
@@ -18,6 +18,15 @@ VIEWERS_MAY_CHANGE = {
     "api.add_opt_outs": "admins only, checked in the view (403 for anyone else)",
     "api.remove_opt_out": "admins only, checked in the view (403 for anyone else)",
     "two_factor.account": "their own sign-in: anyone may turn two-factor on or off",
+    # A webhook is the user's own setting and sends nothing: it hears of their own sends.
+    "webhook.account": "their own webhook: anyone may set where their events go",
+    "webhook.rotate": "their own webhook's secret",
+    "webhook.delete": "their own webhook",
+    "webhook.resend": "their own webhook's deliveries",
+    "api.set_webhook": "their own webhook: anyone may set where their events go",
+    "api.delete_webhook": "their own webhook",
+    "api.rotate_webhook_secret": "their own webhook's secret",
+    "api.resend_delivery": "their own webhook's deliveries",
 }
 
 
@@ -48,6 +57,9 @@ def test_anonymous_callers_get_nothing_but_public_routes(app, client):
         elif rule in (LOGIN, ADMIN, SEND):
             assert response.status_code == 302, (method, path)
             assert "/login" in response.headers["Location"], (method, path)
+        elif rule == SCRAPER:  # the test client is on loopback, this host's own
+            elsewhere = client.open(path, method=method, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+            assert elsewhere.status_code == 403, (method, path)
 
 
 @pytest.mark.parametrize(

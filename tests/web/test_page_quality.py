@@ -31,6 +31,7 @@ PAGES = [
     "/admin/departments/{department}",
     "/admin/messages",
     "/admin/dead-letter",
+    "/account/webhook",
 ]
 
 

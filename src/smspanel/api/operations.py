@@ -30,7 +30,8 @@ ERROR_DESCRIPTIONS = {
     "approval the user may not give: not an approver, or their own send), or "
     "QUOTA_EXCEEDED: the send would take the department past its monthly segment quota "
     "(`details`: `used`, `quota`, `needed`); nothing was stored",
-    404: "No such message (among the caller's), template, or number on the opt-out register",
+    404: "No such message (among the caller's), template, number on the opt-out register, "
+    "webhook (the caller has none set) or webhook delivery (among the caller's)",
     409: "Conflicts with the current state: `code` says which (e.g. NOT_CANCELLABLE, "
     "NOT_AWAITING_APPROVAL, DUPLICATE_NAME, TEMPLATE_IN_USE, IDEMPOTENCY_IN_PROGRESS: a "
     "request with the same `Idempotency-Key` is still being stored; retry after `Retry-After` "

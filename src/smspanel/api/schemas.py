@@ -10,10 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 from typing_extensions import TypedDict
 
 from smspanel.errors import ApiError
-from smspanel.models import MessageStatus, Priority, RecipientStatus, SkipReason
+from smspanel.models import (
+    MessageStatus,
+    Priority,
+    RecipientStatus,
+    SkipReason,
+    WebhookDeliveryStatus,
+    WebhookEvent,
+)
 from smspanel.services.approvals import MAX_REASON_CHARS
 from smspanel.services.content import MAX_CONTENT_LENGTH
 from smspanel.services.sending import MAX_RECIPIENTS_PER_SEND
+from smspanel.services.webhooks.destinations import MAX_URL_LENGTH
 
 T = TypeVar("T")
 MessageStatusName = Literal[
@@ -325,6 +333,73 @@ class OptOutAdded(BaseModel):
 class OptOutRemoved(BaseModel):
     phone: str
     reason: str
+
+
+# --- the caller's webhook -------------------------------------------------------------
+
+WebhookEventName = Literal["message.final", "recipient.final"]
+assert set(WebhookEventName.__args__) == set(tuple(WebhookEvent))  # type: ignore[attr-defined]
+WebhookDeliveryStatusName = Literal["pending", "delivered", "failed"]
+assert set(WebhookDeliveryStatusName.__args__) == set(tuple(WebhookDeliveryStatus))  # type: ignore[attr-defined]
+
+
+class WebhookRequest(Request):
+    """Checked by services/webhooks/subscriptions.py, which names each problem; the bounds
+    here only keep absurd bodies out."""
+
+    url: StrictStr = Field(
+        max_length=10 * MAX_URL_LENGTH,
+        description=f"at most {MAX_URL_LENGTH} characters; https (http, loopback and private "
+        "addresses only when the panel sets WEBHOOK_ALLOW_HTTP=true); never link-local "
+        "(169.254.169.254)",
+    )
+    events: list[StrictStr] = Field(
+        max_length=100,
+        description="one or more of `message.final`, `recipient.final`; repeats count once",
+    )
+    rotate_secret: StrictBool = Field(
+        default=False, description="make a new secret (shown in this answer only)"
+    )
+
+
+class WebhookSaved(BaseModel):
+    url: str
+    events: list[WebhookEventName]
+    secret: str | None = Field(
+        description="the signing secret, only when just made (a new webhook or a rotation); "
+        "null when kept. Shown this once: store it"
+    )
+
+
+class WebhookOut(BaseModel):
+    url: str
+    events: list[WebhookEventName]
+    created_at: datetime
+    updated_at: datetime
+    secret_rotated_at: datetime
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: int
+    event_id: str = Field(description="the event's `id`: the same over retries and resends")
+    type: WebhookEventName = Field(description="the event's `type`")
+    status: WebhookDeliveryStatusName
+    attempts: int = Field(description="POSTs tried since it was made or last resent")
+    last_status_code: int | None = Field(description="the receiver's last HTTP status")
+    last_error: str | None = Field(
+        description='why the last try failed (timeout, refused address, "webhook removed"…)'
+    )
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="the next try, while pending")
+    message_id: int | None
+    recipient_count: int = Field(description="recipients in the event (`recipient.final`)")
+
+
+class WebhookDeliveryList(BaseModel):
+    deliveries: list[WebhookDeliveryOut] = Field(description="newest first")
+    total: int
 
 
 class UsageData(BaseModel):

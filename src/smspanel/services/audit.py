@@ -137,6 +137,11 @@ ACTIONS = (
     "export.opt_outs",
     "dnc.import",
     "dnc.import_failed",
+    "webhook.create",
+    "webhook.update",
+    "webhook.rotate_secret",
+    "webhook.delete",
+    "webhook.resend",
 )
 EVENTS_PER_PAGE = 50
 

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from smspanel.models import FINAL_MESSAGE_STATUSES, Message, MessageStatus
-from smspanel.services import quotas
+from smspanel.services import quotas, telemetry
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def adjust_message_counts(session: Session, changes: dict[int, CountChange], now
     )
     quotas.give_back(session, {mid: c.cancelled + c.skipped for mid, c in changes.items()})
     refresh_message_status(session, changes.keys(), now)
+    telemetry.count_changes_after_commit(session, changes.values())
 
 
 def refresh_message_status(session: Session, message_ids: Iterable[int], now: datetime) -> None:

@@ -21,7 +21,7 @@ from smspanel.models import (
     RecipientStatus,
     utcnow,
 )
-from smspanel.services import approvals, audit, quotas
+from smspanel.services import approvals, audit, quotas, telemetry
 from smspanel.services.commercial import commercial_content, too_long_message, with_statement
 from smspanel.services.content import (
     MAX_CONTENT_LENGTH,
@@ -295,6 +295,7 @@ def _store(
             approvals.record_held(session, message_id, standing)
         elif scheduled_at is None:
             ring_after_commit(session)
+        telemetry.count_accepted_after_commit(session, len(phones) - len(skipped), len(skipped))
     return AcceptedSend(
         id=message_id,
         status=status,

@@ -68,6 +68,7 @@ STATUS_LABELS = {
     "abandoned": lazy_gettext("Abandoned"),
     "active": lazy_gettext("Active"),
     "disabled": lazy_gettext("Disabled"),
+    "delivered": lazy_gettext("Delivered"),  # a webhook delivery the receiver took
 }
 
 

@@ -57,6 +57,7 @@ def init_app(app: Flask) -> None:
         two_factor,
         uploads,
         usage,
+        webhook,
     )
 
     login_manager.init_app(app)
@@ -106,5 +107,6 @@ def init_app(app: Flask) -> None:
         two_factor.bp,
         usage.bp,
         approvals.bp,
+        webhook.bp,
     ):
         app.register_blueprint(blueprint)

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import EqualTo, InputRequired
 
 # What a refused form's error summary says first, under its heading "There is a problem".
@@ -187,3 +193,11 @@ class RejectForm(FlaskForm):
     """An approver's rejection; the reason is checked by services.approvals.clean_reason."""
 
     reason = TextAreaField(lazy_gettext("Reason"))
+
+
+class WebhookForm(FlaskForm):
+    """/account/webhook; checked by services.webhooks.subscriptions, which names every
+    problem (a forged event value included, so the choices are not checked here)."""
+
+    url = StringField(lazy_gettext("URL"))
+    events = SelectMultipleField(lazy_gettext("Events"), validate_choice=False)

@@ -81,7 +81,11 @@ def refusal_for_address(address: IPAddress, allow_private: bool) -> str | None:
             "(cloud metadata services live there).",
             address=str(address),
         )
-    if (address.is_loopback or address.is_private) and not allow_private:
+    # Loopback before reserved: IPv6's ::1 is both. Reserved before private: Python counts
+    # the unusable 240.0.0.0/4 as private.
+    if address.is_loopback or (address.is_private and not address.is_reserved):
+        if allow_private:
+            return None
         return _(
             "%(address)s is this host or a private network; allowed only when "
             "WEBHOOK_ALLOW_HTTP=true.",
