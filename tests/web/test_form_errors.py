@@ -282,3 +282,20 @@ def test_a_success_flash_is_a_focusable_region_after_the_redirect(admin_client):
     flashes = Page(response.get_data(as_text=True)).by_id("flashes")
     assert flashes.attrs.get("tabindex") == "-1" and flashes.attrs.get("role") == "status"
     assert "Created department Lands." in flashes.text()
+
+
+def test_a_webhook_refused(user_client):
+    response = user_client.post("/account/webhook", data={"url": "ftp://example.com"})
+    assert response.status_code == 422
+    page = Page(response.get_data(as_text=True))
+    assert page.title().startswith("Error: ")
+    links = [a.attrs["href"] for a in page.by_id("error-summary").walk() if a.tag == "a"]
+    assert links == ["#url", "#events"]  # no event chosen: named too, at the first box
+    url = page.by_id("url")
+    assert url.attrs["aria-invalid"] == "true"
+    assert url.attrs["aria-describedby"] == "url-hint url-errors"
+    fieldset = page.all(lambda e: e.tag == "fieldset")[0]
+    assert fieldset.attrs["aria-describedby"] == "events-hint events-errors"
+    assert page.by_id("events").attrs["aria-invalid"] == "true"
+    assert page.by_id("events-errors").text()
+    assert_hints_outside_labels(page)
