@@ -36,7 +36,13 @@ def test_login_refuses_wrong_password_then_lets_the_admin_in(page):
     page.get_by_label("Username").fill("SMSadmin")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
-    expect()(page.locator(".flash-error")).to_contain_text("invalid username or password")
+    summary = page.locator("#error-summary")
+    expect()(summary).to_be_focused()
+    expect()(summary).to_contain_text("There is a problem")
+    expect()(summary).to_contain_text("invalid username or password")
+    expect()(page).to_have_title(re.compile(r"^Error: Log in"))
+    summary.get_by_role("link").click()  # the summary's link leads to the field
+    expect()(page.get_by_label("Username")).to_be_focused()
     log_in(page)
     expect()(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
@@ -237,10 +243,9 @@ def test_keyboard_alone_can_log_in_and_reach_compose(page):
     page.keyboard.press("Enter")
     page.wait_for_url("**/")
     expect()(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-    page.keyboard.press("Tab")
-    expect()(page.locator(".skip-link")).to_be_focused()
-    for _ in range(10):
-        page.keyboard.press("Tab")
+    expect()(page.locator("#flashes")).to_be_focused()  # "Welcome" is read first
+    for _ in range(25):  # back up through the header to the navigation
+        page.keyboard.press("Shift+Tab")
         if page.evaluate("document.activeElement.textContent.trim()") == "Compose":
             break
     page.keyboard.press("Enter")

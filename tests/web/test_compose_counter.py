@@ -143,7 +143,7 @@ def test_a_refused_compose_names_its_problems_in_chinese(user_client):
     assert response.status_code == 422
     text = page_text(response)
     assert "訊息未發送" in text
-    assert "收件人: 2 行之中有 1 行不是有效的香港電話號碼" in text
+    assert "收件人：2 行之中有 1 行不是有效的香港電話號碼" in text
     assert "第 2 行： abc 不是有效的香港電話號碼" in text
-    assert "查詢電話: 必須填寫查詢電話" in text
-    assert "訊息: 必須輸入內容，且內容不能只有空白" in text
+    assert "查詢電話：必須填寫查詢電話" in text
+    assert "訊息：必須輸入內容，且內容不能只有空白" in text

@@ -53,7 +53,9 @@ def test_a_duplicate_or_missing_name_is_a_clear_error(app, admin_client, make, n
     text = page_text(response)
     assert "The department was not created" in text
     assert problem.lower() in text.lower()
-    assert 'aria-invalid="true" aria-describedby="name-errors"' in response.get_data(as_text=True)
+    assert 'aria-describedby="name-hint name-errors" aria-invalid="true"' in response.get_data(
+        as_text=True
+    )
     with app.app_context():
         assert db.session.scalar(select(func.count(Department.id))) == 1
 
@@ -87,7 +89,7 @@ def test_a_bad_limit_is_a_form_error_naming_the_field(app, admin_client, make, f
     response = admin_client.post(f"/admin/departments/{finance.id}", data=data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert f'aria-invalid="true" aria-describedby="{field}-errors"' in html
+    assert f'aria-describedby="{field}-hint {field}-errors" aria-invalid="true"' in html
     assert f'id="{field}-errors"' in html
     assert "Nothing was changed" in page_text(response)
     assert department_row(app, finance.id) == (100, 10)

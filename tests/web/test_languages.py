@@ -187,12 +187,12 @@ def test_pages_chrome_is_chinese(admin_client, admin):
     )
 
 
-def test_a_flash_is_in_chinese(client, user):
+def test_a_refused_login_is_in_chinese(client, user):
     response = client.post(
         "/login", data={"username": "alice", "password": "wrong password"}, headers=ZH
     )
     assert response.status_code == 401
-    assert "問題： 用戶名稱或密碼不正確" in page_text(response)
+    assert "出現問題 用戶名稱：用戶名稱或密碼不正確" in page_text(response)
 
 
 def test_the_login_request_is_in_chinese(client):

@@ -83,7 +83,7 @@ def test_a_refused_form_names_every_problem_and_keeps_the_values(app, user_clien
     assert "Name: name is required" in text
     assert "Message: '((' at position 6 has no matching '))'" in text
     assert '<a href="#name">' in html and '<a href="#content">' in html
-    assert 'aria-invalid="true" aria-describedby="name-errors"' in html
+    assert 'aria-describedby="name-hint name-errors" aria-invalid="true"' in html
     assert ">Dear ((name, hi</textarea>" in html
     assert stored(app) == []
 

@@ -95,7 +95,7 @@ def test_errors_are_summarised_and_named_beside_their_fields_with_the_typed_valu
     assert "The webhook was not saved" in text
     assert 'href="#url"' in body and 'href="#events"' in body
     assert 'id="url-errors"' in body and 'id="events-errors"' in body
-    assert 'aria-describedby="url-errors"' in body
+    assert 'aria-describedby="url-hint url-errors" aria-invalid="true"' in body
     assert "URL: The URL must use https://" in text
     assert "Events: Choose at least one event." in text
     assert 'value="http://hooks.example.com/typed"' in body

@@ -45,6 +45,11 @@ class UserError(ValueError):
         self.field = field
 
 
+def check_new_password(user: User, password: str) -> None:
+    """What `set_password` would refuse, asked first so a form can name it with its others."""
+    _check_password(user.username, password)
+
+
 def _check_password(username: str, password: str) -> None:
     try:
         check_password_policy(username, password)
@@ -71,13 +76,8 @@ def create_user(
     """A new active account, in `assignment`'s department and role (checked by
     departments.read_assignment)."""
     username = username.strip()
-    if not _USERNAME.fullmatch(username):
-        raise UserError(
-            _("username must be 3-64 characters: letters, digits, and . _ - @ only"), "username"
-        )
-    _check_password(username, password)
-    if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
-        raise _taken(username)
+    for field, problem in new_user_problems(session, username, password).items():
+        raise UserError(problem, field)  # the first; a form asks new_user_problems for all
     detail = "admin" if is_admin else "user"
     if assignment != NO_DEPARTMENT:
         detail += f", {describe_assignment(session, assignment)}"
@@ -85,6 +85,24 @@ def create_user(
     if user is None:
         raise _taken(username)
     return user
+
+
+def new_user_problems(session: Session, username: str, password: str) -> dict[str, str]:
+    """Every reason `create_user` would refuse these, by field (`username`, `password`), so
+    a form can name them all at once."""
+    problems: dict[str, str] = {}
+    username = username.strip()
+    if not _USERNAME.fullmatch(username):
+        problems["username"] = _(
+            "username must be 3-64 characters: letters, digits, and . _ - @ only"
+        )
+    elif session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        problems["username"] = str(_taken(username))
+    try:
+        check_password_policy(username, password)
+    except WeakPassword as exc:
+        problems["password"] = str(exc)
+    return problems
 
 
 def _taken(username: str) -> UserError:

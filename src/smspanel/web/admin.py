@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import Field
 
 from smspanel.models import User, db
 from smspanel.services import accounts, audit
@@ -23,7 +24,13 @@ from smspanel.services.pagination import parse_page
 from smspanel.services.passwords import MIN_PASSWORD_LENGTH
 from smspanel.services.tokens import TokenError, expiry_in_days
 from smspanel.web.access import admin_required, register_error_pages
-from smspanel.web.forms import AssignmentForm, CreateUserForm, PasswordForm, RegenerateTokenForm
+from smspanel.web.forms import (
+    AssignmentForm,
+    CreateUserForm,
+    FormProblems,
+    PasswordForm,
+    RegenerateTokenForm,
+)
 from smspanel.web.sms import history_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -56,43 +63,65 @@ def assignment_choices() -> dict[str, object]:
 
 def show_assignment_errors(form: AssignmentForm, exc: DepartmentError) -> None:
     for field, problem in exc.errors.items():
-        getattr(form, field).errors = [problem]
+        add_error(getattr(form, field), problem)
+
+
+def add_error(field: Field, problem: object) -> None:
+    field.errors = [*field.errors, str(problem)]
 
 
 @bp.route("/users/create", methods=["GET", "POST"])
 @admin_required
 def create():
     form = CreateUserForm()
-    if form.validate_on_submit():
+    if form.is_submitted():
+        # Every check at once (the form's, the assignment's, the account rules), so the
+        # page names every problem together rather than one layer at a time.
+        valid = form.validate()
+        assignment = None
         try:
             # A forged department or role refuses the whole form: nothing is created.
             assignment = read_assignment(db.session, form.department_id.data, form.role.data)
-            user = create_user(
-                db.session,
-                form.username.data or "",
-                form.password.data or "",
-                is_admin=bool(form.is_admin.data),
-                assignment=assignment,
-            )
         except DepartmentError as exc:
             show_assignment_errors(form, exc)
-        except UserError as exc:
-            field = form.password if exc.field == "password" else form.username
-            field.errors = [*field.errors, str(exc)]
-        else:
-            if user.is_admin:
-                flash(_("Created administrator %(username)s.", username=user.username), "success")
+        username, password = form.username.data or "", form.password.data or ""
+        for name, problem in accounts.new_user_problems(db.session, username, password).items():
+            field = getattr(form, name)
+            if not field.errors:  # "enter a username" says enough about an empty one
+                add_error(field, problem)
+        if valid and assignment is not None and not form.errors:
+            try:
+                user = create_user(
+                    db.session,
+                    username,
+                    password,
+                    is_admin=bool(form.is_admin.data),
+                    assignment=assignment,
+                )
+            except UserError as exc:  # taken meanwhile
+                add_error(form.password if exc.field == "password" else form.username, exc)
             else:
-                flash(_("Created user %(username)s.", username=user.username), "success")
-            return redirect(url_for("admin.users"))
-    status = 200
-    if request.method == "POST":
-        flash(_("The user was not created. Please correct the problems shown below."), "error")
-        status = 422
+                if user.is_admin:
+                    flash(
+                        _("Created administrator %(username)s.", username=user.username), "success"
+                    )
+                else:
+                    flash(_("Created user %(username)s.", username=user.username), "success")
+                return redirect(url_for("admin.users"))
+    status = 422 if request.method == "POST" else 200
     page = render_template(
         "admin/user_create.html",
         form=form,
         min_password_length=MIN_PASSWORD_LENGTH,
+        form_problems=FormProblems.of_form(
+            form,
+            _("The user was not created. Please correct the problems shown below."),
+            {  # the page's order and words (templates/admin/user_create.html)
+                "username": _("Username"),
+                "password": _("Password"),
+                "confirm_password": _("Confirm password"),
+            },
+        ),
         **assignment_choices(),
     )
     return page, status
@@ -122,9 +151,13 @@ def user(user_id: int):
                 flash(_("Nothing to change for %(username)s.", username=target.username), "info")
             return redirect(url_for("admin.user", user_id=target.id))
     if request.method == "POST":
-        flash(_("Nothing was changed. Please correct the problems shown below."), "error")
         status = 422
-    page = render_template("admin/user.html", user=target, form=form, **assignment_choices())
+    problems = FormProblems.of_form(
+        form, _("Nothing was changed. Please correct the problems shown below.")
+    )
+    page = render_template(
+        "admin/user.html", user=target, form=form, form_problems=problems, **assignment_choices()
+    )
     return page, status
 
 
@@ -133,15 +166,18 @@ def user(user_id: int):
 def password(user_id: int):
     user = target_user(user_id)
     form = PasswordForm()
-    if form.validate_on_submit():
+    if form.is_submitted():
+        valid = form.validate()
         try:
+            accounts.check_new_password(user, form.password.data or "")
+        except UserError as exc:
+            if not form.password.errors:
+                add_error(form.password, exc)
+        if valid and not form.errors:
             keep = current_user.session_token if user.id == current_user.id else None
             revoked = set_password(
                 db.session, user, form.password.data or "", keep_session_token=keep
             )
-        except UserError as exc:
-            form.password.errors = [*form.password.errors, str(exc)]
-        else:
             flash(
                 ngettext(
                     "Password changed for %(username)s. Their %(count)s API token was revoked.",
@@ -153,12 +189,16 @@ def password(user_id: int):
                 "success",
             )
             return redirect(url_for("admin.users"))
-    status = 200
-    if request.method == "POST":
-        flash(_("The password was not changed. Please correct the problems shown below."), "error")
-        status = 422
+    status = 422 if request.method == "POST" else 200
+    problems = FormProblems.of_form(
+        form, _("The password was not changed. Please correct the problems shown below.")
+    )
     page = render_template(
-        "admin/user_password.html", form=form, user=user, min_password_length=MIN_PASSWORD_LENGTH
+        "admin/user_password.html",
+        form=form,
+        user=user,
+        min_password_length=MIN_PASSWORD_LENGTH,
+        form_problems=problems,
     )
     return page, status
 

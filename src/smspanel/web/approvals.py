@@ -18,7 +18,7 @@ from smspanel.services import approvals
 from smspanel.services.eligibility import REASON_ORDER, reason_label
 from smspanel.services.pagination import parse_page
 from smspanel.web.access import login_required, register_error_pages
-from smspanel.web.forms import RejectForm
+from smspanel.web.forms import FormProblems, RejectForm
 
 bp = Blueprint("approvals", __name__, url_prefix="/approvals")
 register_error_pages(bp)
@@ -62,12 +62,19 @@ def approvals_page(
     errors: dict[int, list[str]] | None = None,
     reasons: dict[int, str] | None = None,
 ):
+    problems = FormProblems()
+    for message_id, messages in (errors or {}).items():
+        problems.outcome = _("Message #%(id)s was not rejected.", id=message_id)
+        label = _("Reason for rejecting message #%(id)s", id=message_id)
+        for message in messages:
+            problems.add(f"reason-{message_id}", label, message)
     page = approvals.list_waiting(db.session, current_user, parse_page(request.args.get("page")))
     return (
         render_template(
             "approvals.html",
             page=page,
             errors=errors or {},
+            form_problems=problems,
             reasons=reasons or {},
             max_reason=approvals.MAX_REASON_CHARS,
             now=utcnow(),
@@ -140,9 +147,6 @@ def reject(message_id: int):
     try:
         approvals.clean_reason(reason)
     except approvals.InvalidReason as exc:
-        flash(
-            _("Message #%(id)s was not rejected: %(problem)s.", id=message_id, problem=exc), "error"
-        )
         return approvals_page(422, {message_id: [str(exc)]}, {message_id: reason})
     outcome = decided(lambda: approvals.reject(db.session, message_id, current_user.id, reason))
     if not isinstance(outcome, approvals.Decision):

@@ -17,7 +17,7 @@ from smspanel.services.accounts import log_in
 from smspanel.services.sessions import end_session
 from smspanel.throttling import limit_logins
 from smspanel.web.access import register_error_pages
-from smspanel.web.forms import LoginForm
+from smspanel.web.forms import FormProblems, LoginForm
 from smspanel.web.two_factor import begin_code_step
 
 bp = Blueprint("auth", __name__)
@@ -55,9 +55,10 @@ def login():
                 begin_code_step(user, safe_next(request.args.get("next")))
                 return redirect(url_for("two_factor.login_code"))
         if user is None or not login_user(user):
-            flash(str(LOGIN_FAILED), "error")
+            form.username.errors = [str(LOGIN_FAILED)]  # which of the two is never said
             form.password.data = ""
-            return render_template("login.html", form=form), 401
+            problems = FormProblems.of_form(form)
+            return render_template("login.html", form=form, form_problems=problems), 401
         refresh()  # the welcome is in the user's saved language, if they chose one
         flash(_("Welcome, %(username)s.", username=user.username), "success")
         return redirect(safe_next(request.args.get("next")) or url_for("sms.dashboard"))

@@ -10,7 +10,7 @@ from smspanel.models import Department, db
 from smspanel.services import departments
 from smspanel.services.departments import DepartmentError
 from smspanel.web.access import admin_required, register_error_pages
-from smspanel.web.forms import DepartmentForm, DepartmentLimitsForm
+from smspanel.web.forms import DepartmentForm, DepartmentLimitsForm, FormProblems
 
 bp = Blueprint("departments", __name__, url_prefix="/admin/departments")
 register_error_pages(bp)
@@ -42,12 +42,15 @@ def department_list():
             flash(_("Created department %(name)s.", name=department.name), "success")
             return redirect(url_for("departments.detail", department_id=department.id))
     if request.method == "POST":
-        flash(
-            _("The department was not created. Please correct the problems shown below."), "error"
-        )
         status = 422
+    problems = FormProblems.of_form(
+        form, _("The department was not created. Please correct the problems shown below.")
+    )
     page = render_template(
-        "admin/departments.html", form=form, rows=departments.list_departments(db.session)
+        "admin/departments.html",
+        form=form,
+        rows=departments.list_departments(db.session),
+        form_problems=problems,
     )
     return page, status
 
@@ -77,12 +80,14 @@ def department_detail(department_id: int):
             flash(_("Saved the limits of %(name)s.", name=department.name), "success")
             return redirect(url_for("departments.detail", department_id=department.id))
     if request.method == "POST":
-        flash(_("Nothing was changed. Please correct the problems shown below."), "error")
         status = 422
     page = render_template(
         "admin/department.html",
         department=department,
         form=form,
+        form_problems=FormProblems.of_form(
+            form, _("Nothing was changed. Please correct the problems shown below.")
+        ),
         members=departments.members(db.session, department.id),
     )
     return page, status

@@ -51,6 +51,7 @@ from smspanel.services.uploads import display_filename, file_size
 from smspanel.subcommands import DNC_LOADER_ACTOR, flask_command
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.file_parts import accepts_files, check_file_parts
+from smspanel.web.forms import FormProblems
 from smspanel.web.uploads import DRAIN_TIMES_THE_LIMIT, FORM_ALLOWANCE, check_csrf, drain_body
 
 bp = Blueprint("dnc", __name__, url_prefix="/admin/dnc")
@@ -71,6 +72,11 @@ def dnc_page(status: int = 200, errors: list[str] | None = None, problems=()):
             loading=loading,
             failed=None if loading else last_failed_import(db.session),
             errors=errors or [],
+            form_problems=FormProblems.of_errors(
+                {"file": errors or []},
+                {"file": _("Register file")},
+                _("Nothing was replaced: the copy in use stays active."),
+            ),
             problems=list(problems),
             max_size=file_size(max_bytes),
             stale_after=STALE_AFTER_WORKING_DAYS,

@@ -6,6 +6,9 @@ messages (and their Taiwan and Mainland catalogs) never reach a page.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -17,6 +20,79 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import EqualTo, InputRequired
+
+# What a refused form's error summary says first, under its heading "There is a problem".
+THERE_IS_A_PROBLEM = lazy_gettext("There is a problem")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a refused form: `field` is the id of the control the error
+    summary links to (None when no one control is at fault)."""
+
+    field: str | None
+    label: str
+    message: str
+
+
+class FormProblems:
+    """Every problem of a refused form at once, in the order of its fields. A page given one
+    as `form_problems` shows the focused error summary and prefixes its title with "Error:"
+    (templates/base.html); each field shows its own messages (`of`)."""
+
+    def __init__(self, outcome: str = "") -> None:
+        self.outcome = outcome  # what the refusal means, e.g. "The user was not created."
+        self._problems: list[Problem] = []
+
+    def add(self, field: str | None, label: object, message: object) -> None:
+        self._problems.append(Problem(field, str(label), str(message)))
+
+    def of(self, field: str) -> list[str]:
+        return [problem.message for problem in self._problems if problem.field == field]
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self._problems)
+
+    def __len__(self) -> int:
+        return len(self._problems)
+
+    def __bool__(self) -> bool:
+        return bool(self._problems)
+
+    @classmethod
+    def of_form(
+        cls, form: FlaskForm, outcome: object = "", labels: Mapping[str, object] | None = None
+    ) -> FormProblems:
+        """A WTForms form's errors, field by field (the control's id is the field's name);
+        `labels` gives the page's order and wording where they differ from the form's."""
+        errors = {
+            field.name: field.errors
+            for field in form
+            if field.errors and field.name != "csrf_token"  # CSRFProtect answers those: 400
+        }
+        page_labels = {**(labels or {})}
+        for field in form:
+            page_labels.setdefault(field.name, field.label.text)
+        return cls.of_errors(errors, page_labels, outcome)
+
+    @classmethod
+    def of_errors(
+        cls,
+        errors: Mapping[str, Iterable[object]],
+        labels: Mapping[str, object],
+        outcome: object = "",
+        ids: Mapping[str, str | None] | None = None,
+    ) -> FormProblems:
+        """A service's errors by field name (in the order of `labels`, the form's fields,
+        then any others), each shown with its field's label."""
+        problems = cls(str(outcome))
+        order = [name for name in labels if name in errors]
+        order += [name for name in errors if name not in labels]
+        for name in order:
+            field = (ids or {}).get(name, name)
+            for message in errors[name]:
+                problems.add(field, labels.get(name, name), message)
+        return problems
 
 
 class LoginForm(FlaskForm):

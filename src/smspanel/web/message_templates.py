@@ -23,7 +23,7 @@ from smspanel.services.templates import (
     update_template,
 )
 from smspanel.web.access import login_required, register_error_pages, sender_required
-from smspanel.web.forms import TemplateForm
+from smspanel.web.forms import FormProblems, TemplateForm
 from smspanel.web.sms import readers_scope
 
 bp = Blueprint("templates", __name__)
@@ -66,6 +66,9 @@ def form_page(form: TemplateForm, template: Template | None, errors, status: int
             form=form,
             template=template,
             errors=errors,
+            form_problems=FormProblems.of_errors(
+                errors, {"name": _("Name"), "content": _("Message")}, NOT_SAVED
+            ),
             stats=content_stats(content),
             found=placeholders(content),
             rules=counter_rules(),
@@ -92,7 +95,6 @@ def new_template():
                 db.session, current_user.id, form.name.data or "", form.content.data or ""
             )
         except InvalidTemplate as exc:
-            flash(str(NOT_SAVED), "error")
             return form_page(form, None, exc.errors, 422)
         flash(_("Template “%(name)s” created.", name=template.name), "success")
         return redirect(url_for("templates.list"))
@@ -112,7 +114,6 @@ def edit_template(template_id: int):
         except TemplateNotFound:
             abort(404)
         except InvalidTemplate as exc:
-            flash(str(NOT_SAVED), "error")
             return form_page(form, template, exc.errors, 422)
         flash(_("Template “%(name)s” saved.", name=template.name), "success")
         return redirect(url_for("templates.list"))

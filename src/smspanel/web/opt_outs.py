@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import lazy_gettext, ngettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from smspanel.models import db
@@ -19,9 +19,11 @@ from smspanel.services.uploads import file_size
 from smspanel.web.access import admin_required, register_error_pages
 from smspanel.web.exports import csv_download
 from smspanel.web.file_parts import accepts_files, check_file_parts
+from smspanel.web.forms import FormProblems
 from smspanel.web.uploads import DRAIN_TIMES_THE_LIMIT, FORM_ALLOWANCE, check_csrf, drain_body
 
 bp = Blueprint("opt_outs", __name__, url_prefix="/admin/opt-outs")
+NOTHING_ADDED = lazy_gettext("Nothing was added. Please correct the problems shown below.")
 register_error_pages(bp)
 
 
@@ -30,6 +32,7 @@ def register_page(
     errors: dict[str, list[str]] | None = None,
     form: dict[str, str] | None = None,
     removal: dict[str, Any] | None = None,
+    outcome: str = "",
 ):
     """The page: the register (searched, a page of it), its forms, and a number's history
     when the search is one whole number."""
@@ -45,12 +48,29 @@ def register_page(
             number=number,
             records=records,
             errors=errors or {},
+            form_problems=refused_form_problems(errors or {}, removal or {}, outcome),
             form=form or {},
             removal=removal or {},
             max_size=file_size(current_app.config["UPLOAD_MAX_BYTES"]),
         ),
         status,
     )
+
+
+def refused_form_problems(
+    errors: dict[str, list[str]], removal: dict[str, Any], outcome: str
+) -> FormProblems:
+    """The add and import forms' problems, or a removal's (its reason field is the row's)."""
+    if removal:
+        field = f"remove-reason-{removal['phone']}"
+        return FormProblems.of_errors(
+            removal.get("errors", {}),
+            {"reason": _("Reason for removing %(phone)s", phone=display_phone(removal["phone"]))},
+            outcome,
+            ids={"reason": field},
+        )
+    labels = {"phones": _("Numbers"), "reason": _("Reason"), "file": _("File")}
+    return FormProblems.of_errors(errors, labels, outcome)
 
 
 def added_note(result: AddResult) -> str:
@@ -89,7 +109,7 @@ def add():
     except RequestEntityTooLarge:
         drain_body(DRAIN_TIMES_THE_LIMIT * max_bytes)
         message = _("the file is larger than %(size)s", size=file_size(max_bytes))
-        return register_page(413, {"file": [message]})
+        return register_page(413, {"file": [message]}, outcome=str(NOTHING_ADDED))
     check_csrf()
     check_file_parts()
     reason = request.form.get("reason", "")
@@ -101,8 +121,7 @@ def add():
         else:
             result = opt_outs.add_lines(db.session, typed["phones"], reason, source="web")
     except OptOutRefused as exc:
-        flash(_("Nothing was added. Please correct the problems shown below."), "error")
-        return register_page(422, exc.errors, typed)
+        return register_page(422, exc.errors, typed, outcome=str(NOTHING_ADDED))
     flash(added_note(result), "success")
     return redirect(url_for("opt_outs.index"))
 
@@ -114,8 +133,11 @@ def remove(phone: str):
     try:
         removed = opt_outs.remove_number(db.session, phone, reason, source="web")
     except OptOutRefused as exc:
-        flash(_("The number was not removed. Please give a reason."), "error")
-        return register_page(422, removal={"phone": phone, "errors": exc.errors})
+        return register_page(
+            422,
+            removal={"phone": phone, "errors": exc.errors},
+            outcome=_("The number was not removed. Please give a reason."),
+        )
     except NotOnRegister:
         flash(_("%(phone)s is not on the opt-out register.", phone=phone), "error")
         return redirect(url_for("opt_outs.index"))

@@ -63,7 +63,7 @@ from smspanel.services.scheduling import EARLIEST_AHEAD, LATEST_AHEAD, started_l
 from smspanel.services.sending import AcceptedSend, TooManyRecipients, accept_send
 from smspanel.services.wording import status_label
 from smspanel.web.access import login_required, register_error_pages, sender_required
-from smspanel.web.forms import ComposeForm
+from smspanel.web.forms import ComposeForm, FormProblems
 
 bp = Blueprint("sms", __name__)
 register_error_pages(bp)
@@ -103,6 +103,17 @@ def dashboard():
     return render_template(
         "dashboard.html", figures=figures, time_filters=TIME_FILTERS, usage=quota_usage()
     )
+
+
+def compose_labels() -> dict[str, str]:
+    """The compose form's fields by name, in their order on the page."""
+    return {
+        "recipients": _("Recipients"),
+        "content": _("Message"),
+        "enquiry_number": _("Enquiry number"),
+        "scheduled_at": _("Send at"),
+        "quota": _("Monthly quota"),
+    }
 
 
 @bp.route("/compose", methods=["GET", "POST"])
@@ -147,13 +158,17 @@ def compose():
             flash_number_checks(message)
             return redirect(url_for("sms.message_detail", message_id=message.id))
         status = 422
-        flash(_("The message was not sent. Please correct the problems shown below."), "error")
     preview = preview_content(form.content.data or "", form.enquiry_number.data or "")
     return (
         render_template(
             "compose.html",
             form=form,
             errors=errors,
+            form_problems=FormProblems.of_errors(
+                errors,
+                compose_labels(),
+                _("The message was not sent. Please correct the problems shown below."),
+            ),
             bad_lines=bad_lines,
             preview=preview,
             stats=content_stats(preview),

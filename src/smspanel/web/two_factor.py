@@ -33,7 +33,7 @@ from smspanel.services import accounts, two_factor
 from smspanel.services.two_factor import PENDING_LOGIN_LIFETIME, TwoFactorError
 from smspanel.throttling import limit_failures
 from smspanel.web.access import admin_required, login_required, register_error_pages
-from smspanel.web.forms import DisableTwoFactorForm, TwoFactorCodeForm
+from smspanel.web.forms import DisableTwoFactorForm, FormProblems, TwoFactorCodeForm
 
 bp = Blueprint("two_factor", __name__)
 register_error_pages(bp)
@@ -111,7 +111,8 @@ def login_code():
         )
         if done is None:
             form.code.errors = [*form.code.errors, str(WRONG_CODE)]
-            return render_template("login_two_factor.html", form=form), 401
+            problems = FormProblems.of_form(form)
+            return render_template("login_two_factor.html", form=form, form_problems=problems), 401
         user, checked = done
         session.clear()  # the marker goes, and nothing from before the login survives it
         login_user(user)
@@ -150,7 +151,14 @@ def account():
     status = 422 if request.method == "POST" else 200
     required = current_app.config["REQUIRE_2FA_FOR_ADMINS"] and user.is_admin
     page = render_template(
-        "account_two_factor.html", enrolment=enrolment, form=form, user=user, required=required
+        "account_two_factor.html",
+        enrolment=enrolment,
+        form=form,
+        user=user,
+        required=required,
+        form_problems=FormProblems.of_form(
+            form, _("Two-factor sign-in was not turned on."), {"code": _("Code from the app")}
+        ),
     )
     return page, status
 
@@ -171,6 +179,11 @@ def _manage(user: User):  # type: ignore[no-untyped-def]
         "account_two_factor.html",
         disable_form=form,
         user=user,
+        form_problems=FormProblems.of_form(
+            form,
+            _("Two-factor sign-in is still on."),
+            {"code": _("Code from the app or a recovery code")},
+        ),
         codes_left=two_factor.recovery_codes_left(db.session, user),
     )
     return page, status

@@ -38,7 +38,7 @@ from smspanel.services.uploads import (
 )
 from smspanel.web.access import register_error_pages, sender_required
 from smspanel.web.file_parts import accepts_files, check_file_parts
-from smspanel.web.forms import SendCheckForm, UploadForm
+from smspanel.web.forms import FormProblems, SendCheckForm, UploadForm
 from smspanel.web.sms import (
     accepted_note,
     flash_number_checks,
@@ -128,13 +128,17 @@ def upload():
                 errors, status = exc.errors, 422
             else:
                 return redirect(url_for("uploads.check", upload_id=upload_id))
-        flash(_("The file was not uploaded. Please correct the problems shown below."), "error")
     return (
         render_template(
             "send_upload.html",
             templates=list_templates(db.session),
             selected=selected,
             errors=errors,
+            form_problems=FormProblems.of_errors(
+                errors,
+                {"template_id": _("Template"), "file": _("File")},
+                _("The file was not uploaded. Please correct the problems shown below."),
+            ),
             max_size=file_size(max_bytes),
             max_rows=MAX_ROWS,
         ),
@@ -169,7 +173,6 @@ def check(upload_id: str):
                 )
             except SendRefused as exc:
                 report, errors, status = exc.check, exc.errors, 422
-                flash(_("Nothing was sent. Please correct the problems shown below."), "error")
             else:
                 flash(accepted_note(sent), "success")
                 flash_number_checks(sent)
@@ -184,6 +187,19 @@ def check(upload_id: str):
             report=report,
             form=form,
             errors=errors,
+            form_problems=FormProblems.of_errors(
+                errors,
+                {
+                    "file": _("File"),
+                    "enquiry_number": _("Enquiry number"),
+                    "scheduled_at": _("Send at"),
+                    "confirm_duplicate": _("Send again"),
+                    "commercial": _("Commercial message"),
+                    "quota": _("Monthly quota"),
+                },
+                _("Nothing was sent. Please correct the problems shown below."),
+                ids={"file": "file-summary"},  # quota: the usage line, id "quota"
+            ),
             scope=readers_scope(),
             max_problems=MAX_PROBLEMS_SHOWN,
             schedule_window=schedule_window(),

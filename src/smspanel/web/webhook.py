@@ -33,7 +33,7 @@ from smspanel.services.webhooks.subscriptions import (
     WebhookNotFound,
 )
 from smspanel.web.access import login_required, register_error_pages
-from smspanel.web.forms import WebhookForm
+from smspanel.web.forms import FormProblems, WebhookForm
 
 bp = Blueprint("webhook", __name__, url_prefix="/account/webhook")
 register_error_pages(bp)
@@ -66,6 +66,9 @@ def webhook_page(
         "account_webhook.html",
         form=form,
         errors=errors or {},
+        form_problems=FormProblems.of_errors(
+            errors or {}, {"url": _("URL"), "events": _("Events")}, NOT_SAVED
+        ),
         webhook=subscriptions.get_webhook(db.session, user_id),
         secret=saved.secret if saved else None,
         deliveries=subscriptions.recent_deliveries(db.session, user_id, page=deliveries_page()),
@@ -105,7 +108,6 @@ def account():
             allow_private=current_app.config["WEBHOOK_ALLOW_HTTP"],
         )
     except InvalidWebhook as exc:
-        flash(str(NOT_SAVED), "error")
         return webhook_page(form, exc.errors, status=422)
     if saved.created:
         flash(_("Webhook saved. Copy its secret now: it is shown only this once."), "success")

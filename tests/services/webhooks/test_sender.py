@@ -23,7 +23,7 @@ from smspanel.models import (
     utcnow,
 )
 from smspanel.services.webhooks import destinations
-from smspanel.services.webhooks.packing import RETRY_WINDOW
+from smspanel.services.webhooks.retry_window import RETRY_WINDOW
 from smspanel.services.webhooks.sender import (
     MAX_RETRY_SECONDS,
     USER_AGENT,

@@ -32,7 +32,10 @@
     input.addEventListener("focus", function () { input.select(); });
   });
 
-  // Move focus to an error summary so keyboard and screen-reader users hear it first.
+  // Move focus to an error summary so keyboard and screen-reader users hear it first;
+  // failing that, to what the last action did (a flash after a POST and its redirect).
   var summary = document.getElementById("error-summary");
+  var flashes = document.getElementById("flashes");
   if (summary) summary.focus();
+  else if (flashes) flashes.focus();
 })();
