@@ -52,7 +52,7 @@ def test_a_register_file_is_imported_and_the_page_shows_the_copy(page, live_app:
     page.get_by_label("Register file").set_input_files(str(register))
     page.get_by_role("button", name="Upload and import").click()
     expect()(page.locator(".flash-success")).to_contain_text("5,000 numbers are loading")
-    for _ in range(30):  # the page refreshes itself while loading; look again until done
+    for _ in range(30):  # look again until the import is done, as its reader would
         page.goto("/admin/dnc")
         if (
             page.locator("[data-number-count]").count()

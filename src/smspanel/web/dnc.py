@@ -59,7 +59,6 @@ register_error_pages(bp)
 log = logging.getLogger(__name__)
 
 LOADERS = "smspanel.dnc_loaders"  # app.extensions key: import id -> the loader's Popen
-REFRESH_SECONDS = 3  # the page reloads itself this often while an import is loading
 
 
 def dnc_page(status: int = 200, errors: list[str] | None = None, problems=()):
@@ -80,7 +79,6 @@ def dnc_page(status: int = 200, errors: list[str] | None = None, problems=()):
             problems=list(problems),
             max_size=file_size(max_bytes),
             stale_after=STALE_AFTER_WORKING_DAYS,
-            refresh_seconds=REFRESH_SECONDS if loading else None,
         ),
         status,
     )
