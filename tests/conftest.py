@@ -28,6 +28,8 @@ from smspanel.services.sending import accept_send
 from smspanel.services.tokens import issue_token
 from tests.databases import SERVER_URL, create_database, drop_database
 
+pytest_plugins = ["tests.webhook_helpers"]  # the webhook tests' fixtures
+
 PASSWORD = "correct horse battery"
 
 

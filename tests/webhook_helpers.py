@@ -1,6 +1,7 @@
 """For the tests of webhooks: a name server of the test's own, and delivery rows written
-straight into their table (the sender that makes them is tested on its own). Test modules
-wrap them in fixtures: `resolve_as(monkeypatch, TEST_NAMES)`, `DeliveryFactory(app)`."""
+straight into their table (the sender that makes them is tested on its own). A plugin of
+the suite (tests/conftest.py), so its fixtures serve every webhook test module:
+`pytestmark = pytest.mark.usefixtures("test_names_resolve")` and `add_delivery`."""
 
 from __future__ import annotations
 
@@ -107,3 +108,14 @@ class DeliveryFactory:
             assert delivery is not None
             db.session.expunge(delivery)
             return delivery
+
+
+@pytest.fixture
+def test_names_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TEST_NAMES resolve to their addresses, and no name reaches a real name server."""
+    resolve_as(monkeypatch, TEST_NAMES)
+
+
+@pytest.fixture
+def add_delivery(app: Flask) -> DeliveryFactory:
+    return DeliveryFactory(app)

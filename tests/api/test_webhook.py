@@ -9,19 +9,12 @@ from datetime import timedelta
 import pytest
 
 from smspanel.models import utcnow
-from tests.webhook_helpers import RECEIVER, TEST_NAMES, DeliveryFactory, resolve_as
+from tests.webhook_helpers import RECEIVER
 
 HKT_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+08:00$")
 
 
-@pytest.fixture(autouse=True)
-def dns(monkeypatch):
-    resolve_as(monkeypatch, TEST_NAMES)
-
-
-@pytest.fixture
-def add_delivery(app) -> DeliveryFactory:
-    return DeliveryFactory(app)
+pytestmark = pytest.mark.usefixtures("test_names_resolve")
 
 
 def put(client, headers, body):

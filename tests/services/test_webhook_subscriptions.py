@@ -24,19 +24,12 @@ from smspanel.services.webhooks.subscriptions import (
     rotate_secret,
     set_webhook,
 )
-from tests.webhook_helpers import RECEIVER, TEST_NAMES, DeliveryFactory, resolve_as
+from tests.webhook_helpers import RECEIVER
 
 BOTH = ["message.final", "recipient.final"]
 
 
-@pytest.fixture(autouse=True)
-def dns(monkeypatch):
-    resolve_as(monkeypatch, TEST_NAMES)
-
-
-@pytest.fixture
-def add_delivery(app) -> DeliveryFactory:
-    return DeliveryFactory(app)
+pytestmark = pytest.mark.usefixtures("test_names_resolve")
 
 
 def save(user_id: int, url: str = RECEIVER, events=("message.final",), **options):

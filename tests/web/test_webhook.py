@@ -12,19 +12,12 @@ from sqlalchemy import select
 
 from smspanel.models import Webhook, db, utcnow
 from tests.web.conftest import login, page_text
-from tests.webhook_helpers import RECEIVER, TEST_NAMES, DeliveryFactory, resolve_as
+from tests.webhook_helpers import RECEIVER
 
 SECRET = re.compile(r"whsec_[A-Za-z0-9_-]{40,}")
 
 
-@pytest.fixture(autouse=True)
-def dns(monkeypatch):
-    resolve_as(monkeypatch, TEST_NAMES)
-
-
-@pytest.fixture
-def add_delivery(app) -> DeliveryFactory:
-    return DeliveryFactory(app)
+pytestmark = pytest.mark.usefixtures("test_names_resolve")
 
 
 def stored(app, user) -> Webhook | None:
