@@ -25,6 +25,7 @@ METRICS = [
     "smspanel_http_requests_total",
     "smspanel_dead_letters_pending",
     "smspanel_webhook_deliveries",
+    "smspanel_webhook_attempts_total",
     "smspanel_build_info",
 ]
 

@@ -62,6 +62,8 @@ ACCEPTED, REFUSED, TRANSPORT_ERROR, INTERNAL_ERROR = (
 )
 
 GATEWAY_RESULTS = (ACCEPTED, REFUSED, TRANSPORT_ERROR, INTERNAL_ERROR)
+# How a webhook POST ended: the receiver took it, it is tried again later, or never again.
+WEBHOOK_OUTCOMES = ("delivered", "retried", "failed")
 COUNTED_STATUSES = tuple(str(status) for status in RecipientStatus)
 
 # A request no route matched (404, 405): one label value, whatever the path was.
@@ -73,10 +75,11 @@ class _Instruments:
     recipients: Counter
     gateway_seconds: Histogram
     http_requests: Counter
+    webhook_attempts: Counter
     in_files: bool  # multiprocess mode: every process's values are read from its files
 
     def all(self) -> tuple[Any, ...]:
-        return (self.recipients, self.gateway_seconds, self.http_requests)
+        return (self.recipients, self.gateway_seconds, self.http_requests, self.webhook_attempts)
 
 
 @functools.cache
@@ -106,6 +109,12 @@ def _instruments() -> _Instruments:
             ["endpoint", "status"],
             registry=None,
         ),
+        webhook_attempts=Counter(
+            "smspanel_webhook_attempts",
+            "Webhook POSTs made, by outcome: delivered, retried later, or failed for good.",
+            ["outcome"],
+            registry=None,
+        ),
         in_files=bool(getattr(values.ValueClass, "_multiprocess", False)),
     )
     # Every status and result shown from the start, at 0: a dashboard's rate() needs a
@@ -114,6 +123,8 @@ def _instruments() -> _Instruments:
         instruments.recipients.labels(status)
     for result in GATEWAY_RESULTS:
         instruments.gateway_seconds.labels(result)
+    for outcome in WEBHOOK_OUTCOMES:
+        instruments.webhook_attempts.labels(outcome)
     return instruments
 
 
@@ -171,6 +182,19 @@ def observe_gateway_request(seconds: float, result: str) -> None:
     _instruments().gateway_seconds.labels(result).observe(seconds)
 
 
+def count_webhook_attempts_after_commit(session: Session, outcomes: dict[str, int]) -> None:
+    """Webhook POSTs by outcome, counted once their results are recorded."""
+    moved = {outcome: n for outcome, n in outcomes.items() if n > 0}
+    if moved:
+        after_commit(session, functools.partial(_count_webhook_attempts, moved))
+
+
+def _count_webhook_attempts(outcomes: dict[str, int]) -> None:
+    attempts = _instruments().webhook_attempts
+    for outcome, n in outcomes.items():
+        attempts.labels(outcome).inc(n)
+
+
 def count_http_request(endpoint: str | None, status: int) -> None:
     """By endpoint name, not path: as many label values as the app has routes."""
     _instruments().http_requests.labels(endpoint or UNMATCHED_ENDPOINT, str(status)).inc()
@@ -214,7 +238,14 @@ DEAD_LETTERS_PENDING = (
     .where(DeadLetter.__table__.c.status == DeadLetterStatus.PENDING)
 )
 _d = WebhookDelivery.__table__.c
-WEBHOOK_DELIVERIES_BY_STATUS = select(_d.status, func.count()).group_by(_d.status)
+# Those still waiting and those given up on: ranges of ix_webhook_deliveries_status_next_attempt_at.
+# The delivered ones, which only grow, are counted as they happen (smspanel_webhook_attempts).
+WEBHOOK_DELIVERIES_BY_STATUS = (
+    select(_d.status, func.count())
+    .where(_d.status.in_([WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED]))
+    .group_by(_d.status)
+)
+WATCHED_DELIVERY_STATUSES = (WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -233,7 +264,7 @@ def read_queue_snapshot(session: Session, now: datetime) -> QueueSnapshot:
         depth = int(session.scalar(QUEUE_DEPTH) or 0)
         oldest = session.scalar(OLDEST_DUE, parameters)
         dead = session.scalar(DEAD_LETTERS_PENDING) or 0
-        deliveries = {str(WebhookDeliveryStatus(s)): 0 for s in WebhookDeliveryStatus}
+        deliveries = {str(status): 0 for status in WATCHED_DELIVERY_STATUSES}
         deliveries |= {status: n for status, n in session.execute(WEBHOOK_DELIVERIES_BY_STATUS)}
     age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
     return QueueSnapshot(max(depth, 0), age, dead, deliveries)
@@ -299,7 +330,8 @@ class _SnapshotCollector:
         )
         deliveries = GaugeMetricFamily(
             "smspanel_webhook_deliveries",
-            "Webhook deliveries stored, by status: pending, delivered or failed.",
+            "Webhook deliveries stored, by status: pending (still to be delivered) or failed "
+            "(given up on after 24 h of retries).",
             labels=["status"],
         )
         for status, n in sorted(s.webhook_deliveries.items()):

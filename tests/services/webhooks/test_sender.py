@@ -22,6 +22,7 @@ from smspanel.models import (
     db,
     utcnow,
 )
+from smspanel.services import telemetry
 from smspanel.services.webhooks import destinations
 from smspanel.services.webhooks.retry_window import RETRY_WINDOW
 from smspanel.services.webhooks.sender import (
@@ -35,6 +36,7 @@ from smspanel.services.webhooks.sender import (
     post_delivery,
     retry_delay,
 )
+from tests.metrics_reading import value
 from tests.services.webhooks.test_signing import verify
 
 
@@ -143,6 +145,33 @@ def test_delays_double_from_10_seconds_to_an_hour_with_jitter():
         assert len(set(delays)) > 1
     assert max(retry_delay(n) for n in (10, 20, 60) for _ in range(100)) <= MAX_RETRY_SECONDS
     assert min(retry_delay(20) for _ in range(100)) >= MAX_RETRY_SECONDS * 0.8
+
+
+def attempts(outcome: str) -> float:
+    snapshot = telemetry.read_queue_snapshot(db.session, utcnow())
+    text = telemetry.exposition(snapshot).decode()
+    return value(text, "smspanel_webhook_attempts_total", outcome=outcome)
+
+
+def test_each_post_is_counted_by_outcome_for_the_metrics(app, user, hooks, receiver):
+    with app.app_context():
+        before = {o: attempts(o) for o in ("delivered", "retried", "failed")}
+        hooks.subscribe(user, receiver.url("/ok"))
+        queue_event(user.id)
+        send_due()
+        hooks.subscribe(user, receiver.url("/fail"))
+        retried = queue_event(user.id)
+        send_due()
+        make_due(retried)
+        db.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == retried)
+            .values(retry_until=utcnow() + timedelta(seconds=5))
+        )
+        db.session.commit()
+        send_due()
+        after = {o: attempts(o) - before[o] for o in before}
+    assert after == {"delivered": 1, "retried": 1, "failed": 1}
 
 
 def test_a_failure_after_the_retry_window_fails_for_good(app, user, hooks, receiver):

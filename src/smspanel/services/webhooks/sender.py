@@ -45,6 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from smspanel.models import Webhook, WebhookDelivery, WebhookDeliveryStatus, utcnow
+from smspanel.services import telemetry
 from smspanel.services.transactions import begin_write, locks_rows, transaction
 from smspanel.services.webhooks.destinations import (
     Destination,
@@ -241,8 +242,13 @@ def finish_deliveries(
                 delivery.attempts + 1,
                 result.error,
             )
+    outcomes = {"delivered": 0, "retried": 0, "failed": 0}
+    for row in rows:
+        status = row["new_status"]
+        outcomes["retried" if status == WebhookDeliveryStatus.PENDING else str(status)] += 1
     with transaction(session, write=True):
         session.execute(_RECORD_ATTEMPT, rows)
+        telemetry.count_webhook_attempts_after_commit(session, outcomes)
 
 
 def release_deliveries(session: Session, owner: str, delivery_ids: Sequence[int]) -> None:
