@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from smspanel.models import db
@@ -11,6 +9,7 @@ from smspanel.services.delivery.attempt import attempt_delivery
 from smspanel.services.delivery.claims import claim_due_recipients
 from smspanel.services.delivery.gateway import SimulatedGateway
 from smspanel.services.delivery.outcomes import record_outcomes
+from tests.coroutines import run_to_completion
 from tests.metrics_reading import value
 
 TOKEN = "scrape-token-0123456789abcdef"
@@ -121,7 +120,7 @@ def deliver_through_simulated_gateway(app) -> None:
         async def send_all():
             return [await attempt_delivery(gateway, c) for c in claimed]
 
-        record_outcomes(db.session, "test-worker", asyncio.run(send_all()))
+        record_outcomes(db.session, "test-worker", run_to_completion(send_all()))
 
 
 def test_a_send_and_its_delivery_move_the_figures(app, client, make):

@@ -3,7 +3,6 @@ gateway's durations; the queue's figures read from the database at each scrape."
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from smspanel.services.delivery.claims import ClaimedRecipient, claim_due_recipi
 from smspanel.services.delivery.gateway import GatewayNoResponse, GatewayReply
 from smspanel.services.sending import accept_send
 from smspanel.services.transactions import transaction
+from tests.coroutines import run_to_completion
 from tests.fakes import FakeGateway
 from tests.metrics_reading import value
 
@@ -98,7 +98,7 @@ def test_each_gateway_request_is_timed_by_how_it_ended(app):
     before = {r: gateway_requests(app, r) for r in telemetry.GATEWAY_RESULTS}
     gateway = FakeGateway(answer)
     for phone in MOBILES[:3]:
-        asyncio.run(attempt_delivery(gateway, claimed(phone)))
+        run_to_completion(attempt_delivery(gateway, claimed(phone)))
     after = {r: gateway_requests(app, r) for r in telemetry.GATEWAY_RESULTS}
     assert {r: after[r] - before[r] for r in after} == {
         telemetry.ACCEPTED: 1,

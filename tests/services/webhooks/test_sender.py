@@ -36,6 +36,7 @@ from smspanel.services.webhooks.sender import (
     post_delivery,
     retry_delay,
 )
+from tests.coroutines import run_to_completion
 from tests.metrics_reading import value
 from tests.services.webhooks.test_signing import verify
 
@@ -82,7 +83,7 @@ def send_due(allow_private: bool = True, timeout: float = 2.0) -> list[AttemptRe
                 )
             )
 
-    results = asyncio.run(post_all())
+    results = run_to_completion(post_all())
     finish_deliveries(db.session, "sender", {d.id: d for d in claimed}, results)
     return results
 
