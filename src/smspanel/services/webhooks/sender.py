@@ -244,8 +244,8 @@ def finish_deliveries(
             )
     outcomes = {"delivered": 0, "retried": 0, "failed": 0}
     for row in rows:
-        status = row["new_status"]
-        outcomes["retried" if status == WebhookDeliveryStatus.PENDING else str(status)] += 1
+        ended = str(row["new_status"])
+        outcomes["retried" if ended == WebhookDeliveryStatus.PENDING else ended] += 1
     with transaction(session, write=True):
         session.execute(_RECORD_ATTEMPT, rows)
         telemetry.count_webhook_attempts_after_commit(session, outcomes)
