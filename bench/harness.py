@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from sqlalchemy import Engine, text
+
 from loopback import ADMIN_PASSWORD
 
 CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
@@ -249,3 +251,24 @@ def drive(
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def cached_sqlite_url(path: Path, reseed: bool) -> str:
+    """A seeded SQLite file kept between runs; with `reseed`, deleted (WAL files too) first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if reseed:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def holds_message(engine: Engine, message_id: int) -> bool:
+    """Whether a seeding got as far as `message_id` (False when there is no schema yet)."""
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT count(*) FROM messages WHERE id = :id"), {"id": message_id}
+            ).scalar()
+    except Exception:
+        return False
+    return bool(found)

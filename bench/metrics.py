@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 
-from bench.harness import Client, emit, percentile
+from bench.harness import Client, cached_sqlite_url, emit, holds_message, percentile
 from loopback import ROOT, App
 
 MESSAGES = 1_000_000
@@ -180,23 +180,12 @@ def seed(engine: Engine, user_id: int) -> None:
 
 def seeded_database(database_url: str | None, reseed: bool, tmp: Path) -> str:
     if database_url is None:
-        path = default_sqlite_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if reseed:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
+        url = cached_sqlite_url(default_sqlite_path(), reseed)
     else:
         url = database_url
         reseed = True  # a scratch database: made again every run
     engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            seeded = connection.execute(
-                text("SELECT count(*) FROM messages WHERE id = :id"), {"id": MESSAGES + 2}
-            ).scalar()
-    except Exception:
-        seeded = 0
+    seeded = holds_message(engine, MESSAGES + 2)
     if reseed or not seeded:
         from smspanel.models import db
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, select, text
 
-from bench.harness import Client, emit, percentile
+from bench.harness import Client, cached_sqlite_url, emit, holds_message, percentile
 from loopback import ADMIN_PASSWORD, ROOT, App
 
 MESSAGES = 1_000_000
@@ -290,24 +290,9 @@ def stale_before() -> str:
 
 def seeded_database(database_url: str | None, reseed: bool, tmp: Path) -> str:
     """The URL of a database holding the 1M-message history, seeding it only when needed."""
-    if database_url is None:
-        path = default_sqlite_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if reseed:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        url = database_url
+    url = cached_sqlite_url(default_sqlite_path(), reseed) if database_url is None else database_url
     engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            has_history = connection.execute(
-                text("SELECT count(*) FROM messages WHERE id = :id"), {"id": MESSAGES + 2}
-            ).scalar()
-    except Exception:
-        has_history = 0
-    if not has_history:
+    if not holds_message(engine, MESSAGES + 2):
         users = prepare_schema(url, tmp / "seed-instance")
         seed(engine, users)
     engine.dispose()
