@@ -6,10 +6,12 @@ from threading import Barrier
 import pytest
 from sqlalchemy import func, select
 
-from smspanel.models import Message, MessageTally, Recipient, db
+from smspanel.models import Message, MessageTally, Recipient, Template, db
 from smspanel.services.content import InvalidContent
+from smspanel.services.personalisation import PersonalisedRow
 from smspanel.services.phone import InvalidRecipients
-from smspanel.services.sending import accept_send
+from smspanel.services.sending import accept_personalised_send, accept_send
+from tests.registers import opt_out
 
 
 def counts():
@@ -91,3 +93,51 @@ def test_concurrent_sends_by_one_user_never_deadlock_and_all_count(app, make):
             select(func.count()).select_from(Message).where(Message.user_id == user.id)
         )
         assert tally(user.id) == owned == threads * sends_each
+
+
+# Texts each database's bulk path must store exactly: quotes and backslashes (SQL literals on
+# MariaDB), tabs, newlines and backslashes (COPY's text format on PostgreSQL), Chinese and
+# characters outside the BMP (utf8mb4).
+AWKWARD_TEXTS = [
+    'O\'Brien said "hi"',
+    "C:\\path\\n not a newline",
+    "tab\there\nand a new line\r\n",
+    "颱風信號八號 𨋢 😀",
+    "\\N is not null",
+    "'); DROP TABLE recipients; --",
+]
+
+
+def test_a_large_personalised_send_stores_every_row_exactly(app, make):
+    user = make.user()
+    phones = [f"{n:08d}" for n in range(61_000_000, 61_000_600)]  # mobiles, past the bulk path
+    texts = [f"{AWKWARD_TEXTS[n % len(AWKWARD_TEXTS)]} #{n}" for n in range(len(phones))]
+    opt_out(app, *phones[::50])
+    with app.app_context():
+        template = Template(name="Notice", content="((text))")
+        db.session.add(template)
+        db.session.commit()
+        rows = [
+            PersonalisedRow(n, p, t, 1)
+            for n, (p, t) in enumerate(zip(phones, texts, strict=True), 1)
+        ]
+        sent = accept_personalised_send(db.session, user.id, template.id, "((text))", rows)
+        stored = db.session.execute(
+            select(
+                Recipient.phone,
+                Recipient.content,
+                Recipient.status,
+                Recipient.skip_reason,
+                Recipient.attempts,
+                Recipient.next_attempt_at,
+            ).where(Recipient.message_id == sent.id)
+        ).all()
+    assert sorted((phone, text) for phone, text, *_ in stored) == sorted(
+        zip(phones, texts, strict=True)
+    )
+    opted = set(phones[::50])
+    assert {
+        phone: (status, reason) for phone, _, status, reason, *_ in stored if phone in opted
+    } == dict.fromkeys(opted, ("skipped", "opted_out"))
+    assert {status for phone, _, status, *_ in stored if phone not in opted} == {"pending"}
+    assert {(attempts, due.tzinfo is not None) for *_, attempts, due in stored} == {(0, True)}

@@ -7,9 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, literal, literal_column, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeEngine
 
 from smspanel.hktime import format_hkt
 from smspanel.models import (
@@ -22,6 +21,7 @@ from smspanel.models import (
     utcnow,
 )
 from smspanel.services import approvals, audit, quotas, telemetry
+from smspanel.services.bulk_rows import insert_rows
 from smspanel.services.commercial import commercial_content, too_long_message, with_statement
 from smspanel.services.content import (
     MAX_CONTENT_LENGTH,
@@ -261,8 +261,9 @@ def _store(
         _insert_recipients(
             session,
             {**shared, "status": RecipientStatus.PENDING, "skip_reason": None},
+            ("phone", "content", "turn"),
             [
-                {"phone": phone, "content": text, "turn": turn + position}
+                (phone, text, turn + position)
                 for position, (phone, text) in enumerate(
                     pair for pair in zip(phones, texts_of, strict=True) if pair[0] not in skipped
                 )
@@ -272,8 +273,9 @@ def _store(
             _insert_recipients(
                 session,
                 {**shared, "status": RecipientStatus.SKIPPED},
+                ("phone", "content", "skip_reason"),
                 [
-                    {"phone": phone, "content": text, "skip_reason": skipped[phone]}
+                    (phone, text, skipped[phone])
                     for phone, text in zip(phones, texts_of, strict=True)
                     if phone in skipped
                 ],
@@ -324,34 +326,21 @@ def _sent_segments(
     return sum(n for phone, n in zip(phones, segments, strict=True) if phone not in skipped)
 
 
-# From this many rows on, what every row shares is written into the statement once: as
-# parameters of each row the same datetimes were converted 100,000 times, a third of a large
-# send's cost. Below it, compiling a statement of its own costs more than it saves (a single
-# SMS, the API's hottest path, took 70% longer), so small sends use the cached statement.
-SHARED_VALUES_IN_STATEMENT_FROM = 500
+# From this many rows on, the database's own bulk path (services/bulk_rows.py). Below it,
+# the cached Core statement: a single SMS is the API's hottest path.
+BULK_INSERT_FROM = 500
 
 
 def _insert_recipients(
-    session: Session, shared: dict[str, Any], rows: list[dict[str, Any]]
+    session: Session,
+    shared: dict[str, Any],
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
 ) -> None:
     table = Recipient.__table__
-    if len(rows) < SHARED_VALUES_IN_STATEMENT_FROM:
-        session.execute(insert(table), [{**shared, **row} for row in rows])
+    if len(rows) >= BULK_INSERT_FROM:
+        insert_rows(session, table, columns, rows, shared)
         return
     session.execute(
-        insert(table).values(
-            {name: _literal(session, value, table.c[name].type) for name, value in shared.items()}
-        ),
-        rows,
-        # A statement made for this send alone: kept out of the compiled-statement cache.
-        execution_options={"compiled_cache": None},
+        insert(table), [{**shared, **dict(zip(columns, row, strict=True))} for row in rows]
     )
-
-
-def _literal(session: Session, value: object, type_: TypeEngine[Any]) -> ColumnElement[Any]:
-    """`value` rendered by the dialect as a literal of its column's type (from our own
-    values, never from anything a user typed)."""
-    rendered = literal(value, type_).compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
-    )
-    return literal_column(str(rendered), type_)
