@@ -206,6 +206,18 @@ def test_the_maker_can_cancel_a_waiting_send(client, maker_headers, checker_head
     assert client.post(f"/api/sms/{message_id}/approve", headers=checker_headers).status_code == 409
 
 
+def test_a_waiting_send_is_rejected_with_a_reason_not_cancelled_by_its_approver(
+    app, client, maker_headers, checker_headers
+):
+    message_id = waiting(client, maker_headers)
+    response = client.post(f"/api/sms/{message_id}/cancel", headers=checker_headers)
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "FORBIDDEN"
+    assert "reject it with a reason" in response.get_json()["error"]["message"]
+    with app.app_context():
+        assert db.session.get(Message, message_id).status == "awaiting_approval"
+
+
 def test_both_routes_are_in_the_openapi_document(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
     approve, reject = paths["/api/sms/{message_id}/approve"], paths["/api/sms/{message_id}/reject"]

@@ -250,6 +250,23 @@ def test_the_maker_can_withdraw_a_waiting_send(app, client, maker):
     assert stored(app, message_id).status == "cancelled"
 
 
+@pytest.mark.parametrize("who", ["checker", "admin"])
+def test_only_the_maker_can_cancel_a_waiting_send_the_others_reject_it(
+    app, client, make, maker, checker, who
+):
+    if who == "admin":
+        make.user("admin", is_admin=True)
+    message_id = waiting(app, maker)
+    login(client, who)
+    page = client.get(f"/history/{message_id}")
+    assert page.status_code == 200
+    assert f"/history/{message_id}/cancel" not in page.get_data(as_text=True)
+    refused = client.post(f"/history/{message_id}/cancel")
+    assert refused.status_code == 403
+    assert "reject it with a reason" in page_text(refused)
+    assert stored(app, message_id).status == "awaiting_approval"
+
+
 def test_a_send_from_a_file_waits_too(app, client, maker):
     template_id = None
     with app.app_context():

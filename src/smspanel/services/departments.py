@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from smspanel.models import Department, Message, Role, User, utcnow
+from smspanel.models import Department, Message, MessageStatus, Role, User, utcnow
 from smspanel.services import audit
 from smspanel.services.transactions import transaction
 from smspanel.services.wording import _
@@ -77,12 +77,18 @@ class Reader(Protocol):
 
 def may_cancel(message: Message, reader: Reader) -> bool:
     """Who may cancel a message they can see: its sender, an approver of the department it
-    was sent from, and admins; a viewer never, not even their own earlier sends."""
+    was sent from, and admins; a viewer never, not even their own earlier sends. A send
+    awaiting approval only its sender may withdraw: the others decide on it, and a refusal
+    is a rejection, with its reason and its decider on record."""
     if not may_send(reader.role):
         return False
-    if reader.is_admin or message.user_id == reader.id:
+    if message.user_id == reader.id:
         return True
-    return (
+    return _oversees(message, reader) and message.status != MessageStatus.AWAITING_APPROVAL
+
+
+def _oversees(message: Message, reader: Reader) -> bool:
+    return reader.is_admin or (
         reader.role == Role.APPROVER
         and reader.department_id is not None
         and message.department_id == reader.department_id
@@ -99,9 +105,22 @@ class NotAllowedToCancel(NotAllowed):
         )
 
 
+class WaitingForApproval(NotAllowed):
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "This send is waiting for approval: only its sender can withdraw it. "
+                "To stop it, reject it with a reason on the approvals page."
+            )
+        )
+
+
 def check_may_cancel(message: Message, reader: Reader) -> None:
-    if not may_cancel(message, reader):
-        raise NotAllowedToCancel()
+    if may_cancel(message, reader):
+        return
+    if may_send(reader.role) and _oversees(message, reader):  # awaiting approval
+        raise WaitingForApproval()
+    raise NotAllowedToCancel()
 
 
 @dataclass(frozen=True)
