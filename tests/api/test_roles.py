@@ -88,6 +88,26 @@ def test_a_viewer_gets_403_forbidden_on_every_send(app, client, make, office, pa
     assert client.post(path, json=body, headers=make.auth(users["ann"])).status_code == 202
 
 
+@pytest.mark.parametrize(("path", "body"), SENDS)
+def test_a_send_naming_a_department_is_refused_and_stores_nothing(
+    app, client, make, office, path, body
+):
+    users, _, departments = office
+    with app.app_context():
+        template_id = create_template(db.session, users["dan"].id, "Plain", "No text").id
+        before = db.session.scalar(select(func.count(Message.id)))
+    if "template_id" in body:
+        body = {**body, "template_id": template_id}
+    forged = {**body, "department_id": departments["finance"]}
+    response = client.post(path, json=forged, headers=make.auth(users["dan"]))
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert [d["field"] for d in error["details"]] == ["department_id"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == before
+
+
 def test_a_viewer_made_while_their_token_lives_is_refused_at_once(app, client, make, office):
     users, _, _ = office
     headers = make.auth(users["ann"])

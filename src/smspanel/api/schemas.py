@@ -6,7 +6,17 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, NotRequired, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from smspanel.errors import ApiError
@@ -84,7 +94,23 @@ PRIORITY = Field(
 )
 
 
-class SendRequest(Request):
+class SendBody(Request):
+    """A send belongs to the department its sender is in (services/departments.py): a
+    `department_id` in its body is refused, not ignored, so a forged one never seems to
+    have worked."""
+
+    department_id: SkipJsonSchema[None] = None
+
+    @field_validator("department_id", mode="before")
+    @classmethod
+    def _no_department_chosen(cls, value: object) -> None:
+        raise PydanticCustomError(
+            "department_chosen",
+            "a send belongs to the department its sender is in; department_id cannot be set",
+        )
+
+
+class SendRequest(SendBody):
     recipient: HongKongNumber = Field(
         min_length=1, max_length=64, description="Hong Kong number: 8 digits, e.g. '1234 5678'"
     )
@@ -94,7 +120,7 @@ class SendRequest(Request):
     priority: PriorityName = PRIORITY
 
 
-class BulkSendRequest(Request):
+class BulkSendRequest(SendBody):
     recipients: list[HongKongNumber] = Field(
         min_length=1,
         max_length=MAX_RECIPIENTS_PER_SEND,
@@ -126,7 +152,7 @@ class TemplateRecipient(TypedDict):
     ]
 
 
-class TemplateSendRequest(Request):
+class TemplateSendRequest(SendBody):
     template_id: int = Field(ge=1, le=2**31 - 1)
     recipients: list[TemplateRecipient] = Field(min_length=1, max_length=MAX_RECIPIENTS_PER_SEND)
     scheduled_at: ScheduledAt = SCHEDULED_AT
