@@ -14,6 +14,7 @@ import pytest
 
 from loopback import ADMIN_PASSWORD, App, MockGateway, wait_until
 from smspanel.models import Role
+from smspanel.services.delivery.queue_order import later_turn
 from smspanel.services.scheduling import started_late
 from tests.databases import add_department, as_datetime, execute, query
 
@@ -54,12 +55,23 @@ def test_an_approved_scheduled_send_survives_a_restart_and_goes_at_its_time(
         assert message(app, maker, message_id)["status"] == "scheduled"  # the approval held
         # Its time comes two seconds from now: the clock cannot be moved in the app's process.
         # Naive UTC, as stored; with microseconds, so SQLite's text form matches the app's.
+        # The rows move to that second's place in the later range of turns, as a send
+        # scheduled for it would be, so the claim brings them forward as it would.
         due = (datetime.now(UTC) + timedelta(seconds=2)).replace(tzinfo=None, microsecond=1)
-        for sql in (
+        turn = later_turn(due.replace(tzinfo=UTC))
+        execute(
+            fresh_database,
             "UPDATE messages SET scheduled_at = :at WHERE id = :id",
-            "UPDATE recipients SET next_attempt_at = :at WHERE message_id = :id",
-        ):
-            execute(fresh_database, sql, at=due, id=message_id)
+            at=due,
+            id=message_id,
+        )
+        execute(
+            fresh_database,
+            "UPDATE recipients SET next_attempt_at = :at, turn = :turn WHERE message_id = :id",
+            at=due,
+            turn=turn,
+            id=message_id,
+        )
         time.sleep(1.0)  # ten polls of the dispatcher: not due yet
         assert mock.received()["total"] == 0
 
