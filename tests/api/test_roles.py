@@ -70,20 +70,29 @@ SENDS = [
 ]
 
 
+def ready_to_send(app, owner, body: dict) -> dict:
+    """`body` with a template of its own when it is a template send."""
+    if "template_id" not in body:
+        return body
+    with app.app_context():
+        template_id = create_template(db.session, owner.id, "Plain", "No text").id
+    return {**body, "template_id": template_id}
+
+
+def message_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(Message.id)))
+
+
 @pytest.mark.parametrize(("path", "body"), SENDS)
 def test_a_viewer_gets_403_forbidden_on_every_send(app, client, make, office, path, body):
     users, _, _ = office
-    with app.app_context():
-        template_id = create_template(db.session, users["ann"].id, "Plain", "No text").id
-        before = db.session.scalar(select(func.count(Message.id)))
-    if "template_id" in body:
-        body = {**body, "template_id": template_id}
+    body, before = ready_to_send(app, users["ann"], body), message_count(app)
     response = client.post(path, json=body, headers=make.auth(users["ben"]))
     assert response.status_code == 403
     error = response.get_json()["error"]
     assert error["code"] == "FORBIDDEN" and "viewer" in error["message"]
-    with app.app_context():
-        assert db.session.scalar(select(func.count(Message.id))) == before
+    assert message_count(app) == before
     # the same request from a sender of the same department is accepted
     assert client.post(path, json=body, headers=make.auth(users["ann"])).status_code == 202
 
@@ -93,19 +102,14 @@ def test_a_send_naming_a_department_is_refused_and_stores_nothing(
     app, client, make, office, path, body
 ):
     users, _, departments = office
-    with app.app_context():
-        template_id = create_template(db.session, users["dan"].id, "Plain", "No text").id
-        before = db.session.scalar(select(func.count(Message.id)))
-    if "template_id" in body:
-        body = {**body, "template_id": template_id}
+    body, before = ready_to_send(app, users["dan"], body), message_count(app)
     forged = {**body, "department_id": departments["finance"]}
     response = client.post(path, json=forged, headers=make.auth(users["dan"]))
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "VALIDATION_ERROR"
     assert [d["field"] for d in error["details"]] == ["department_id"]
-    with app.app_context():
-        assert db.session.scalar(select(func.count(Message.id))) == before
+    assert message_count(app) == before
 
 
 def test_a_viewer_made_while_their_token_lives_is_refused_at_once(app, client, make, office):

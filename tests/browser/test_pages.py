@@ -6,6 +6,7 @@ Each test also saves a screenshot of the pages it visits under docs/screenshots/
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 from loopback import ADMIN_PASSWORD, http, wait_until
 from tests.browser.conftest import log_in, screenshot
@@ -19,11 +20,23 @@ def expect():
     return playwright_expect
 
 
-def send_from_compose(page, recipients: str, content: str, enquiry: str = "2833 1234") -> int:
+def send_from_compose(
+    page,
+    recipients: str,
+    content: str,
+    enquiry: str = "2833 1234",
+    fields: Mapping[str, str] | None = None,
+    ticked: Sequence[str | re.Pattern[str]] = (),
+) -> int:
+    """Send from /compose and land on the message's page; `fields` by label, `ticked` boxes."""
     page.goto("/compose")
     page.get_by_label("Recipients").fill(recipients)
     page.get_by_label("Message", exact=True).fill(content)
     page.get_by_label("Enquiry number").fill(enquiry)
+    for label, value in (fields or {}).items():
+        page.get_by_label(label).fill(value)
+    for label in ticked:
+        page.get_by_label(label).check()
     page.get_by_role("button", name="Send SMS").click()
     page.wait_for_url(re.compile(r"/history/\d+$"))
     return int(page.url.rsplit("/", 1)[1])

@@ -7,22 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 from smspanel.hktime import HKT
 from tests.browser.conftest import log_in, screenshot
-from tests.browser.test_pages import expect
+from tests.browser.test_pages import expect, send_from_compose
 
 
 def test_schedule_from_compose_then_cancel_from_the_message_page(page, gateway):
     log_in(page)
-    page.goto("/compose")
-    page.get_by_label("Recipients").fill("9123 4567\n6123 4567\n5123 4567")
-    page.get_by_label("Message", exact=True).fill("Flu vaccination day: Saturday 9:00, Hall B")
-    page.get_by_label("Enquiry number").fill("2833 1234")
     tomorrow_nine = (datetime.now(UTC).astimezone(HKT) + timedelta(days=1)).replace(
         hour=9, minute=0
     )
-    page.get_by_label("Send at").fill(tomorrow_nine.strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_role("button", name="Send SMS").click()
-    page.wait_for_url(re.compile(r"/history/\d+$"))
-    message_id = int(page.url.rsplit("/", 1)[1])
+    message_id = send_from_compose(
+        page,
+        "9123 4567\n6123 4567\n5123 4567",
+        "Flu vaccination day: Saturday 9:00, Hall B",
+        fields={"Send at": tomorrow_nine.strftime("%Y-%m-%dT%H:%M")},
+    )
 
     expect()(page.locator("h1 .status")).to_have_text(re.compile("Scheduled"))
     expect()(page.locator(".flash-success")).to_contain_text(

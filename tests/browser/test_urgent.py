@@ -6,18 +6,14 @@ from __future__ import annotations
 import re
 
 from tests.browser.conftest import log_in
-from tests.browser.test_pages import DELIVERY_TIMEOUT_MS, expect
+from tests.browser.test_pages import DELIVERY_TIMEOUT_MS, expect, send_from_compose
 
 
 def test_an_urgent_send_from_compose_says_so_and_goes(page, gateway):
     log_in(page)
-    page.goto("/compose")
-    page.get_by_label("Recipients").fill("9123 7654")
-    page.get_by_label("Message", exact=True).fill("Typhoon signal 8: schools closed today")
-    page.get_by_label("Enquiry number").fill("2833 1234")
-    page.get_by_label(re.compile("^Urgent")).check()
-    page.get_by_role("button", name="Send SMS").click()
-    page.wait_for_url(re.compile(r"/history/\d+$"))
+    send_from_compose(
+        page, "9123 7654", "Typhoon signal 8: schools closed today", ticked=[re.compile("^Urgent")]
+    )
 
     expect()(page.locator('[data-priority="urgent"]')).to_be_visible()
     expect()(page.locator("main")).to_contain_text("sent before every queued normal message")
