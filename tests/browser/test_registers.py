@@ -21,7 +21,7 @@ def test_numbers_are_added_found_and_removed_only_with_a_reason(page, live_app: 
     numbers = [str(first), str(first + 1)]
     log_in(page)
     page.goto("/admin/opt-outs")
-    page.get_by_label("Numbers").fill(f"{numbers[0][:4]} {numbers[0][4:]}\n+852 {numbers[1]}")
+    page.get_by_label("Phone numbers").fill(f"{numbers[0][:4]} {numbers[0][4:]}\n+852 {numbers[1]}")
     page.locator("#reason").fill("replied STOP")
     page.get_by_role("button", name="Add to the register").click()
     expect()(page.locator(".flash-success")).to_contain_text("2 numbers added")

@@ -174,6 +174,13 @@ def test_the_page_is_in_chinese_for_a_hong_kong_browser(admin_client):
     assert "拒收名單" in text and "匯出" in text and "匯入" in text
 
 
+def test_a_bad_line_is_named_in_chinese_with_chinese_quotes(admin_client):
+    admin_client.get("/lang/zh-Hant?next=/admin/opt-outs")
+    text = page_text(add(admin_client, "91234567\n12345\n", "STOP"))
+    assert "電話號碼" in text
+    assert "第 2 行：「12345」不是香港電話號碼" in text
+
+
 def csrf_token(client, path: str) -> str:
     html = client.get(path).get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)

@@ -66,7 +66,7 @@ class RegisterFileRefused(ValueError):
         self.problems = list(problems)  # (line number, the line as written)
         self.count = count or len(self.problems)
         named = "; ".join(
-            _("line %(line)s: %(content)s", line=n, content=f"“{c}”") for n, c in self.problems
+            _("line %(line)s: “%(content)s”", line=n, content=c) for n, c in self.problems
         )
         more = self.count - len(self.problems)
         if more > 0:

@@ -93,19 +93,19 @@ def import_file(session: Session, data: bytes, reason: str = "") -> AddResult:
 
 
 def _entry_problem(entry: InvalidEntry) -> str:
-    return _("entry %(position)s: %(value)s is not a Hong Kong number", **_named(entry))
+    return _("entry %(position)s: “%(value)s” is not a Hong Kong number", **_named(entry))
 
 
 def _line_problem(entry: InvalidEntry) -> str:
-    return _("line %(position)s: %(value)s is not a Hong Kong number", **_named(entry))
+    return _("line %(position)s: “%(value)s” is not a Hong Kong number", **_named(entry))
 
 
 def _row_problem(entry: InvalidEntry) -> str:
-    return _("row %(position)s: %(value)s is not a Hong Kong number", **_named(entry))
+    return _("row %(position)s: “%(value)s” is not a Hong Kong number", **_named(entry))
 
 
 def _named(entry: InvalidEntry) -> dict[str, Any]:
-    return {"position": entry.position, "value": f"“{audit.clean(entry.value, 40)}”"}
+    return {"position": entry.position, "value": audit.clean(entry.value, 40)}
 
 
 def _add(
@@ -259,7 +259,7 @@ def remove_number(session: Session, phone: str, reason: str, source: str = "web"
     number = normalize_phone(phone) if isinstance(phone, str) else None
     if number is None:
         errors["phone"] = [
-            _("%(value)s is not a Hong Kong number", value=f"“{audit.clean(str(phone), 40)}”")
+            _("“%(value)s” is not a Hong Kong number", value=audit.clean(str(phone), 40))
         ]
     reason = (reason or "").strip()
     if not reason:

@@ -69,7 +69,7 @@ def refused_form_problems(
             outcome,
             ids={"reason": field},
         )
-    labels = {"phones": _("Numbers"), "reason": _("Reason"), "file": _("File")}
+    labels = {"phones": _("Phone numbers"), "reason": _("Reason"), "file": _("File")}
     return FormProblems.of_errors(errors, labels, outcome)
 
 
