@@ -108,7 +108,7 @@ def remove_opt_out(phone: str):
     """Only with a `reason` (consent given again). The number's history is kept for at
     least 3 years: a removal is a new record, never a delete."""
     admins_only()
-    body = parse_body(OptOutRemoveRequest)
+    body = parse_body(OptOutRemoveRequest, empty_is_object=True)
     try:
         removed = opt_outs.remove_number(db.session, phone, body.reason, source="api")
     except OptOutRefused as exc:

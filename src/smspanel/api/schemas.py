@@ -504,9 +504,14 @@ def field_path(location: tuple[int | str, ...]) -> str:
 RequestModel = TypeVar("RequestModel", bound=Request)
 
 
-def parse_body(model: type[RequestModel]) -> RequestModel:
-    """Validate the JSON body against `model`, or raise a 400 that names each bad field."""
-    payload = request.get_json(silent=True, force=True)
+def parse_body(model: type[RequestModel], *, empty_is_object: bool = False) -> RequestModel:
+    """Validate the JSON body against `model`, or raise a 400 that names each bad field.
+    `empty_is_object`: no body at all is `{}`, so its required fields are named (for a
+    DELETE, which many clients send without one)."""
+    if empty_is_object and not request.get_data(cache=True):
+        payload = {}
+    else:
+        payload = request.get_json(silent=True, force=True)
     if payload is None:
         raise ApiError(400, "INVALID_JSON", "request body must be a JSON object")
     if not isinstance(payload, dict):
