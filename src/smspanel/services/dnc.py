@@ -91,6 +91,11 @@ class RegisterFile:
     lines: int
     header: str | None = None
 
+    @property
+    def distinct_count(self) -> int:
+        """How many numbers the copy will hold: a repeat is loaded once."""
+        return len(set(self.numbers))
+
 
 def read_register_file(data: bytes) -> RegisterFile:
     """Check every line of OFCA's file: one number per line, or a CSV with the number in

@@ -160,14 +160,15 @@ def upload():
         log.exception("could not start the do-not-call register loader")
         fail_import(db.session, import_id, f"the loader did not start: {exc}")
         return dnc_page(500, [_("the import could not be started; the server log says why")])
+    distinct = register.distinct_count
     flash(
         ngettext(
             "%(file)s was read: %(count)s number is loading. The copy in use stays active "
             "until the new one is ready.",
             "%(file)s was read: %(count)s numbers are loading. The copy in use stays active "
             "until the new one is ready.",
-            len(register.numbers),
-            count=f"{len(register.numbers):,}",
+            distinct,
+            count=f"{distinct:,}",
             file=filename,
         ),
         "success",
