@@ -221,3 +221,11 @@ def test_admin_sees_any_message_and_all_messages_with_the_same_filters(
 
 def test_a_search_with_control_characters_is_cleaned_not_a_server_error(user_client):
     assert user_client.get("/history?search=ab%00c").status_code == 200
+
+
+def test_history_rows_say_how_many_were_skipped_and_cancelled(app, user_client, make, user):
+    """So the counts add up to the recipients on the list, not only on the message's page."""
+    make.message(user, ["91234567", "28331234", "21234567"], "Office lines too")  # 2 fixed
+    text = page_text(user_client.get("/history"))
+    assert "3 0 / 0 / 1 2 skipped" in text
+    assert "cancelled" not in text
