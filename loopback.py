@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
+FLASK = [sys.executable, "-m", "flask", "--app", "smspanel"]
 
 
 def free_port() -> int:
@@ -246,10 +247,22 @@ class App(Process):
     def worker(self, name: str = "worker") -> Process:
         """A dedicated `flask --app smspanel worker` on the same settings and database."""
         return Process(
-            [sys.executable, "-m", "flask", "--app", "smspanel", "worker"],
+            [*FLASK, "worker"],
             dict(self.env),
             self.log_path.with_name(f"{name}-{self.port}.log"),
             cwd=self.cwd,
+        )
+
+    def flask(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """One `flask --app smspanel` command run to its end, on the app's settings and
+        database: the operators' way in."""
+        return subprocess.run(
+            [*FLASK, *args],
+            env=dict(self.env),
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def token(self, username: str = "SMSadmin", password: str = ADMIN_PASSWORD) -> str:

@@ -8,11 +8,12 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, text, update
 from sqlalchemy.orm import Session
 
-from smspanel.models import Department
+from smspanel.models import Department, Message, Recipient, RecipientStatus
 from smspanel.services.accounts import create_user
+from smspanel.services.delivery.queue_order import turn_when_due
 from smspanel.services.departments import Assignment
 
 SERVER_URL = os.environ.get("TEST_DATABASE_URL") or None
@@ -96,5 +97,29 @@ def add_department(
             session.commit()
             for username, role in members.items():
                 create_user(session, username, password, assignment=Assignment(department.id, role))
+    finally:
+        engine.dispose()
+
+
+def bring_due(url: str, message_id: int, due: datetime) -> None:
+    """A scheduled send's time moved to `due` in a running app's database, since the clock
+    cannot be moved in the app's process (and a schedule is at least a minute ahead). Its
+    pending rows take that second's turns, as a send scheduled for it has, so the claim
+    brings them forward as it would."""
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.execute(
+                update(Message).where(Message.id == message_id).values(scheduled_at=due)
+            )
+            session.execute(
+                update(Recipient)
+                .where(
+                    Recipient.message_id == message_id,
+                    Recipient.status == RecipientStatus.PENDING,
+                )
+                .values(next_attempt_at=due, turn=turn_when_due(due)),
+                execution_options={"synchronize_session": False},
+            )
     finally:
         engine.dispose()

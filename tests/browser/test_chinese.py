@@ -11,8 +11,6 @@ written the same in both languages (ALLOWED).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -73,11 +71,7 @@ def english_words(page) -> list[str]:
 
 def create_admin(live_app: App) -> None:
     """An admin of this test's own: SMSadmin's saved language stays English for the others."""
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "smspanel", "create-user", USERNAME, "--admin",
-         "--password", PASSWORD],
-        env=dict(live_app.env), cwd=live_app.cwd, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    result = live_app.flask("create-user", USERNAME, "--admin", "--password", PASSWORD)
     assert result.returncode == 0, result.stderr
 
 

@@ -14,9 +14,8 @@ import pytest
 
 from loopback import ADMIN_PASSWORD, App, MockGateway, wait_until
 from smspanel.models import Role
-from smspanel.services.delivery.queue_order import later_turn
 from smspanel.services.scheduling import started_late
-from tests.databases import add_department, as_datetime, execute, query
+from tests.databases import add_department, as_datetime, bring_due, query
 
 pytestmark = pytest.mark.e2e
 
@@ -53,25 +52,9 @@ def test_an_approved_scheduled_send_survives_a_restart_and_goes_at_its_time(
 
         app = App(tmp_path, mock.url, DATABASE_URL=fresh_database).start()
         assert message(app, maker, message_id)["status"] == "scheduled"  # the approval held
-        # Its time comes two seconds from now: the clock cannot be moved in the app's process.
-        # Naive UTC, as stored; with microseconds, so SQLite's text form matches the app's.
-        # The rows move to that second's place in the later range of turns, as a send
-        # scheduled for it would be, so the claim brings them forward as it would.
-        due = (datetime.now(UTC) + timedelta(seconds=2)).replace(tzinfo=None, microsecond=1)
-        turn = later_turn(due.replace(tzinfo=UTC))
-        execute(
-            fresh_database,
-            "UPDATE messages SET scheduled_at = :at WHERE id = :id",
-            at=due,
-            id=message_id,
-        )
-        execute(
-            fresh_database,
-            "UPDATE recipients SET next_attempt_at = :at, turn = :turn WHERE message_id = :id",
-            at=due,
-            turn=turn,
-            id=message_id,
-        )
+        # Its time comes two seconds from now.
+        due = datetime.now(UTC) + timedelta(seconds=2)
+        bring_due(fresh_database, message_id, due)
         time.sleep(1.0)  # ten polls of the dispatcher: not due yet
         assert mock.received()["total"] == 0
 
@@ -84,12 +67,11 @@ def test_an_approved_scheduled_send_survives_a_restart_and_goes_at_its_time(
         assert (done["success_count"], done["pending_count"]) == (2, 0)
         received = mock.received(messages=True)
         assert received["by_number"] == {f"852{n}": 1 for n in NUMBERS}
-        due_at = due.replace(tzinfo=UTC).timestamp()
-        assert all(float(m["arrived_at"]) >= due_at for m in received["messages"])
+        assert all(float(m["arrived_at"]) >= due.timestamp() for m in received["messages"])
         [(started_at,)] = query(
             fresh_database, "SELECT started_at FROM messages WHERE id = :id", id=message_id
         )
-        started = as_datetime(started_at)
+        started = as_datetime(started_at).replace(tzinfo=UTC)  # stored naive UTC
         assert started >= due and not started_late(due, started)  # at its time, not late
     finally:
         app.stop()
