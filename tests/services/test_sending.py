@@ -104,6 +104,7 @@ AWKWARD_TEXTS = [
     "tab\there\nand a new line\r\n",
     "颱風信號八號 𨋢 😀",
     "\\N is not null",
+    "100% sure, %s and %(name)s and %%",
     "'); DROP TABLE recipients; --",
 ]
 

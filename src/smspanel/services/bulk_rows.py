@@ -49,6 +49,9 @@ def insert_rows(
                 copy.write_row((*common, *row))
     elif dialect.name in ("mysql", "mariadb"):
         escape = raw.escape
+        # The driver's cursor without parameters: PyMySQL then sends the text as it is, where
+        # with any (SQLAlchemy passes an empty tuple) a % in a message would be a format.
+        cursor = raw.cursor()
         prefix = ",".join(escape(value) for value in common)
         head = f"INSERT INTO {into} VALUES "
         statement: list[str] = []
@@ -59,10 +62,10 @@ def insert_rows(
             statement.append(item)
             size += len(item) + 1
             if size >= MYSQL_STATEMENT_CHARS:
-                connection.exec_driver_sql(head + ",".join(statement))
+                cursor.execute(head + ",".join(statement))
                 statement, size = [], 0
         if statement:
-            connection.exec_driver_sql(head + ",".join(statement))
+            cursor.execute(head + ",".join(statement))
     else:
         marks = ", ".join("?" for _ in names)
         raw.cursor().executemany(
