@@ -130,6 +130,28 @@ def test_the_preview_shows_the_whole_sends_segments_and_tells_a_screen_reader_on
     expect()(preview).not_to_have_attribute("lang", re.compile(".*"))
 
 
+def test_the_whole_send_counts_the_numbers_sent_and_the_unsubscribe_statement(page):
+    """A fixed line is skipped, and a commercial send carries the statement (140 GSM-7
+    characters become 3 UCS-2 segments): the cost before the button is what the send takes."""
+    log_in(page)
+    page.goto("/compose")
+    page.get_by_label("Recipients").fill("9123 4567\n2833 1234")
+    page.get_by_label("Message", exact=True).fill("a" * 140)
+    page.get_by_label("Enquiry number").fill("2833 1234")
+    total = page.locator("[data-send-total]")
+    expect()(total).to_have_text("1 recipient × 1 segment = 1 SMS")
+    box = page.get_by_label("Commercial message (promotion or offer)")
+    box.check()
+    expect()(total).to_have_text("1 recipient × 3 segments = 3 SMS")
+    sms = preview_content("a" * 140, "2833 1234", box.get_attribute("data-statement"))
+    assert page_count(page) == core_count(sms) == ("UCS-2", 201, 201, 3)
+    expect()(page.locator("[data-preview]")).to_have_text(sms)
+    page.get_by_role("button", name="Send SMS").click()
+    expect()(page.locator("#flashes")).to_contain_text(
+        "This send: 1 recipient × 3 segments = 3 SMS."
+    )
+
+
 def test_the_counter_in_chinese(page, live_app):
     log_in(page)
     page.context.add_cookies([{"name": "lang", "value": "zh-Hant", "url": live_app.base}])

@@ -113,6 +113,31 @@ def test_a_csv_is_checked_then_sent_and_each_number_gets_its_own_text(
     }
 
 
+def test_the_check_pages_totals_follow_the_commercial_box_and_are_what_is_stored(
+    page, live_app, tmp_path
+):
+    """A fixed line is not counted; ticked, the unsubscribe statement makes the text UCS-2."""
+    _template_id, name = add_template(live_app, "Dear ((name)), 20% off this week.")
+    run = secrets.randbelow(9000) + 1000
+    csv = tmp_path / "offer.csv"
+    csv.write_text(f"phone,name\n9{run}001,Ann\n2833{run},Office\n", encoding="utf-8")
+    log_in(page)
+    upload(page, name, csv)
+    segments = page.locator("[data-total-segments]")
+    shown = {"use_inner_text": True}  # each figure holds both kinds of send; one is shown
+    expect()(page.locator("[data-sms-count]")).to_have_text("1", **shown)
+    expect()(segments).to_have_text("1", **shown)
+    expect()(page.locator("[data-preview] li").nth(1)).to_contain_text("not sent: fixed line")
+    page.get_by_label("Commercial message (promotion or offer)").check()
+    expect()(segments).to_have_text("2", **shown)
+    total = page.locator("[data-send-total]")
+    expect()(total).to_contain_text("1 message, 2 SMS segments", **shown)
+    page.get_by_label("Enquiry number").fill("2833 1234")
+    page.get_by_role("button", name="Send to 1 recipient").click()
+    page.wait_for_url(re.compile(r"/history/\d+$"))
+    expect()(page.get_by_text("2 in total (personalised)")).to_be_visible()
+
+
 def test_an_xlsx_is_checked_then_scheduled(page, live_app, tmp_path):
     _, name = add_template(live_app, "((name)): your visit is on ((date)).")
     workbook = openpyxl.Workbook()

@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select, update
 
+from smspanel.config import DEFAULT_UNSUBSCRIBE_TEXT
 from smspanel.hktime import hkt_day_bounds_utc, to_hkt
 from smspanel.models import Message, MessageStatus, Recipient, Upload, db, utcnow
 from smspanel.services import recipient_files
@@ -26,8 +27,10 @@ from smspanel.services.recipient_files import (
     UnreadableFile,
     read_recipient_file,
 )
+from smspanel.services.sending import DEFAULT_POLICY
 from smspanel.services.uploads import (
     PLACEHOLDER_SUFFIX,
+    SendFigures,
     SendRefused,
     UploadGone,
     UploadRefused,
@@ -37,6 +40,7 @@ from smspanel.services.uploads import (
     store_upload,
 )
 from tests.campaign_helpers import make_template
+from tests.registers import dnc_register, opt_out
 
 MAX_BYTES = 20 * 1024 * 1024
 NOTICE = "Dear ((name)), your appointment is on ((date))."
@@ -435,7 +439,7 @@ def test_the_check_names_each_problem_by_row_and_column_as_written(session, alic
         (6, "Name", "spreadsheet_error"),
     ]
     assert "1234" in check.problems[0].message + check.problems[0].value
-    assert (check.row_count, check.rows_with_problems, check.sms_count) == (5, 4, 1)
+    assert (check.row_count, check.rows_with_problems, len(check.rows)) == (5, 4, 1)
 
 
 def test_texts_are_checked_with_a_stand_in_suffix_of_the_enquiry_numbers_length(session, alice):
@@ -519,7 +523,7 @@ def test_a_refused_send_names_every_field_and_stores_nothing(session, alice):
             now=utcnow(),
         )  # fmt: skip
     assert set(refused.value.errors) == {"enquiry_number", "scheduled_at"}
-    assert refused.value.check.sms_count == 2
+    assert len(refused.value.check.rows) == 2
     assert stored(session) == (1, 0, 0)
 
 
@@ -600,3 +604,77 @@ def test_two_submits_at_once_send_once(app, alice):
     assert outcomes == ["gone", "sent"]
     with app.app_context():
         assert stored(db.session) == (0, 1, 2)
+
+
+# --- what the check page shows before the send ------------------------------------------------
+
+# Ann and Dan get it; Bob opted out, the office is a fixed line, Cat is on the do-not-call
+# register (skipped by a commercial send only).
+FIVE = csv_bytes(
+    "phone,name,date", "91234567,Ann,2 Dec", "61234567,Bob,3 Dec", "28331234,Office,4 Dec",
+    "51234567,Cat,5 Dec", "92345678,Dan,6 Dec",
+)  # fmt: skip
+
+
+@pytest.fixture
+def five(app, session, alice) -> Upload:
+    opt_out(app, "61234567")
+    dnc_register(app, ["51234567"])
+    return upload(session, alice, FIVE)
+
+
+def test_the_totals_leave_out_the_numbers_that_will_be_skipped(session, five):
+    check = check_upload(session, five, utcnow(), policy=DEFAULT_POLICY)
+    assert check.to_send == SendFigures(recipients=3, segments=3)
+
+
+def test_a_commercial_sends_totals_skip_the_register_and_count_the_statement(session, five):
+    """The Chinese statement makes each 1-segment GSM-7 text a 2-segment UCS-2 one."""
+    check = check_upload(session, five, utcnow(), policy=DEFAULT_POLICY)
+    assert check.to_send_if_commercial == SendFigures(recipients=2, segments=4)
+
+
+def test_the_preview_marks_each_row_that_will_be_skipped_with_why(session, five):
+    check = check_upload(session, five, utcnow(), policy=DEFAULT_POLICY)
+    assert [(p.plain.row, p.skip_reason) for p in check.preview] == [
+        (2, None),
+        (3, "opted_out"),
+        (4, "fixed_line"),
+    ]
+    first = check.preview[0]
+    assert first.statement_added == "\n" + DEFAULT_UNSUBSCRIBE_TEXT
+    assert (first.plain.segments, first.commercial.segments) == (1, 2)
+
+
+@pytest.mark.parametrize("commercial", [False, True])
+def test_a_send_stores_what_the_check_showed(session, alice, five, commercial):
+    shown = check_upload(session, five, utcnow(), policy=DEFAULT_POLICY)
+    figures = shown.to_send_if_commercial if commercial else shown.to_send
+    sent = send_upload(
+        session, five, alice.id, enquiry="28331234", scheduled_at="", confirm_duplicate=False,
+        now=utcnow(), commercial=commercial,
+    )  # fmt: skip
+    assert sent.recipient_count - sent.skipped_count == figures.recipients
+    assert session.get(Message, sent.id).segments == figures.segments
+
+
+def test_a_refused_commercial_send_still_shows_both_kinds_of_send(session, alice, five):
+    """Its rows carry the statement; a plain send's figures are counted without it."""
+    with pytest.raises(SendRefused) as refused:
+        send_upload(
+            session, five, alice.id, enquiry="", scheduled_at="", confirm_duplicate=False,
+            now=utcnow(), commercial=True,
+        )  # fmt: skip
+    check = refused.value.check
+    assert check.to_send == SendFigures(recipients=3, segments=3)
+    assert check.to_send_if_commercial == SendFigures(recipients=2, segments=4)
+
+
+def test_a_row_the_statement_makes_too_long_is_not_counted_for_a_commercial_send(session, alice):
+    room = MAX_CONTENT_LENGTH - len(PLACEHOLDER_SUFFIX)
+    data = csv_bytes("phone,text", f"91234567,{'a' * room}", "61234567,short")
+    kept = upload(session, alice, data, add_template(session, "((text))"))
+    check = check_upload(session, kept, utcnow(), policy=DEFAULT_POLICY)
+    assert check.to_send.recipients == 2
+    assert check.to_send_if_commercial.recipients == 1
+    assert check.preview[0].commercial is None

@@ -45,10 +45,19 @@ def admin_client(client: FlaskClient, admin) -> FlaskClient:
     return client
 
 
-def page_text(response) -> str:
-    """The page's visible words, tags removed and blanks collapsed, for reading assertions."""
+# A figure the file check page shows only with its commercial box ticked, or only without
+# (app.css): a span, holding at most spans without spans.
+_NO_SPAN = r"(?:(?!</?span\b).)"
+_SHOWN_IF = rf"<span data-if-{{kind}}>(?:{_NO_SPAN}|<span\b[^>]*>{_NO_SPAN}*</span>)*</span>"
+
+
+def page_text(response, *, commercial: bool = False) -> str:
+    """The page's visible words, tags removed and blanks collapsed, for reading assertions;
+    the figures as the page shows them with its commercial box ticked or not."""
     body = response.get_data(as_text=True)
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    hidden = _SHOWN_IF.format(kind="plain" if commercial else "commercial")
+    body = re.sub(hidden, "", body, flags=re.S)
     text = re.sub(r"<[^>]+>", " ", body)
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
 

@@ -8,6 +8,7 @@ import html
 import json
 import re
 
+from smspanel.config import DEFAULT_UNSUBSCRIBE_TEXT
 from smspanel.models import Message, db
 from smspanel.services.compose import counter_rules
 from smspanel.services.content import count_segments
@@ -62,7 +63,32 @@ def test_the_preview_shows_the_whole_sends_segments(user_client):
     )
     text = page_text(response)
     assert "4 recipient lines" in text
-    assert "2 recipients × 2 segments = 4 SMS" in text  # two different valid numbers
+    # Two different valid numbers, and 2345 6789 is a fixed line: it is skipped.
+    assert "1 recipient × 2 segments = 2 SMS" in text
+
+
+def test_a_refused_commercial_form_counts_the_numbers_sent_and_the_statement(
+    make, user, user_client
+):
+    """2 numbers, one a fixed line; 140 GSM-7 characters that the Chinese statement makes
+    3 UCS-2 segments: the cost, the counter and the quota need are of the send as stored."""
+    make.assign(user, make.department("Schools", quota=1000))
+    form = {"recipients": "9123 4567\n2833 1234", "content": "a" * 140, "commercial": "y"}
+    response = user_client.post("/compose", data=form)  # no enquiry number: refused
+    assert response.status_code == 422
+    assert measured(response) == {
+        "encoding": "UCS-2",
+        "characters": "201",
+        "units": "201",
+        "segments": "3",
+    }
+    text = page_text(response)
+    assert "1 recipient × 3 segments = 3 SMS" in text
+    assert f"EN:XXXXXXXX {DEFAULT_UNSUBSCRIBE_TEXT}" in text  # the preview, as it is sent
+    assert "This send takes 3." in text
+    html_text = response.get_data(as_text=True)
+    assert 'data-send-total data-deliverable="1"' in html_text  # the script starts from it
+    assert f'data-statement="{DEFAULT_UNSUBSCRIBE_TEXT}"' in html_text  # and counts with it
 
 
 def test_characters_forcing_ucs2_are_named_with_the_replace_button(user_client):

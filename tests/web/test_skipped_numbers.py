@@ -183,8 +183,35 @@ def test_the_check_page_counts_what_will_be_skipped_and_why(user_client, app, te
     assert "1 number is not in Hong Kong's numbering plan data" in text
     assert "Send to 3 recipients" in text
     html = response.get_data(as_text=True)
-    assert re.search(r"data-skipped-count>2<", html)
+    assert (
+        "data-skipped-count><span data-if-plain>2</span><span data-if-commercial>3</span><" in html
+    )
     assert 'name="commercial" type="checkbox"' in html
+
+
+def test_the_check_pages_totals_are_of_the_recipients_that_get_an_sms(
+    user_client, app, template_id
+):
+    """As the commercial box asks: the register skipped, and the statement making each
+    1-segment text a 2-segment one; skipped rows stay in the preview, marked with why."""
+    opt_out(app, MOBILE_2)
+    dnc_register(app, [MOBILE_3])
+    path = check_page(user_client, template_id, [MOBILE, MOBILE_2, MOBILE_3, FIXED, UNKNOWN])
+    response = user_client.get(path)
+    plain = page_text(response)
+    assert "To send 3" in plain and "SMS segments in total 3" in plain
+    assert "3 messages, 3 SMS segments in total." in plain
+    assert "Row 3 · 6123 4567 · not sent: opted out" in plain
+    assert "Row 4 · to 5123 4567 · 1 segment" in plain
+    assert "Send to 3 recipients" in plain
+    commercial = page_text(response, commercial=True)
+    assert "To send 2" in commercial and "SMS segments in total 4" in commercial
+    counted = "2 messages, 4 SMS segments in total. The unsubscribe statement is counted."
+    assert counted in commercial
+    assert "Row 2 · to 9123 4567 · 2 segments" in commercial
+    assert "Row 4 · 5123 4567 · not sent: do-not-call register" in commercial
+    assert f"EN:XXXXXXXX {DEFAULT_UNSUBSCRIBE_TEXT}" in commercial
+    assert "Send to 2 recipients" in commercial
 
 
 def test_a_commercial_send_from_the_file_skips_the_register_and_adds_the_statement(

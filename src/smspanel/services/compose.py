@@ -4,7 +4,8 @@ The rule: the enquiry number is required, is any number `normalize_phone` accept
 optionally `1234 5678`), and is appended to the content as ` EN:<8 digits>` (for example
 ` EN:12345678`), so the receiver knows whom to call. The whole text (content and suffix) must
 fit `MAX_CONTENT_LENGTH`. The live counter in `static/js/compose.js` mirrors this module and
-reads its numbers and tables from `counter_rules()`.
+reads its numbers and tables from `counter_rules()`; a commercial send is counted with the
+unsubscribe statement (`commercial.py`), over the numbers that are not skipped.
 
 Validation itself is the core's (`phone`, `content`, `sending`); this module only gathers the
 answers for all three fields so a refused form can name every problem.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from smspanel.models import utcnow
+from smspanel.services.commercial import with_statement
 from smspanel.services.content import (
     MAX_CONTENT_LENGTH,
     ForcingCharacter,
@@ -191,20 +193,15 @@ def content_stats(text: str) -> ContentStats:
     )
 
 
-def distinct_numbers(recipients_text: str) -> int:
-    """How many different valid numbers the textarea holds: the preview's recipients."""
-    numbers = (normalize_phone(line) for line in (recipients_text or "").splitlines())
-    return len({number for number in numbers if number})
-
-
-def preview_content(content: str, enquiry: str) -> str:
-    """The text as it would be sent, with a placeholder suffix while the number is not valid."""
+def preview_content(content: str, enquiry: str, statement: str = "") -> str:
+    """The text as it would be sent, with a placeholder suffix while the number is not valid,
+    and for a commercial send the unsubscribe `statement` as the send adds it."""
     content = normalize_line_endings(content or "")
     try:
         digits = enquiry_number(enquiry)
     except InvalidEnquiryNumber:
         digits = "XXXXXXXX"
-    return f"{content}{ENQUIRY_PREFIX}{digits}"
+    return with_statement(f"{content}{ENQUIRY_PREFIX}{digits}", statement)
 
 
 def counter_rules() -> dict[str, object]:

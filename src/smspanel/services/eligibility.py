@@ -102,6 +102,8 @@ class Eligibility:
     skipped: tuple[SkippedNumber, ...] = ()
     unknown: tuple[str, ...] = ()
     unknown_count: int = 0
+    # Every skipped number's reason, not only the named ones: what a preview's totals leave out.
+    reason_of: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def skipped_count(self) -> int:
@@ -174,6 +176,7 @@ def summarise(
         skipped=tuple(listed),
         unknown=tuple(warned[:MAX_LISTED]),
         unknown_count=len(warned),
+        reason_of={**by_class, **by_register},
     )
 
 

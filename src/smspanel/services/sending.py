@@ -140,7 +140,7 @@ def accept_personalised_send(
         raise NoRecipients("no row is left to send to")
     _check_size(len(rows))
     if commercial:
-        rows = [_with_statement(row, policy.unsubscribe_text) for row in rows]
+        rows = [commercial_row(row, policy.unsubscribe_text) for row in rows]
     return _store(
         session,
         user_id,
@@ -158,7 +158,9 @@ def accept_personalised_send(
     )
 
 
-def _with_statement(row: PersonalisedRow, statement: str) -> PersonalisedRow:
+def commercial_row(row: PersonalisedRow, statement: str) -> PersonalisedRow:
+    """The row as a commercial send sends it; InvalidContent when the statement makes it
+    too long. The file check page counts with it too."""
     text = with_statement(row.text, statement)
     if text is row.text:
         return row

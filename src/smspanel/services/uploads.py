@@ -17,7 +17,7 @@ import itertools
 import json
 import secrets
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from smspanel.hktime import format_hkt, hkt_day_bounds_utc, to_hkt
 from smspanel.models import Message, MessageStatus, Priority, Template, Upload
 from smspanel.services.compose import ENQUIRY_PREFIX, InvalidEnquiryNumber, enquiry_number
+from smspanel.services.content import InvalidContent
 from smspanel.services.eligibility import (
     Eligibility,
     NoDeliverableRecipients,
@@ -44,7 +45,12 @@ from smspanel.services.placeholders import name_key, placeholders
 from smspanel.services.quotas import QuotaExceeded
 from smspanel.services.recipient_files import UnreadableFile, read_recipient_file
 from smspanel.services.scheduling import InvalidSchedule, parse_scheduled_at
-from smspanel.services.sending import DEFAULT_POLICY, AcceptedSend, accept_personalised_send
+from smspanel.services.sending import (
+    DEFAULT_POLICY,
+    AcceptedSend,
+    accept_personalised_send,
+    commercial_row,
+)
 from smspanel.services.templates import find_template
 from smspanel.services.transactions import transaction
 from smspanel.services.wording import _
@@ -73,6 +79,33 @@ class UploadGone(LookupError):
     """The upload was sent already, has expired, or is not this user's."""
 
 
+@dataclass(frozen=True)
+class SendFigures:
+    """What a send of the checked rows would be now: the recipients that get an SMS (not
+    the skipped numbers) and their segments, each text as it will be sent."""
+
+    recipients: int = 0
+    segments: int = 0
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """A row of the preview, as a plain send and as a commercial one (`commercial` is None
+    when the unsubscribe statement makes the text too long: that row is not sent)."""
+
+    plain: PersonalisedRow
+    commercial: PersonalisedRow | None
+    skip_reason: str | None = None
+    commercial_skip_reason: str | None = None
+
+    @property
+    def statement_added(self) -> str:
+        """What a commercial send appends to this row's text ("" if it has the statement)."""
+        if self.commercial is None:
+            return ""
+        return self.commercial.text.removeprefix(self.plain.text)
+
+
 @dataclass
 class UploadCheck:
     """What the check page shows, and what a send queues (`rows`)."""
@@ -96,22 +129,14 @@ class UploadCheck:
     # What the numbers check would skip now, as a plain send and as a commercial one.
     numbers: Eligibility | None = None
     numbers_if_commercial: Eligibility | None = None
+    # With the numbers check: what the send would be, plain and commercial, and the preview.
+    to_send: SendFigures | None = None
+    to_send_if_commercial: SendFigures | None = None
+    preview: list[PreviewRow] = field(default_factory=list)
 
     @property
     def read_as_big5(self) -> bool:
         return self.file_format == "big5"
-
-    @property
-    def preview(self) -> list[PersonalisedRow]:
-        return self.rows[:PREVIEW_ROWS]
-
-    @property
-    def sms_count(self) -> int:
-        return len(self.rows)
-
-    @property
-    def total_segments(self) -> int:
-        return sum(r.segments for r in self.rows)
 
 
 class SendRefused(ValueError):
@@ -279,6 +304,8 @@ def check_upload(
             )
         used.append((placeholder, index))
     if check.file_problems:
+        if policy is not None:
+            preview_numbers(session, check, policy)
         return check
 
     row_numbers: list[int] = packed["row_numbers"]
@@ -334,11 +361,55 @@ def check_upload(
     return check
 
 
-def preview_numbers(session: Session, check: UploadCheck, policy: SendPolicy) -> None:
-    """Which of the rows' numbers a send would skip now, plain and commercial."""
-    check.numbers, check.numbers_if_commercial = check_numbers_both_ways(
-        session, [row.phone for row in check.rows], policy
-    )
+def preview_numbers(
+    session: Session,
+    check: UploadCheck,
+    policy: SendPolicy,
+    plain_rows: list[PersonalisedRow] | None = None,
+) -> None:
+    """Which of the rows' numbers a send would skip now, plain and commercial, and what
+    each send would then be (`plain_rows`: the texts without the statement, when the
+    check's rows carry it)."""
+    plain_rows = check.rows if plain_rows is None else plain_rows  # their numbers include check's
+    plain, commercial = check_numbers_both_ways(session, [row.phone for row in plain_rows], policy)
+    check.numbers, check.numbers_if_commercial = plain, commercial
+    statement = policy.unsubscribe_text
+    check.to_send = send_figures(plain_rows, plain.reason_of)
+    check.to_send_if_commercial = send_figures(check.rows, commercial.reason_of, statement)
+    check.preview = [
+        PreviewRow(
+            plain=row,
+            commercial=as_commercial(row, statement),
+            skip_reason=plain.reason_of.get(row.phone),
+            commercial_skip_reason=commercial.reason_of.get(row.phone),
+        )
+        for row in check.rows[:PREVIEW_ROWS]
+    ]
+
+
+def as_commercial(row: PersonalisedRow, statement: str) -> PersonalisedRow | None:
+    """The row as a commercial send sends it; None when the statement makes it too long
+    (the send refuses that row)."""
+    try:
+        return commercial_row(row, statement)
+    except InvalidContent:
+        return None
+
+
+def send_figures(
+    rows: list[PersonalisedRow], skipped: Mapping[str, str], statement: str = ""
+) -> SendFigures:
+    """The rows a send would give an SMS, not the `skipped` numbers', and their segments,
+    with the unsubscribe `statement` for a commercial send."""
+    recipients = segments = 0
+    for row in rows:
+        if row.phone in skipped:
+            continue
+        sent = as_commercial(row, statement) if statement else row
+        if sent is not None:
+            recipients += 1
+            segments += sent.segments
+    return SendFigures(recipients, segments)
 
 
 def upload_template(session: Session, upload: Upload) -> Template:
@@ -408,6 +479,14 @@ def send_upload(
     upload_id, digest = upload.id, upload.digest
     statement = policy.unsubscribe_text if commercial else ""
     check = check_upload(session, upload, now, suffix, statement=statement)
+
+    def refused(errors: dict[str, list[str]]) -> SendRefused:
+        """The page again, with the figures of both kinds of send: the rows of a commercial
+        check carry the statement, so a plain send's are counted on a plain check's."""
+        plain_rows = check_upload(session, upload, now, suffix).rows if statement else None
+        preview_numbers(session, check, policy, plain_rows)
+        return SendRefused(errors, check)
+
     if check.file_problems:
         errors["file"] = list(check.file_problems)
     elif not check.rows:
@@ -429,8 +508,7 @@ def send_upload(
             )
         ]
     if errors:
-        preview_numbers(session, check, policy)
-        raise SendRefused(errors, check)
+        raise refused(errors)
     try:
         with transaction(session, write=True):
             # First, so that of two submits at once the second waits here, then finds nothing.
@@ -454,8 +532,6 @@ def send_upload(
                 policy=policy,
             )
     except NoDeliverableRecipients as exc:  # rolled back: the upload is still there
-        preview_numbers(session, check, policy)
-        raise SendRefused({"file": [str(exc)]}, check) from None
+        raise refused({"file": [str(exc)]}) from None
     except QuotaExceeded as exc:  # rolled back too
-        preview_numbers(session, check, policy)
-        raise SendRefused({"quota": [str(exc)]}, check) from None
+        raise refused({"quota": [str(exc)]}) from None

@@ -25,12 +25,10 @@ from smspanel.hktime import format_hkt, to_hkt
 from smspanel.models import Message, MessageStatus, Priority, RecipientStatus, db, utcnow
 from smspanel.services.cancelling import NotCancellable, is_cancellable
 from smspanel.services.cancelling import cancel_message as cancel
-from smspanel.services.commercial import with_statement
 from smspanel.services.compose import (
     ComposeRefused,
     content_stats,
     counter_rules,
-    distinct_numbers,
     prepare_send,
     preview_content,
 )
@@ -158,7 +156,16 @@ def compose():
             flash_number_checks(message)
             return redirect(url_for("sms.message_detail", message_id=message.id))
         status = 422
-    preview = preview_content(form.content.data or "", form.enquiry_number.data or "")
+    policy = send_policy()
+    commercial = bool(form.commercial.data)
+    statement = policy.unsubscribe_text if commercial else ""
+    preview = preview_content(form.content.data or "", form.enquiry_number.data or "", statement)
+    recipients_text = form.recipients.data or ""
+    deliverable = (
+        check_lines(db.session, recipients_text, commercial, policy)[0].deliverable_count
+        if recipients_text.strip()
+        else 0
+    )
     return (
         render_template(
             "compose.html",
@@ -172,13 +179,11 @@ def compose():
             bad_lines=bad_lines,
             preview=preview,
             stats=content_stats(preview),
-            recipient_lines=sum(
-                1 for line in (form.recipients.data or "").splitlines() if line.strip()
-            ),
-            recipients=distinct_numbers(form.recipients.data or ""),
+            recipient_lines=sum(1 for line in recipients_text.splitlines() if line.strip()),
+            recipients=deliverable,
             rules=counter_rules(),
             schedule_window=schedule_window(),
-            unsubscribe_text=send_policy().unsubscribe_text,
+            unsubscribe_text=policy.unsubscribe_text,
             usage=quota_usage(),
         ),
         status,
@@ -198,7 +203,8 @@ def send_policy() -> SendPolicy:
 @sender_required
 def recipients_check():
     """What a send of the compose form's numbers would skip now, for the sentence above the
-    send button (static/js/recipients_check.js); the content's size with the unsubscribe
+    send button (static/js/recipients_check.js) and the counter's whole-send cost, which
+    counts the `deliverable` (compose.js); the content's size with the unsubscribe
     statement too when commercial. Reads only."""
     commercial = request.form.get("commercial", "") not in ("", "0", "false", "off")
     policy = send_policy()
@@ -216,8 +222,12 @@ def recipients_check():
         "unknown_summary": describe_unknown(checked),
     }
     if commercial and "content" in request.form:
-        text = preview_content(request.form["content"], request.form.get("enquiry_number", ""))
-        stats = content_stats(with_statement(text, policy.unsubscribe_text))
+        text = preview_content(
+            request.form["content"],
+            request.form.get("enquiry_number", ""),
+            policy.unsubscribe_text,
+        )
+        stats = content_stats(text)
         answer["commercial_summary"] = _(
             "With the unsubscribe statement: %(characters)s characters, %(segments)s SMS "
             "segment(s) per recipient.",

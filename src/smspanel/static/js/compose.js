@@ -1,8 +1,11 @@
 // Live counter for /compose and the template form. It counts as services/content.py does,
 // over the table the server renders into the counter box's data-counter (the GSM 03.38
 // sets, the segment sizes, the replacement table), and writes the words that come with it,
-// in the reader's language. On /compose the SMS is the content plus " EN:<8 digits>" (services/compose.py);
-// a template is counted as written, placeholders included.
+// in the reader's language. On /compose the SMS is the content plus " EN:<8 digits>" (services/compose.py),
+// and for a commercial send the unsubscribe statement (services/commercial.py, its text in the
+// commercial box's data-statement); the whole send counts the numbers that are not skipped, as
+// the server's numbers check (recipients_check.js) answers. A template is counted as written,
+// placeholders included.
 //   GSM-7: one septet a character, two for the extension table; 160 in one SMS, else parts
 //   of 153. Anything else: UCS-2, UTF-16 units (two for a character outside the BMP); 70 in
 //   one SMS, else parts of 67. Parts never split an escape pair or a surrogate pair.
@@ -29,6 +32,8 @@
   var recipients = document.getElementById("recipients");  // compose only
   var content = document.getElementById("content");
   var enquiry = document.getElementById("enquiry_number");  // compose only
+  var commercial = document.getElementById("commercial");  // compose only
+  var statement = commercial ? commercial.getAttribute("data-statement") || "" : "";
   var out = {
     box: box,
     recipients: form.querySelector("[data-recipient-count]"),
@@ -155,15 +160,37 @@
     return match ? match[1] + match[2] : null;
   }
 
+  // services/commercial.py `with_statement`: on a new line at the end, unless already there.
+  function withStatement(text) {
+    if (!statement || text.indexOf(statement) !== -1) return text;
+    return text + "\n" + statement;
+  }
+
   function composed() {
     var text = content.value.replace(/\r\n?/g, "\n");
     if (!enquiry) return text;
-    return text + rules.enquiryPrefix + (enquiryDigits(enquiry.value) || "XXXXXXXX");
+    text += rules.enquiryPrefix + (enquiryDigits(enquiry.value) || "XXXXXXXX");
+    return commercial && commercial.checked ? withStatement(text) : text;
   }
 
-  // services/compose.py `distinct_numbers`, and the non-blank lines.
+  // The server's answer for these very numbers: the page renders it (a refused form), then
+  // recipients_check.js passes each one on. Until it comes, every valid number, each once.
+  var checked = null;
+  var total = out.total;
+  if (recipients && total && total.hasAttribute("data-deliverable")) {
+    checked = { recipients: recipients.value, deliverable: Number(total.dataset.deliverable) };
+  }
+  form.addEventListener("recipients-checked", function (event) {
+    checked = event.detail;
+    update();
+  });
+
+  // The non-blank lines, and the numbers that will get the SMS.
   function recipientFigures() {
     var lines = recipients.value.split(lineBreak).filter(function (l) { return l.trim() !== ""; });
+    if (checked && checked.recipients === recipients.value) {
+      return { lines: lines.length, numbers: checked.deliverable };
+    }
     var distinct = new Set();
     lines.forEach(function (line) {
       var digits = enquiryDigits(line);
@@ -276,6 +303,7 @@
   [recipients, content, enquiry].forEach(function (el) {
     if (el) el.addEventListener("input", function () { update(); announceLater(); });
   });
+  if (commercial) commercial.addEventListener("change", function () { update(); announceLater(); });
   out.replace.addEventListener("click", function () {
     content.value = replaceWithGsm(content.value);
     content.focus();  // the button hides itself once the text is GSM-7

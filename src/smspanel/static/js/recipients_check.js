@@ -2,7 +2,8 @@
 // out, on the do-not-call register for a commercial send, fixed line, pager, not mobile),
 // and the size with the unsubscribe statement when commercial. The server words the
 // sentences (POST /compose/recipients-check, with the form's CSRF token), so they are in
-// the page's language and follow the same rules as the send itself.
+// the page's language and follow the same rules as the send itself. Each answer goes on to
+// the counter (compose.js) as a "recipients-checked" event: how many numbers get the SMS.
 (function () {
   "use strict";
   var form = document.getElementById("compose-form");
@@ -21,11 +22,18 @@
 
   function check() {
     var asked = ++latest;
+    var numbers = document.getElementById("recipients").value;
     var body = new FormData(form);
     fetch(url, { method: "POST", body: body, credentials: "same-origin",
                  headers: { "Accept": "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (answer) { if (answer && asked === latest) show(answer); })
+      .then(function (answer) {
+        if (!answer || asked !== latest) return;
+        show(answer);
+        form.dispatchEvent(new CustomEvent("recipients-checked", {
+          detail: { recipients: numbers, deliverable: answer.deliverable }
+        }));
+      })
       .catch(function () { /* the send itself still checks every number */ });
   }
 
