@@ -14,20 +14,6 @@ from tests.databases import query
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def mock(tmp_path):
-    gateway = MockGateway(tmp_path).start()
-    yield gateway
-    gateway.stop()
-
-
-@pytest.fixture
-def app_process(tmp_path, mock, fresh_database):
-    app = App(tmp_path, mock.url, DATABASE_URL=fresh_database).start()
-    yield app
-    app.stop()
-
-
 def wait_final(app, token, message_id, timeout=30.0):
     def final():
         _, body = app.api("GET", f"/api/sms/{message_id}", token=token)

@@ -49,13 +49,6 @@ def gone(pid: int) -> bool:
     return state == "Z"
 
 
-@pytest.fixture
-def mock(tmp_path):
-    gateway = MockGateway(tmp_path).start()
-    yield gateway
-    gateway.stop()
-
-
 def send_and_wait(app: App, mock: MockGateway, count: int, token: str) -> None:
     numbers = [f"6{n:07d}" for n in range(count)]
     before = mock.received()["total"]

@@ -8,20 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from loopback import App, MockGateway, http, wait_until
+from loopback import App, http, wait_until
 from tests.metrics_reading import value
 
 pytestmark = pytest.mark.e2e
 
 RECIPIENTS = 30
 PROBES = 40
-
-
-@pytest.fixture
-def mock(tmp_path):
-    gateway = MockGateway(tmp_path).start()
-    yield gateway
-    gateway.stop()
 
 
 def scrape(app: App) -> str:

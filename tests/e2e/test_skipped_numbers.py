@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loopback import App, MockGateway
+from loopback import App
 from tests.databases import bring_due
 from tests.e2e.test_campaigns import wait_status
 
@@ -30,20 +30,6 @@ WARNING = "not in Hong Kong's numbering plan data; sent anyway"
 FINAL = {"sent", "partial", "failed"}
 
 
-@pytest.fixture
-def mock(tmp_path):
-    gateway = MockGateway(tmp_path).start()
-    yield gateway
-    gateway.stop()
-
-
-@pytest.fixture
-def app(tmp_path, mock, fresh_database):
-    process = App(tmp_path, mock.url, DATABASE_URL=fresh_database).start()
-    yield process
-    process.stop()
-
-
 def opt_out(app: App, token: str, phone: str) -> None:
     body = {"phones": [phone], "reason": "replied STOP"}
     status, answer = app.api("POST", "/api/opt-outs", body, token)
@@ -56,7 +42,8 @@ def recipients(app: App, token: str, message_id: int) -> dict[str, tuple[str, st
     return {r["phone"]: (r["status"], r["skip_reason"]) for r in body["data"]["recipients"]}
 
 
-def test_a_commercial_send_reaches_only_numbers_that_may_get_it(app, mock, tmp_path):
+def test_a_commercial_send_reaches_only_numbers_that_may_get_it(app_process, mock, tmp_path):
+    app = app_process
     token = app.token()
     opt_out(app, token, OPTED_OUT)
     register = tmp_path / "dnc_register.txt"
@@ -93,7 +80,8 @@ def test_a_commercial_send_reaches_only_numbers_that_may_get_it(app, mock, tmp_p
     }
 
 
-def test_a_number_opted_out_after_a_scheduled_send_was_accepted_is_not_sent(app, mock):
+def test_a_number_opted_out_after_a_scheduled_send_was_accepted_is_not_sent(app_process, mock):
+    app = app_process
     token = app.token()
     staying, leaving = MOBILES[0], OPTED_OUT
     at = (datetime.now(UTC) + timedelta(minutes=1, seconds=5)).isoformat()

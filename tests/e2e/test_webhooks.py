@@ -10,19 +10,12 @@ from collections import defaultdict
 
 import pytest
 
-from loopback import App, MockGateway, WebhookReceiver, wait_until
+from loopback import App, WebhookReceiver, wait_until
 from tests.e2e.test_host_dispatcher import dispatchers
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "whsec_e2e_receiver_secret"
-
-
-@pytest.fixture
-def mock(tmp_path):
-    gateway = MockGateway(tmp_path).start()
-    yield gateway
-    gateway.stop()
 
 
 def start_app(tmp_path, mock, database, **settings) -> App:
